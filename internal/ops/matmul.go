@@ -1,0 +1,126 @@
+package ops
+
+import (
+	"fmt"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/sparsetune/sparsetune/internal/blas"
+)
+
+// MatMul returns x·W for a Conv1D-layout weight W (K, M) (GPT-2 stores its
+// projections this way), or x·Wᵀ when transW is set for an nn.Linear-layout
+// weight W (M, K) (BERT, LLaMA). x is (N, K); the result is (N, M).
+func MatMul(x, w *G.Node, transW bool) (*G.Node, error) {
+	xs, ws := x.Shape(), w.Shape()
+	if len(xs) != 2 || len(ws) != 2 {
+		return nil, shapeErr("MatMul", "want 2-D x and W, got x %v and W %v", xs, ws)
+	}
+	k := ws[0]
+	if transW {
+		k = ws[1]
+	}
+	if xs[1] != k {
+		return nil, shapeErr("MatMul", "x %v does not match W %v (transW=%v)", xs, ws, transW)
+	}
+	return G.ApplyOp(&matMul{base: newBase(fmt.Sprintf("MatMul(transW=%v)", transW)), transW: transW}, x, w)
+}
+
+type matMul struct {
+	base
+	transW bool
+	out    buffer
+}
+
+func (op *matMul) Arity() int         { return 2 }
+func (op *matMul) Type() hm.Type      { return fnType(2, 2, 2) }
+func (op *matMul) DiffWRT(int) []bool { return []bool{true, true} }
+func (op *matMul) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	xs, ws := in[0].(tensor.Shape), in[1].(tensor.Shape)
+	if op.transW {
+		return tensor.Shape{xs[0], ws[0]}, nil
+	}
+	return tensor.Shape{xs[0], ws[1]}, nil
+}
+
+func (op *matMul) Do(in ...G.Value) (G.Value, error) {
+	xs, ws := in[0].Shape(), in[1].Shape()
+	n, k := xs[0], xs[1]
+	m := ws[1]
+	if op.transW {
+		m = ws[0]
+	}
+	out := op.out.get(in[0].Dtype(), n, m)
+	switch in[0].Dtype() {
+	case tensor.Float32:
+		blas.Gemm(false, op.transW, n, m, k, 1, slice[float32](in[0]), k, slice[float32](in[1]), ws[1], 0, slice[float32](out), m)
+	case tensor.Float64:
+		blas.Gemm(false, op.transW, n, m, k, 1, slice[float64](in[0]), k, slice[float64](in[1]), ws[1], 0, slice[float64](out), m)
+	}
+	return out, nil
+}
+
+// SymDiff: for y = x·W, dx = dy·Wᵀ and dW = xᵀ·dy; for y = x·Wᵀ, dx = dy·W
+// and dW = dyᵀ·x. Each is one GEMM, so each gradient is its own op.
+func (op *matMul) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	dx, err := G.ApplyOp(&matMulGrad{base: newBase("MatMulGradX"), transW: op.transW, wrtW: false}, in[0], in[1], grad)
+	if err != nil {
+		return nil, err
+	}
+	dw, err := G.ApplyOp(&matMulGrad{base: newBase("MatMulGradW"), transW: op.transW, wrtW: true}, in[0], in[1], grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{dx, dw}, nil
+}
+
+// matMulGrad computes one of the two gradients of matMul from (x, W, dy).
+type matMulGrad struct {
+	base
+	transW bool
+	wrtW   bool
+	out    buffer
+}
+
+func (op *matMulGrad) Arity() int    { return 3 }
+func (op *matMulGrad) Type() hm.Type { return fnType(2, 2, 2, 2) }
+func (op *matMulGrad) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	if op.wrtW {
+		return in[1].(tensor.Shape).Clone(), nil
+	}
+	return in[0].(tensor.Shape).Clone(), nil
+}
+
+func (op *matMulGrad) Do(in ...G.Value) (G.Value, error) {
+	switch in[0].Dtype() {
+	case tensor.Float32:
+		return matMulGradDo[float32](op, in), nil
+	default:
+		return matMulGradDo[float64](op, in), nil
+	}
+}
+
+func matMulGradDo[T Float](op *matMulGrad, in []G.Value) G.Value {
+	x, w, dy := slice[T](in[0]), slice[T](in[1]), slice[T](in[2])
+	xs, ws := in[0].Shape(), in[1].Shape()
+	n, k := xs[0], xs[1]
+	m := in[2].Shape()[1]
+	if op.wrtW {
+		out := op.out.get(in[1].Dtype(), ws...)
+		if op.transW { // dW (M, K) = dyᵀ (M, N) · x (N, K)
+			blas.Gemm(true, false, m, k, n, 1, dy, m, x, k, 0, slice[T](out), k)
+		} else { // dW (K, M) = xᵀ (K, N) · dy (N, M)
+			blas.Gemm(true, false, k, m, n, 1, x, k, dy, m, 0, slice[T](out), m)
+		}
+		return out
+	}
+	out := op.out.get(in[0].Dtype(), xs...)
+	if op.transW { // dx (N, K) = dy (N, M) · W (M, K)
+		blas.Gemm(false, false, n, k, m, 1, dy, m, w, k, 0, slice[T](out), k)
+	} else { // dx (N, K) = dy (N, M) · Wᵀ, W is (K, M)
+		blas.Gemm(false, true, n, k, m, 1, dy, m, w, m, 0, slice[T](out), k)
+	}
+	return out
+}
