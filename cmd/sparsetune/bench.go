@@ -1,0 +1,74 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"runtime"
+
+	"github.com/sparsetune/sparsetune/internal/blas"
+	"github.com/sparsetune/sparsetune/nn"
+	"github.com/sparsetune/sparsetune/train"
+)
+
+func runBench(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "train" {
+		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
+			fmt.Fprintln(stdout, "Usage: sparsetune bench train [flags]   (sparsetune bench train --help)")
+			return nil
+		}
+		return usagef("want a benchmark name: sparsetune bench train [flags]")
+	}
+	fs := newFlags("bench train", "bench train [flags]", stderr)
+	c := train.BenchConfig{}
+	family := fs.String("family", "gpt2", "model family: gpt2, bert or llama")
+	fs.IntVar(&c.Layers, "layers", 2, "transformer layers")
+	fs.IntVar(&c.D, "d-model", 256, "model width")
+	fs.IntVar(&c.Heads, "heads", 4, "attention heads")
+	fs.IntVar(&c.FFN, "ffn", 1024, "FFN width")
+	fs.IntVar(&c.Vocab, "vocab", 4096, "vocabulary size")
+	fs.IntVar(&c.Seq, "seq", 128, "sequence length")
+	fs.IntVar(&c.Batch, "batch", 8, "batch size")
+	fs.IntVar(&c.Steps, "steps", 30, "timed steps")
+	fs.IntVar(&c.Warmup, "warmup", 5, "untimed warm-up steps")
+	fs.IntVar(&c.RSSEvery, "rss-every", 0, "print loss, step time and RSS every N steps (0: only the summary)")
+	fs.Float64Var(&c.PeakGFLOPS, "peak-gflops", 0, "fp32 peak of the cores used, for MFU (default: 270 per thread, the measured AVX-512 FMA peak of one Zen 5 core)")
+	fs.Uint64Var(&c.Seed, "seed", 1, "random seed")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	c.Family = nn.Family(*family)
+	if c.Steps <= 0 || c.Batch <= 0 || c.Seq <= 0 {
+		return usagef("--steps, --batch and --seq must be positive")
+	}
+	if c.PeakGFLOPS == 0 {
+		c.PeakGFLOPS = 270 * float64(runtime.GOMAXPROCS(0))
+	}
+	if err := blas.Init(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "blas: %s\n", blas.Name())
+	fmt.Fprintf(stdout, "model: %s, %d layers, d %d, %d heads, ffn %d, vocab %d; batch %d × seq %d; %d+%d steps\n",
+		c.Family, c.Layers, c.D, c.Heads, c.FFN, c.Vocab, c.Batch, c.Seq, c.Warmup, c.Steps)
+	r, err := train.BenchTrain(c, stdout)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "median step %.4f s  %.0f tokens/s  %.1f GFLOPS  MFU %.1f%%  peak RSS %.1f MB\n",
+		r.MedianStepS, r.TokensPerS, r.GFLOPS, 100*r.MFU, r.PeakRSSMB)
+	b, _ := json.Marshal(r)
+	fmt.Fprintln(stdout, string(b))
+	return nil
+}
+
+func runInfo(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("info", "info", stderr)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	err := blas.Init()
+	fmt.Fprintf(stdout, "blas: %s\n", blas.Name())
+	fmt.Fprintf(stdout, "threads: %d (GOMAXPROCS)\n", runtime.GOMAXPROCS(0))
+	fmt.Fprintf(stdout, "go: %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return err
+}

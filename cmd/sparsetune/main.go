@@ -1,0 +1,110 @@
+// Command sparsetune fine-tunes transformers to skip work: routers learn,
+// per token, which attention heads and FFN neuron groups to compute.
+//
+// Usage:
+//
+//	sparsetune <command> [flags]
+//
+// Run "sparsetune help" for the commands and "sparsetune <command> --help"
+// for each command's flags. Exit codes: 0 success, 1 run error, 2 usage.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+
+	"github.com/spf13/pflag"
+)
+
+// command is one subcommand: it parses its own flags and runs.
+type command struct {
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) error
+}
+
+var commands = map[string]command{
+	"score": {"score texts or token ids with a model (log-probabilities or class probabilities)", runScore},
+	"bench": {"benchmark a training step (bench train)", runBench},
+	"info":  {"show the linear-algebra backend and build information", runInfo},
+}
+
+// usageError marks errors in how the command was called (exit code 2).
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		printUsage(stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "sparsetune: unknown command %q (run 'sparsetune help')\n", args[0])
+		return 2
+	}
+	err := cmd.run(args[1:], stdout, stderr)
+	var u usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, pflag.ErrHelp):
+		return 0
+	case errors.As(err, &u):
+		fmt.Fprintf(stderr, "sparsetune %s: %v\n", args[0], err)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "sparsetune %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "sparsetune: fine-tune transformers together with routers that skip work")
+	fmt.Fprintln(w, "\nUsage: sparsetune <command> [flags]\n\nCommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'sparsetune <command> --help' for a command's flags.")
+}
+
+// newFlags makes a flag set that reports errors instead of exiting.
+func newFlags(name, usage string, stderr io.Writer) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: sparsetune %s\n\nFlags:\n%s", usage, fs.FlagUsages())
+	}
+	return fs
+}
+
+// parse parses flags, turning parse failures into usage errors.
+func parse(fs *pflag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}

@@ -1,0 +1,170 @@
+package nn
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"gorgonia.org/tensor"
+
+	"github.com/sparsetune/sparsetune/internal/atomicfile"
+	"github.com/sparsetune/sparsetune/internal/safetensors"
+)
+
+// Model is a configuration with its weights.
+type Model struct {
+	Config *Config
+	Params *Params
+}
+
+// LoadOptions relax the strict name check of Load.
+type LoadOptions struct {
+	// NewHead lets the task head be missing from the checkpoint (a base
+	// model fine-tuned for a new task); it is then initialised randomly
+	// with this seed. Every other tensor must still be present.
+	NewHead bool
+	Seed    uint64
+}
+
+// Load reads a Hugging Face model directory: config.json and
+// model.safetensors (or a sharded model.safetensors.index.json). Every
+// parameter must be present with its exact shape and no unknown tensor may
+// be left over; errors name the file and the tensor.
+func Load(dir string, opt LoadOptions) (*Model, error) {
+	cfg, err := LoadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	f, err := safetensors.ReadModelDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	where := filepath.Join(dir, "model.safetensors")
+	if _, err := os.Stat(where); err != nil {
+		where = filepath.Join(dir, "model.safetensors.index.json")
+	}
+	params := InitParams(cfg, opt.Seed, tensor.Float32)
+	head := map[string]bool{}
+	for _, p := range cfg.headSpecs() {
+		head[p.Name] = true
+	}
+	seen := map[string]bool{}
+	for _, p := range params.List {
+		t, ok := f.Tensors[p.Name]
+		if !ok {
+			if opt.NewHead && head[p.Name] {
+				continue
+			}
+			return nil, fmt.Errorf("%s: missing tensor %q (shape %v)", where, p.Name, p.Shape)
+		}
+		seen[p.Name] = true
+		if t.IsInt() {
+			return nil, fmt.Errorf("%s: tensor %q has integer dtype %s, want a float", where, p.Name, t.DType)
+		}
+		if !equalShape(t.Shape, p.Shape) {
+			return nil, fmt.Errorf("%s: tensor %q has shape %v, want %v", where, p.Name, t.Shape, p.Shape)
+		}
+		copy(p.Value.Data().([]float32), t.Data)
+	}
+	for _, name := range sortedNames(f.Tensors) {
+		if seen[name] || isBuffer(name) {
+			continue
+		}
+		if cfg.Tied && (name == "lm_head.weight") {
+			continue // some exporters write the tied head anyway
+		}
+		return nil, fmt.Errorf("%s: unexpected tensor %q: not a parameter of a %s %s model", where, name, cfg.Family, cfg.Task)
+	}
+	return &Model{Config: cfg, Params: params}, nil
+}
+
+func equalShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Save writes the model as a Hugging Face directory (config.json and
+// model.safetensors, F32), each file atomically.
+func (m *Model) Save(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	cfgJSON, err := m.Config.MarshalHF()
+	if err != nil {
+		return err
+	}
+	ts := make([]*safetensors.Tensor, len(m.Params.List))
+	for i, p := range m.Params.List {
+		data := p.Value.Data()
+		f32, ok := data.([]float32)
+		if !ok {
+			f64 := floats64(p.Value)
+			f32 = make([]float32, len(f64))
+			for j, v := range f64 {
+				f32[j] = float32(v)
+			}
+		}
+		ts[i] = &safetensors.Tensor{Name: p.Name, DType: "F32", Shape: p.Shape, Data: f32}
+	}
+	if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), ts, safetensors.WriteOptions{Metadata: map[string]string{"format": "pt"}}); err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(filepath.Join(dir, "config.json"), cfgJSON, 0o644)
+}
+
+// MarshalHF renders c as a Hugging Face config.json, keeping any keys of the
+// loaded file that Config does not model.
+func (c *Config) MarshalHF() ([]byte, error) {
+	out := map[string]any{}
+	for k, v := range c.raw {
+		out[k] = v
+	}
+	set := func(kv ...any) {
+		for i := 0; i < len(kv); i += 2 {
+			out[kv[i].(string)] = kv[i+1]
+		}
+	}
+	arch := map[Family]string{GPT2: "GPT2", BERT: "Bert", RoBERTa: "Roberta", LLaMA: "Llama"}[c.Family]
+	if c.Task == Classification {
+		arch += "ForSequenceClassification"
+	} else if c.Family == GPT2 {
+		arch += "LMHeadModel"
+	} else {
+		arch += "ForCausalLM"
+	}
+	set("model_type", string(c.Family), "architectures", []string{arch}, "vocab_size", c.Vocab, "torch_dtype", "float32")
+	switch c.Family {
+	case GPT2:
+		set("n_embd", c.D, "n_layer", c.L, "n_head", c.H, "n_inner", c.F, "n_positions", c.MaxPos,
+			"layer_norm_epsilon", c.NormEps, "activation_function", c.Act, "tie_word_embeddings", c.Tied)
+	case BERT, RoBERTa:
+		set("hidden_size", c.D, "num_hidden_layers", c.L, "num_attention_heads", c.H, "intermediate_size", c.F,
+			"max_position_embeddings", c.MaxPos, "type_vocab_size", c.TypeVocab, "layer_norm_eps", c.NormEps, "hidden_act", c.Act)
+	case LLaMA:
+		set("hidden_size", c.D, "num_hidden_layers", c.L, "num_attention_heads", c.H, "num_key_value_heads", c.KVH,
+			"intermediate_size", c.F, "max_position_embeddings", c.MaxPos, "rms_norm_eps", c.NormEps,
+			"hidden_act", c.Act, "rope_theta", c.RoPETheta, "tie_word_embeddings", c.Tied)
+	}
+	for k, v := range map[string]int{"pad_token_id": c.PadID, "bos_token_id": c.BOSID, "eos_token_id": c.EOSID} {
+		if v >= 0 {
+			out[k] = v
+		}
+	}
+	if c.Task == Classification {
+		id2label, label2id := map[string]string{}, map[string]int{}
+		for i, l := range c.Labels {
+			id2label[fmt.Sprint(i)] = l
+			label2id[l] = i
+		}
+		set("id2label", id2label, "label2id", label2id, "problem_type", "single_label_classification")
+	}
+	return json.MarshalIndent(out, "", "  ")
+}
