@@ -29,7 +29,7 @@ func loadFixture(t testing.TB, name string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, err := safetensors.Read(filepath.Join(dir, "reference.safetensors"))
+	ref, err := safetensors.ReadOptions{Ints: true}.Read(filepath.Join(dir, "reference.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,11 @@ func TestPyTorchParity(t *testing.T) {
 					return
 				}
 				d, scale := maxAbsDiff(g, rt.Data)
-				rel := d / math.Max(scale, 1e-12)
+				// Gradients that are zero in exact arithmetic (the attention key
+				// bias: softmax ignores a per-query constant) are rounding noise
+				// of order 1e-9 on both sides; the floor keeps them from
+				// dominating the relative error.
+				rel := d / math.Max(scale, 1e-5)
 				worst = math.Max(worst, rel)
 				if rel > 1e-3 {
 					t.Errorf("grad %s: relative error %.3g > 1e-3 (max abs %.3g, scale %.3g)", key, rel, d, scale)

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
+	"runtime/pprof"
 
 	"github.com/sparsetune/sparsetune/internal/blas"
 	"github.com/sparsetune/sparsetune/nn"
@@ -34,6 +36,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.RSSEvery, "rss-every", 0, "print loss, step time and RSS every N steps (0: only the summary)")
 	fs.Float64Var(&c.PeakGFLOPS, "peak-gflops", 0, "fp32 peak of the cores used, for MFU (default: 270 per thread, the measured AVX-512 FMA peak of one Zen 5 core)")
 	fs.Uint64Var(&c.Seed, "seed", 1, "random seed")
+	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the timed run to this file")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -50,6 +53,17 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "blas: %s\n", blas.Name())
 	fmt.Fprintf(stdout, "model: %s, %d layers, d %d, %d heads, ffn %d, vocab %d; batch %d × seq %d; %d+%d steps\n",
 		c.Family, c.Layers, c.D, c.Heads, c.FFN, c.Vocab, c.Batch, c.Seq, c.Warmup, c.Steps)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	r, err := train.BenchTrain(c, stdout)
 	if err != nil {
 		return err

@@ -1,7 +1,28 @@
 package main
 
-import "io"
+import (
+	"io"
+
+	"github.com/sparsetune/sparsetune/internal/blas"
+	"github.com/sparsetune/sparsetune/train"
+)
 
 func runScore(args []string, stdout, stderr io.Writer) error {
-	return usagef("not yet wired")
+	fs := newFlags("score", "score --model DIR --data FILE.jsonl [--out FILE] [--per-token]", stderr)
+	var c train.ScoreConfig
+	fs.StringVar(&c.ModelDir, "model", "", "Hugging Face model directory (config.json, model.safetensors, tokenizer files)")
+	fs.StringVar(&c.Data, "data", "", `JSONL input: one {"text": ...} or {"ids": [...]} object per line`)
+	fs.StringVar(&c.Out, "out", "", "write the JSONL results to this file (atomically) instead of stdout")
+	fs.BoolVar(&c.PerToken, "per-token", false, `add "token_logprobs" for every predicted token (decoders)`)
+	fs.IntVar(&c.Batch, "batch", 8, "sequences per forward pass")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if c.ModelDir == "" || c.Data == "" {
+		return usagef("--model and --data are required")
+	}
+	if err := blas.Init(); err != nil {
+		return err
+	}
+	return train.Score(c, stdout, stderr)
 }

@@ -1,0 +1,266 @@
+package train
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sort"
+
+	"github.com/sparsetune/sparsetune/data"
+	"github.com/sparsetune/sparsetune/internal/atomicfile"
+	"github.com/sparsetune/sparsetune/nn"
+)
+
+// ScoreConfig describes a scoring run.
+type ScoreConfig struct {
+	ModelDir string // Hugging Face model directory
+	Data     string // JSONL: one {"text": ...} or {"ids": [...]} object per line
+	Out      string // output JSONL; "" writes to the Score writer
+	PerToken bool   // add "token_logprobs" (decoders)
+	Batch    int    // sequences per forward pass (default 8)
+}
+
+// ScoreResult is one output line. Decoders fill Logprob, Tokens, PPL (and
+// TokenLogprobs); classifiers fill Probs and Label.
+type ScoreResult struct {
+	Logprob       *float64   `json:"logprob,omitempty"`
+	Tokens        int        `json:"tokens"`
+	PPL           *float64   `json:"ppl,omitempty"`
+	TokenLogprobs *[]float64 `json:"token_logprobs,omitempty"`
+	Probs         []float64  `json:"probs,omitempty"`
+	Label         string     `json:"label,omitempty"`
+	Truncated     bool       `json:"truncated,omitempty"`
+}
+
+// Score runs a model over every input of cfg.Data and writes one JSON line
+// per input, in input order. Notes (truncations) go to log.
+func Score(cfg ScoreConfig, out, log io.Writer) error {
+	model, err := nn.Load(cfg.ModelDir, nn.LoadOptions{})
+	if err != nil {
+		return err
+	}
+	seqs, truncated, err := readScoreInputs(cfg.Data, cfg.ModelDir, model.Config)
+	if err != nil {
+		return err
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 8
+	}
+	results, err := scoreAll(model, seqs, cfg)
+	if err != nil {
+		return err
+	}
+	nTrunc := 0
+	for i := range results {
+		if truncated[i] {
+			results[i].Truncated = true
+			nTrunc++
+		}
+	}
+	if nTrunc > 0 {
+		fmt.Fprintf(log, "note: %d of %d inputs were longer than the model's %d positions and were truncated\n", nTrunc, len(seqs), model.Config.MaxPos)
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	for i := range results {
+		if err := enc.Encode(&results[i]); err != nil {
+			return err
+		}
+	}
+	if cfg.Out == "" {
+		_, err := out.Write(buf.Bytes())
+		return err
+	}
+	return atomicfile.WriteFile(cfg.Out, buf.Bytes(), 0o644)
+}
+
+// readScoreInputs parses the JSONL input into token-id sequences.
+func readScoreInputs(path, modelDir string, c *nn.Config) (seqs [][]int, truncated []bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	var tok data.Tokenizer
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<30)
+	for line := 1; sc.Scan(); line++ {
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 {
+			continue
+		}
+		var rec struct {
+			Text *string `json:"text"`
+			IDs  []int   `json:"ids"`
+		}
+		if err := json.Unmarshal(b, &rec); err != nil {
+			return nil, nil, fmt.Errorf("%s:%d: malformed JSON: %v", path, line, err)
+		}
+		var ids []int
+		switch {
+		case rec.IDs != nil:
+			ids = rec.IDs
+			for _, id := range ids {
+				if id < 0 || id >= c.Vocab {
+					return nil, nil, fmt.Errorf("%s:%d: token id %d is outside the vocabulary [0, %d)", path, line, id, c.Vocab)
+				}
+			}
+		case rec.Text != nil:
+			if tok == nil {
+				if tok, err = data.LoadTokenizer(modelDir); err != nil {
+					return nil, nil, fmt.Errorf("%s:%d: has \"text\" but the model's tokenizer cannot be loaded: %w", path, line, err)
+				}
+			}
+			if ids, err = data.EncodeForModel(tok, *rec.Text); err != nil {
+				return nil, nil, fmt.Errorf("%s:%d: %w", path, line, err)
+			}
+		default:
+			return nil, nil, fmt.Errorf("%s:%d: want a \"text\" or an \"ids\" field", path, line)
+		}
+		if len(ids) == 0 {
+			return nil, nil, fmt.Errorf("%s:%d: empty input", path, line)
+		}
+		cut := len(ids) > c.MaxPos
+		if cut {
+			ids = ids[:c.MaxPos]
+		}
+		seqs, truncated = append(seqs, ids), append(truncated, cut)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(seqs) == 0 {
+		return nil, nil, fmt.Errorf("%s: no inputs", path)
+	}
+	return seqs, truncated, nil
+}
+
+// scoreAll batches sequences of similar length (sorted by length, padded to
+// a multiple of 16 so few graphs are built) and scores them.
+func scoreAll(model *nn.Model, seqs [][]int, cfg ScoreConfig) ([]ScoreResult, error) {
+	c := model.Config
+	order := make([]int, len(seqs))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return len(seqs[order[a]]) < len(seqs[order[b]]) })
+	graphs := map[int]*scoreGraph{}
+	results := make([]ScoreResult, len(seqs))
+	pad := max(c.PadID, 0)
+	for lo := 0; lo < len(order); lo += cfg.Batch {
+		idx := order[lo:min(lo+cfg.Batch, len(order))]
+		T := min((len(seqs[idx[len(idx)-1]])+15)/16*16, c.MaxPos)
+		if c.Family == nn.LLaMA {
+			T = (len(seqs[idx[len(idx)-1]]) + 15) / 16 * 16
+		}
+		sg, ok := graphs[T]
+		if !ok {
+			gr, err := model.Build(nn.BuildOptions{B: cfg.Batch, T: T})
+			if err != nil {
+				return nil, err
+			}
+			run, err := gr.Compile(false)
+			if err != nil {
+				return nil, err
+			}
+			defer run.Close()
+			sg = &scoreGraph{gr: gr, run: run}
+			graphs[T] = sg
+		}
+		batch := &nn.Batch{IDs: make([]int, cfg.Batch*T), Mask: make([]int, cfg.Batch*T)}
+		if c.Task == nn.Classification {
+			batch.Labels = make([]int, cfg.Batch)
+		}
+		for r := range cfg.Batch {
+			for t := range T {
+				batch.IDs[r*T+t] = pad
+			}
+			if r < len(idx) {
+				for t, id := range seqs[idx[r]] {
+					batch.IDs[r*T+t], batch.Mask[r*T+t] = id, 1
+				}
+			} else {
+				batch.Mask[r*T] = 1 // an unused row still needs one visible token
+			}
+		}
+		if err := sg.gr.Feed(batch); err != nil {
+			return nil, err
+		}
+		if err := sg.run.Run(); err != nil {
+			return nil, err
+		}
+		logits := sg.gr.Logits.Value().Data().([]float32)
+		for r, i := range idx {
+			results[i] = scoreRow(c, logits, r, T, seqs[i], cfg.PerToken)
+		}
+	}
+	return results, nil
+}
+
+type scoreGraph struct {
+	gr  *nn.Graph
+	run *nn.Runner
+}
+
+// scoreRow turns row r of a batch's logits into a result.
+func scoreRow(c *nn.Config, logits []float32, r, T int, ids []int, perToken bool) ScoreResult {
+	if c.Task == nn.Classification {
+		k := len(c.Labels)
+		probs := softmax(logits[r*k : (r+1)*k])
+		best := 0
+		for j := range probs {
+			if probs[j] > probs[best] {
+				best = j
+			}
+		}
+		return ScoreResult{Tokens: len(ids), Probs: probs, Label: c.Labels[best]}
+	}
+	V := c.Vocab
+	var total float64
+	var lps []float64
+	for t := 0; t+1 < len(ids); t++ {
+		row := logits[(r*T+t)*V : (r*T+t+1)*V]
+		lp := float64(row[ids[t+1]]) - logSumExp(row)
+		total += lp
+		if perToken {
+			lps = append(lps, lp)
+		}
+	}
+	res := ScoreResult{Logprob: &total, Tokens: len(ids)}
+	if perToken {
+		if lps == nil {
+			lps = []float64{}
+		}
+		res.TokenLogprobs = &lps
+	}
+	if n := len(ids) - 1; n > 0 {
+		ppl := math.Exp(-total / float64(n))
+		res.PPL = &ppl
+	}
+	return res
+}
+
+func logSumExp(row []float32) float64 {
+	mx := math.Inf(-1)
+	for _, v := range row {
+		mx = math.Max(mx, float64(v))
+	}
+	var s float64
+	for _, v := range row {
+		s += math.Exp(float64(v) - mx)
+	}
+	return mx + math.Log(s)
+}
+
+func softmax(row []float32) []float64 {
+	lse := logSumExp(row)
+	out := make([]float64, len(row))
+	for i, v := range row {
+		out[i] = math.Exp(float64(v) - lse)
+	}
+	return out
+}
