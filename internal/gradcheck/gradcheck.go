@@ -51,18 +51,7 @@ func (m Mismatch) String() string {
 // finite difference within tolerance, and otherwise an error listing the
 // worst element of each failing input.
 func Check(ins []Input, build BuildFunc, opt Options) error {
-	if opt.Eps == 0 {
-		opt.Eps = 1e-6
-	}
-	if opt.ATol == 0 {
-		opt.ATol = 1e-7
-	}
-	if opt.RTol == 0 {
-		opt.RTol = 1e-5
-	}
-	if opt.MaxElem == 0 {
-		opt.MaxElem = 64
-	}
+	opt = opt.withDefaults()
 	g := G.NewGraph()
 	nodes := make([]*G.Node, len(ins))
 	var wrt []*G.Node
@@ -95,6 +84,14 @@ func Check(ins []Input, build BuildFunc, opt Options) error {
 			return err
 		}
 	}
+	return CheckGraph(g, loss, wrt, opt)
+}
+
+// CheckGraph is Check on a graph built elsewhere: loss is a scalar node of g
+// and wrt are float64 input nodes of g whose values (*tensor.Dense) are
+// perturbed in place and restored.
+func CheckGraph(g *G.ExprGraph, loss *G.Node, wrt []*G.Node, opt Options) error {
+	opt = opt.withDefaults()
 	grads, err := G.Grad(loss, wrt...)
 	if err != nil {
 		return err
@@ -117,14 +114,9 @@ func Check(ins []Input, build BuildFunc, opt Options) error {
 	}
 	var fails []string
 	rng := rand.New(rand.NewPCG(opt.Seed, 7))
-	k := 0
-	for _, in := range ins {
-		if !in.Check {
-			continue
-		}
+	for k, node := range wrt {
 		a := analytic[k]
-		k++
-		data := in.Value.Data().([]float64)
+		data := node.Value().Data().([]float64)
 		idx := make([]int, len(data))
 		for i := range idx {
 			idx[i] = i
@@ -151,7 +143,7 @@ func Check(ins []Input, build BuildFunc, opt Options) error {
 			diff := math.Abs(num - a[j])
 			tol := opt.ATol + opt.RTol*math.Max(math.Abs(num), math.Abs(a[j]))
 			if excess := diff / tol; excess > 1 && excess > worstExcess || math.IsNaN(diff) {
-				worst, worstExcess = Mismatch{in.Name, j, a[j], num}, excess
+				worst, worstExcess = Mismatch{node.Name(), j, a[j], num}, excess
 			}
 		}
 		if worstExcess > 1 {
@@ -162,6 +154,22 @@ func Check(ins []Input, build BuildFunc, opt Options) error {
 		return fmt.Errorf("gradient mismatch: %v", fails)
 	}
 	return nil
+}
+
+func (opt Options) withDefaults() Options {
+	if opt.Eps == 0 {
+		opt.Eps = 1e-6
+	}
+	if opt.ATol == 0 {
+		opt.ATol = 1e-7
+	}
+	if opt.RTol == 0 {
+		opt.RTol = 1e-5
+	}
+	if opt.MaxElem == 0 {
+		opt.MaxElem = 64
+	}
+	return opt
 }
 
 // Rand returns a float64 tensor of the given shape with entries drawn from
