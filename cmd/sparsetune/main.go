@@ -26,6 +26,7 @@ type command struct {
 }
 
 var commands = map[string]command{
+	"train": {"fine-tune a model (no flags: the embedded default on the built-in task)", runTrain},
 	"score": {"score texts or token ids with a model (log-probabilities or class probabilities)", runScore},
 	"bench": {"benchmark a training step (bench train)", runBench},
 	"info":  {"show the linear-algebra backend and build information", runInfo},

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/sparsetune/sparsetune/internal/blas"
+	"github.com/sparsetune/sparsetune/train"
+)
+
+// trainFlags registers one flag per Config field, named after its JSON
+// key with dashes ("seq_len" → --seq-len), bound to fc.
+func trainFlags(fs *pflag.FlagSet, fc *train.Config) {
+	help := map[string]string{
+		"model":        "base model: a Hugging Face model directory with tokenizer files (default: the embedded base model)",
+		"task":         "classification or causal-lm; default: the model's own task",
+		"train":        "training data: .jsonl, .csv, .tsv, .txt or .parquet (default: the built-in task)",
+		"valid":        "validation data; default: valid-ratio of the training data",
+		"test":         "test data, evaluated once with the best checkpoint",
+		"valid_ratio":  "fraction of the training data held out for validation when --valid is not given",
+		"text_field":   "field holding the text",
+		"label_field":  "field holding the class label",
+		"seq_len":      "tokens per sequence (0: min(model context, 256))",
+		"out_dir":      "run directory for checkpoints, metrics.jsonl and logs",
+		"cache_dir":    "tokenized-data cache (default: .cache beside the run directory)",
+		"steps":        "optimizer steps",
+		"batch":        "sequences per micro-batch",
+		"grad_accum":   "micro-batches per optimizer step",
+		"lr":           "peak learning rate",
+		"min_lr_ratio": "final learning rate as a fraction of --lr",
+		"warmup":       "linear warm-up steps",
+		"schedule":     "learning-rate decay after warm-up: cosine, linear or constant",
+		"weight_decay": "AdamW decoupled weight decay (matrices and embeddings)",
+		"beta1":        "AdamW β1",
+		"beta2":        "AdamW β2",
+		"eps":          "AdamW ε",
+		"clip_norm":    "global gradient-norm clip (0 disables)",
+		"dropout":      "hidden dropout probability while training",
+		"eval_every":   "evaluate on the validation data every N steps",
+		"eval_batches": "cap on validation batches per evaluation (0: all)",
+		"save_every":   "write a checkpoint every N steps",
+		"patience":     "stop after N evaluations without improvement (0: never)",
+		"log_every":    "print a log line every N steps",
+		"seed":         "seed for data order, dropout and new-head initialisation",
+		"resume":       "continue from the run directory's latest checkpoint",
+		"from_scratch": "initialise the model randomly from --model's config.json (pretraining)",
+	}
+	v := reflect.ValueOf(fc).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		key := strings.Split(v.Type().Field(i).Tag.Get("json"), ",")[0]
+		name, usage := strings.ReplaceAll(key, "_", "-"), help[key]
+		switch p := v.Field(i).Addr().Interface().(type) {
+		case *string:
+			fs.StringVar(p, name, *p, usage)
+		case *int:
+			fs.IntVar(p, name, *p, usage)
+		case *uint64:
+			fs.Uint64Var(p, name, *p, usage)
+		case *float64:
+			fs.Float64Var(p, name, *p, usage)
+		case *bool:
+			fs.BoolVar(p, name, *p, usage)
+		}
+	}
+}
+
+// resolveConfig layers defaults, the --config file and the flags given.
+func resolveConfig(fs *pflag.FlagSet, fc *train.Config, file string) (train.Config, error) {
+	cfg := train.DefaultConfig()
+	if file != "" {
+		if err := cfg.LoadConfigFile(file); err != nil {
+			return cfg, err
+		}
+	}
+	dst, src := reflect.ValueOf(&cfg).Elem(), reflect.ValueOf(fc).Elem()
+	for i := 0; i < dst.NumField(); i++ {
+		key := strings.Split(dst.Type().Field(i).Tag.Get("json"), ",")[0]
+		if fs.Changed(strings.ReplaceAll(key, "_", "-")) {
+			dst.Field(i).Set(src.Field(i))
+		}
+	}
+	return cfg, nil
+}
+
+func runTrain(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("train", "train [--model DIR --train FILE ...] [--config FILE]", stderr)
+	fc := train.DefaultConfig()
+	trainFlags(fs, &fc)
+	configFile := fs.String("config", "", "JSON config file (keys as in train_config.json; unknown keys are errors)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := resolveConfig(fs, &fc, *configFile)
+	if err != nil {
+		return usageError{err}
+	}
+	if err := blas.Init(); err != nil {
+		return err
+	}
+	if cfg.Model == "" && cfg.Train == "" {
+		if err := train.UseEmbeddedDefault(&cfg, stderr); err != nil {
+			return err
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return usageError{err}
+	}
+	fmt.Fprintf(stderr, "blas: %s\n", blas.Name())
+	sum, err := train.Run(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "done: %d steps in %.1f s; best %s %.4f; checkpoint %s\n", sum.Steps, sum.WallS, sum.MetricName, sum.Metric, sum.Checkpoint)
+	b, _ := json.Marshal(sum)
+	fmt.Fprintln(stdout, string(b))
+	return nil
+}

@@ -1,0 +1,110 @@
+package train
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+)
+
+// Config is one training run. Defaults (DefaultConfig) are overridden by a
+// JSON config file (unknown keys are errors), then by the flags actually
+// given on the command line. The resolved config is printed at the start
+// of a run and saved in every checkpoint.
+type Config struct {
+	// Model and task.
+	Model      string  `json:"model"`       // Hugging Face model directory of the base model (with tokenizer files)
+	Task       string  `json:"task"`        // "" keeps the model's task; "classification" or "causal-lm" changes the head
+	Train      string  `json:"train"`       // training data (.jsonl, .csv, .tsv, .txt, .parquet)
+	Valid      string  `json:"valid"`       // validation data; "" carves valid_ratio out of train
+	Test       string  `json:"test"`        // test data, evaluated once with the best checkpoint; optional
+	ValidRatio float64 `json:"valid_ratio"` // fraction of train used for validation when valid is ""
+	TextField  string  `json:"text_field"`  // field holding the text
+	LabelField string  `json:"label_field"` // field holding the class label (classification)
+	SeqLen     int     `json:"seq_len"`     // tokens per sequence; 0: min(model context, 256)
+
+	// Output.
+	OutDir   string `json:"out_dir"`   // run directory: checkpoints, metrics.jsonl, config.json
+	CacheDir string `json:"cache_dir"` // tokenized-data cache shared by runs; "" → <out_dir>/../.cache
+
+	// Optimisation.
+	Steps       int     `json:"steps"`        // optimizer steps
+	Batch       int     `json:"batch"`        // sequences per micro-batch
+	GradAccum   int     `json:"grad_accum"`   // micro-batches per optimizer step
+	LR          float64 `json:"lr"`           // peak learning rate
+	MinLRRatio  float64 `json:"min_lr_ratio"` // final learning rate as a fraction of lr
+	Warmup      int     `json:"warmup"`       // linear warm-up steps
+	Schedule    string  `json:"schedule"`     // "cosine", "linear" or "constant" decay after warm-up
+	WeightDecay float64 `json:"weight_decay"` // AdamW decoupled weight decay (matrices and embeddings only)
+	Beta1       float64 `json:"beta1"`
+	Beta2       float64 `json:"beta2"`
+	Eps         float64 `json:"eps"`
+	ClipNorm    float64 `json:"clip_norm"` // global gradient-norm clip; 0 disables
+	Dropout     float64 `json:"dropout"`   // hidden dropout while training
+
+	// Evaluation and checkpoints.
+	EvalEvery   int    `json:"eval_every"`   // evaluate on valid every N steps (and at the end)
+	EvalBatches int    `json:"eval_batches"` // cap on validation batches per evaluation; 0: all
+	SaveEvery   int    `json:"save_every"`   // checkpoint every N steps (and at the end)
+	Patience    int    `json:"patience"`     // stop after N evaluations without improvement; 0 disables
+	LogEvery    int    `json:"log_every"`    // one log line every N steps
+	Seed        uint64 `json:"seed"`         // data order, dropout and new-head initialisation
+	Resume      bool   `json:"resume"`       // continue from out_dir's latest checkpoint
+	FromScratch bool   `json:"from_scratch"` // random init from the model's config.json instead of its weights (pretraining)
+}
+
+// DefaultConfig holds the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		ValidRatio: 0.1, TextField: "text", LabelField: "label",
+		OutDir: "runs/latest",
+		Steps:  300, Batch: 8, GradAccum: 1,
+		LR: 3e-4, MinLRRatio: 0.1, Warmup: 30, Schedule: "cosine", // the nanoGPT fine-tuning recipe
+		WeightDecay: 0.01, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1,
+		EvalEvery: 100, SaveEvery: 100, LogEvery: 10, Seed: 1,
+	}
+}
+
+// LoadConfigFile overlays the JSON file at path on c. Unknown keys are
+// errors, so a typo never silently falls back to a default.
+func (c *Config) LoadConfigFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil {
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	return nil
+}
+
+// Validate reports the first setting that cannot work.
+func (c *Config) Validate() error {
+	switch {
+	case c.Model == "":
+		return fmt.Errorf("model: a base model directory is required")
+	case c.Train == "":
+		return fmt.Errorf("train: a training data file is required")
+	case c.Steps <= 0:
+		return fmt.Errorf("steps must be positive, got %d", c.Steps)
+	case c.Batch <= 0 || c.GradAccum <= 0:
+		return fmt.Errorf("batch and grad_accum must be positive, got %d and %d", c.Batch, c.GradAccum)
+	case c.LR <= 0 || c.LR > 1:
+		return fmt.Errorf("lr must be in (0, 1], got %g", c.LR)
+	case c.Warmup < 0 || c.MinLRRatio < 0 || c.MinLRRatio > 1:
+		return fmt.Errorf("warmup must be ≥ 0 and min_lr_ratio in [0, 1]")
+	case c.Schedule != "cosine" && c.Schedule != "linear" && c.Schedule != "constant":
+		return fmt.Errorf("schedule %q: want cosine, linear or constant", c.Schedule)
+	case c.Dropout < 0 || c.Dropout >= 1:
+		return fmt.Errorf("dropout must be in [0, 1), got %g", c.Dropout)
+	case c.Valid == "" && (c.ValidRatio <= 0 || c.ValidRatio >= 1):
+		return fmt.Errorf("valid_ratio must be in (0, 1) when no valid file is given, got %g", c.ValidRatio)
+	case c.Task != "" && c.Task != "classification" && c.Task != "causal-lm":
+		return fmt.Errorf("task %q: want classification or causal-lm", c.Task)
+	case c.EvalEvery <= 0 || c.SaveEvery <= 0 || c.LogEvery <= 0:
+		return fmt.Errorf("eval_every, save_every and log_every must be positive")
+	}
+	return nil
+}

@@ -1,0 +1,246 @@
+package train
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/sparsetune/sparsetune/data"
+	"github.com/sparsetune/sparsetune/nn"
+)
+
+// Summary is the last line a run prints: what scripts and sweeps consume.
+type Summary struct {
+	RunDir       string   `json:"run_dir"`
+	Checkpoint   string   `json:"checkpoint"`  // the best checkpoint (by the validation metric)
+	MetricName   string   `json:"metric_name"` // "accuracy" (classification) or "perplexity" (causal LM)
+	Metric       float64  `json:"metric"`      // best validation value of MetricName
+	TestMetric   *float64 `json:"test_metric,omitempty"`
+	Steps        int      `json:"steps"`
+	WallS        float64  `json:"wall_s"`
+	TokensPerS   float64  `json:"tokens_per_s"`
+	StoppedEarly bool     `json:"stopped_early,omitempty"`
+}
+
+// State is the trainer's position, saved in every checkpoint so that a
+// resumed run continues exactly.
+type State struct {
+	Step           int      `json:"step"`        // optimizer steps done
+	Epoch          int      `json:"epoch"`       // current pass over the training data
+	Cursor         int      `json:"cursor"`      // next example position in this epoch's order
+	BestMetric     float64  `json:"best_metric"` // best validation metric so far
+	BestStep       int      `json:"best_step"`   // step of the best checkpoint, -1 before any
+	EvalsSinceBest int      `json:"evals_since_best"`
+	Dropout        [][]byte `json:"dropout_rng"` // dropout RNG states, one per dropout site
+	TrainTokens    int64    `json:"train_tokens"`
+}
+
+// Run trains cfg.Model on cfg.Train and returns the run's summary. Log
+// lines go to log; the summary is not printed here.
+func Run(cfg Config, log io.Writer) (*Summary, error) {
+	start := time.Now()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := prepareRunDir(&cfg); err != nil {
+		return nil, err
+	}
+	// Data: tokenized once, cached by tokenizer and data hash.
+	tok, err := data.LoadTokenizer(cfg.Model)
+	if err != nil {
+		return nil, err
+	}
+	model, ds, err := loadModelAndData(&cfg, tok)
+	if err != nil {
+		return nil, err
+	}
+	printConfig(log, &cfg, model, ds)
+
+	// Graphs: one for training (with backward and dropout), one for evaluation.
+	T := cfg.SeqLen
+	trainGraph, err := model.Build(nn.BuildOptions{B: cfg.Batch, T: T, Dropout: cfg.Dropout, Seed: cfg.Seed})
+	if err != nil {
+		return nil, err
+	}
+	trainRun, err := trainGraph.Compile(true)
+	if err != nil {
+		return nil, err
+	}
+	defer trainRun.Close()
+	ev, err := newEvaluator(model, cfg.Batch, T)
+	if err != nil {
+		return nil, err
+	}
+	defer ev.Close()
+	opt, err := NewAdamW(model.Params.List, AdamWConfig{Beta1: cfg.Beta1, Beta2: cfg.Beta2, Eps: cfg.Eps, WeightDecay: cfg.WeightDecay, ClipNorm: cfg.ClipNorm})
+	if err != nil {
+		return nil, err
+	}
+
+	// State: fresh, or exactly where the latest checkpoint left off.
+	st := &State{BestStep: -1, BestMetric: math.NaN()}
+	if cfg.Resume {
+		if err := resume(&cfg, model, opt, trainGraph, st, log); err != nil {
+			return nil, err
+		}
+	}
+	metrics, err := openMetrics(cfg.OutDir, st.Step)
+	if err != nil {
+		return nil, err
+	}
+	defer metrics.Close()
+	saver := &saver{cfg: &cfg, model: model, opt: opt, graph: trainGraph, st: st}
+	lower := model.Config.Task == nn.CausalLM // perplexity: lower is better
+	bar := newProgress(cfg.Steps, log)
+	stoppedEarly := false
+	stepTokens := int64(cfg.Batch * T * cfg.GradAccum)
+	timer := time.Now()
+
+	for st.Step < cfg.Steps {
+		lr := cfg.LearningRate(st.Step)
+		// Forward and backward over grad_accum micro-batches.
+		var loss float64
+		for range cfg.GradAccum {
+			batch := nextBatch(ds.Train, st, &cfg, model.Config, tok)
+			if err := trainGraph.Feed(batch); err != nil {
+				return nil, err
+			}
+			if err := trainRun.Run(); err != nil {
+				return nil, fmt.Errorf("step %d: %w", st.Step+1, err)
+			}
+			l := trainRun.Loss()
+			if math.IsNaN(l) || math.IsInf(l, 0) {
+				opt.ZeroGrad()
+				return nil, fmt.Errorf("step %d: loss is %v; lower the learning rate (lr %g) or check the data", st.Step+1, l, lr)
+			}
+			loss += l / float64(cfg.GradAccum)
+			for i := range model.Params.List {
+				opt.Accumulate(i, trainRun.Grad(i), float32(1/float64(cfg.GradAccum)))
+			}
+		}
+		// Update.
+		gnorm := opt.Step(lr)
+		st.Step++
+		st.TrainTokens += stepTokens
+		dt := time.Since(timer).Seconds()
+		timer = time.Now()
+		rec := map[string]any{"step": st.Step, "loss": loss, "lr": lr, "grad_norm": gnorm, "step_s": dt, "tokens_per_s": float64(stepTokens) / dt}
+		metrics.write(rec)
+		if st.Step%cfg.LogEvery == 0 || st.Step == 1 {
+			bar.clear()
+			fmt.Fprintf(log, "step %6d/%-6d | loss %8.4f | lr %.2e | gnorm %7.3f | %7.0f tok/s | %5.2f s/step\n",
+				st.Step, cfg.Steps, loss, lr, gnorm, float64(stepTokens)/dt, dt)
+		}
+		bar.update(st.Step, loss)
+
+		// Evaluate, keep the best checkpoint, stop early when it stalls.
+		last := st.Step == cfg.Steps
+		if st.Step%cfg.EvalEvery == 0 || last {
+			m, err := ev.Evaluate(ds.Valid, model.Config, tok, cfg.EvalBatches)
+			if err != nil {
+				return nil, err
+			}
+			bar.clear()
+			fmt.Fprintf(log, "eval  %6d        | %s\n", st.Step, m)
+			metrics.write(m.record(st.Step, "valid"))
+			if better(m.Main(), st.BestMetric, lower) {
+				st.BestMetric, st.BestStep, st.EvalsSinceBest = m.Main(), st.Step, 0
+				if _, err := saver.save("best"); err != nil {
+					return nil, err
+				}
+			} else {
+				st.EvalsSinceBest++
+			}
+			if cfg.Patience > 0 && st.EvalsSinceBest >= cfg.Patience && !last {
+				fmt.Fprintf(log, "stopping early: no improvement in %d evaluations\n", cfg.Patience)
+				stoppedEarly = true
+			}
+		}
+		if st.Step%cfg.SaveEvery == 0 || last || stoppedEarly {
+			if err := saver.checkpoint(); err != nil {
+				return nil, err
+			}
+		}
+		if stoppedEarly {
+			break
+		}
+	}
+	bar.clear()
+
+	// Test the best checkpoint once.
+	sum := &Summary{RunDir: cfg.OutDir, Checkpoint: filepath.Join(cfg.OutDir, "best"), MetricName: metricName(lower),
+		Metric: st.BestMetric, Steps: st.Step, StoppedEarly: stoppedEarly}
+	if ds.Test != nil {
+		best, err := nn.Load(sum.Checkpoint, nn.LoadOptions{})
+		if err != nil {
+			return nil, err
+		}
+		copyParams(model, best)
+		m, err := ev.Evaluate(ds.Test, model.Config, tok, 0)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(log, "test  (best, step %d) | %s\n", st.BestStep, m)
+		metrics.write(m.record(st.BestStep, "test"))
+		v := m.Main()
+		sum.TestMetric = &v
+	}
+	sum.WallS = time.Since(start).Seconds()
+	sum.TokensPerS = float64(st.TrainTokens) / sum.WallS
+	return sum, nil
+}
+
+// better reports whether metric a improves on b (NaN b: nothing yet).
+func better(a, b float64, lower bool) bool {
+	if math.IsNaN(b) {
+		return true
+	}
+	if lower {
+		return a < b
+	}
+	return a > b
+}
+
+func metricName(lower bool) string {
+	if lower {
+		return "perplexity"
+	}
+	return "accuracy"
+}
+
+// copyParams loads src's weights into dst in place (graphs keep pointing at dst's tensors).
+func copyParams(dst, src *nn.Model) {
+	for i, p := range dst.Params.List {
+		copy(p.Value.Data().([]float32), src.Params.List[i].Value.Data().([]float32))
+	}
+}
+
+// prepareRunDir creates the run directory and checks it is writable before
+// any work is done.
+func prepareRunDir(cfg *Config) error {
+	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
+		return fmt.Errorf("out_dir: %w", err)
+	}
+	probe, err := os.CreateTemp(cfg.OutDir, ".probe-")
+	if err != nil {
+		return fmt.Errorf("out_dir %s is not writable: %w", cfg.OutDir, err)
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	if cfg.CacheDir == "" {
+		cfg.CacheDir = filepath.Join(filepath.Dir(filepath.Clean(cfg.OutDir)), ".cache")
+	}
+	return nil
+}
+
+// printConfig prints the resolved configuration, one JSON object.
+func printConfig(w io.Writer, cfg *Config, m *nn.Model, ds *data.Dataset) {
+	b, _ := json.Marshal(cfg)
+	fmt.Fprintf(w, "config: %s\n", b)
+	fmt.Fprintf(w, "model: %s %s, %d layers, d %d, %d heads, ffn %d, %d parameters\n", m.Config.Family, m.Config.Task, m.Config.L, m.Config.D, m.Config.H, m.Config.F, m.Params.Count())
+	fmt.Fprintf(w, "data: %d train, %d valid sequences of ≤ %d tokens; %+v\n", len(ds.Train.Seqs), len(ds.Valid.Seqs), cfg.SeqLen, ds.Report)
+}

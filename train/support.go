@@ -1,0 +1,322 @@
+package train
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gorgonia.org/tensor"
+
+	"github.com/sparsetune/sparsetune/checkpoints"
+	"github.com/sparsetune/sparsetune/data"
+	"github.com/sparsetune/sparsetune/internal/atomicfile"
+	"github.com/sparsetune/sparsetune/nn"
+)
+
+// loadModelAndData loads the base model's config, the dataset (whose labels
+// fix a classifier's head) and then the weights, with a new head when the
+// task changes.
+func loadModelAndData(cfg *Config, tok data.Tokenizer) (*nn.Model, *data.Dataset, error) {
+	mc, err := nn.LoadConfig(cfg.Model)
+	if err != nil {
+		return nil, nil, err
+	}
+	task := mc.Task
+	if cfg.Task == "classification" {
+		task = nn.Classification
+	} else if cfg.Task == "causal-lm" {
+		task = nn.CausalLM
+	}
+	if cfg.SeqLen == 0 {
+		cfg.SeqLen = min(mc.MaxPos, 256)
+	}
+	if cfg.SeqLen > mc.MaxPos && mc.Family != nn.LLaMA {
+		return nil, nil, fmt.Errorf("seq_len %d exceeds the model's %d positions", cfg.SeqLen, mc.MaxPos)
+	}
+	key, err := data.TokenizerKey(cfg.Model)
+	if err != nil {
+		return nil, nil, err
+	}
+	spec := data.Spec{Task: data.Task(task), Train: cfg.Train, Valid: cfg.Valid, Test: cfg.Test, ValidRatio: cfg.ValidRatio,
+		Text: cfg.TextField, Label: cfg.LabelField, SeqLen: cfg.SeqLen, Seed: cfg.Seed, CacheDir: cfg.CacheDir}
+	if task == nn.Classification && mc.Task == nn.Classification {
+		spec.Labels = mc.Labels // keep the fine-tuned classifier's label order
+	}
+	ds, err := data.Load(spec, tok, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(ds.Train.Seqs) < cfg.Batch {
+		return nil, nil, fmt.Errorf("train: %d sequences, fewer than one batch of %d", len(ds.Train.Seqs), cfg.Batch)
+	}
+	if len(ds.Valid.Seqs) == 0 {
+		return nil, nil, fmt.Errorf("valid: no sequences to evaluate on")
+	}
+	if cfg.FromScratch {
+		mc.Task, mc.Labels = task, ds.Labels
+		if task == nn.CausalLM {
+			mc.Labels = nil
+		}
+		if err := mc.Validate(); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", cfg.Model, err)
+		}
+		return &nn.Model{Config: mc, Params: nn.InitParams(mc, cfg.Seed, tensor.Float32)}, ds, nil
+	}
+	opt := nn.LoadOptions{Seed: cfg.Seed}
+	if task != mc.Task || task == nn.Classification {
+		opt.Task, opt.Labels = task, ds.Labels
+	}
+	m, err := nn.Load(cfg.Model, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, ds, nil
+}
+
+// nextBatch takes the next cfg.Batch training examples in the epoch's
+// deterministic order, starting a new epoch (and order) when fewer than a
+// batch remain. The partial tail of an epoch is skipped so every step sees
+// a full batch; the next epoch's order covers those examples again.
+func nextBatch(split *data.Split, st *State, cfg *Config, mc *nn.Config, tok data.Tokenizer) *nn.Batch {
+	n := len(split.Seqs)
+	if st.Cursor+cfg.Batch > n {
+		st.Epoch++
+		st.Cursor = 0
+	}
+	order := data.Shuffle(n, cfg.Seed, st.Epoch)
+	idx := order[st.Cursor : st.Cursor+cfg.Batch]
+	st.Cursor += cfg.Batch
+	return makeBatch(split, idx, cfg.Batch, cfg.SeqLen, mc, tok)
+}
+
+// makeBatch pads the sequences idx (at most B) to T with the pad token and
+// fills missing rows with one masked-in token and ignored labels.
+func makeBatch(split *data.Split, idx []int, B, T int, mc *nn.Config, tok data.Tokenizer) *nn.Batch {
+	pad := padID(mc, tok)
+	b := &nn.Batch{IDs: make([]int, B*T), Mask: make([]int, B*T)}
+	if mc.Task == nn.Classification {
+		b.Labels = make([]int, B)
+	} else {
+		b.Labels = make([]int, B*T)
+	}
+	for i := range b.IDs {
+		b.IDs[i] = pad
+	}
+	for r := range B {
+		if r >= len(idx) {
+			b.Mask[r*T] = 1
+			if mc.Task == nn.Classification {
+				b.Labels[r] = nn.IgnoreIndex
+			} else {
+				for t := range T {
+					b.Labels[r*T+t] = nn.IgnoreIndex
+				}
+			}
+			continue
+		}
+		seq := split.Seqs[idx[r]]
+		for t := range T {
+			if t < len(seq) {
+				b.IDs[r*T+t], b.Mask[r*T+t] = seq[t], 1
+				if mc.Task == nn.CausalLM {
+					b.Labels[r*T+t] = seq[t]
+				}
+			} else if mc.Task == nn.CausalLM {
+				b.Labels[r*T+t] = nn.IgnoreIndex
+			}
+		}
+		if mc.Task == nn.Classification {
+			b.Labels[r] = split.Labels[idx[r]]
+		}
+	}
+	return b
+}
+
+// padID is the id used for padding: the model's pad token, else the
+// tokenizer's, else its EOS, else 0. Padded positions are masked out, so
+// the choice only matters for models whose positions depend on it.
+func padID(mc *nn.Config, tok data.Tokenizer) int {
+	for _, id := range []int{mc.PadID, tok.PAD(), tok.EOS()} {
+		if id >= 0 && id < mc.Vocab {
+			return id
+		}
+	}
+	return 0
+}
+
+// saver writes checkpoints of the running model.
+type saver struct {
+	cfg   *Config
+	model *nn.Model
+	opt   *AdamW
+	graph *nn.Graph
+	st    *State
+}
+
+func (s *saver) save(name string) (string, error) {
+	optState, err := s.opt.MarshalBinary()
+	if err != nil {
+		return "", err
+	}
+	s.st.Dropout = s.st.Dropout[:0]
+	for _, d := range s.graph.Dropout {
+		b, err := d.State()
+		if err != nil {
+			return "", err
+		}
+		s.st.Dropout = append(s.st.Dropout, b)
+	}
+	return checkpoints.Save(s.cfg.OutDir, name, s.model, checkpoints.Contents{
+		Optimizer: optState, State: s.st, Config: s.cfg, Extra: tokenizerFiles(s.cfg.Model), ExtraFrom: s.cfg.Model,
+	})
+}
+
+// checkpoint saves checkpoint-<step>, points "latest" at it and keeps the
+// two newest.
+func (s *saver) checkpoint() error {
+	name := fmt.Sprintf("checkpoint-%d", s.st.Step)
+	if _, err := s.save(name); err != nil {
+		return err
+	}
+	if err := checkpoints.SetLatest(s.cfg.OutDir, name); err != nil {
+		return err
+	}
+	return checkpoints.Prune(s.cfg.OutDir, 2, name)
+}
+
+// tokenizerFiles lists the tokenizer files of a model directory, copied
+// into checkpoints so each is a complete Hugging Face model directory.
+func tokenizerFiles(dir string) []string {
+	var out []string
+	for _, f := range []string{"tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt", "vocab.txt", "special_tokens_map.json"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// resume restores weights, optimizer, data position and RNG states from
+// the run's latest checkpoint. Without one the run starts fresh.
+func resume(cfg *Config, model *nn.Model, opt *AdamW, gr *nn.Graph, st *State, log io.Writer) error {
+	dir, err := checkpoints.Latest(cfg.OutDir)
+	if err != nil {
+		return err
+	}
+	if dir == "" {
+		fmt.Fprintf(log, "resume: %s has no checkpoint yet, starting fresh\n", cfg.OutDir)
+		return nil
+	}
+	saved, err := nn.Load(dir, nn.LoadOptions{})
+	if err != nil {
+		return err
+	}
+	if len(saved.Params.List) != len(model.Params.List) {
+		return fmt.Errorf("resume: %s holds a different model than the config describes", dir)
+	}
+	copyParams(model, saved)
+	ob, err := checkpoints.ReadOptimizer(dir)
+	if err != nil {
+		return err
+	}
+	if err := opt.UnmarshalBinary(ob); err != nil {
+		return fmt.Errorf("resume: %s: %w", dir, err)
+	}
+	if err := checkpoints.ReadState(dir, st); err != nil {
+		return err
+	}
+	if len(st.Dropout) != len(gr.Dropout) {
+		return fmt.Errorf("resume: %s has %d dropout states, the model has %d (was dropout changed?)", dir, len(st.Dropout), len(gr.Dropout))
+	}
+	for i, d := range gr.Dropout {
+		if err := d.Restore(st.Dropout[i]); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(log, "resume: continuing from %s at step %d\n", dir, st.Step)
+	return nil
+}
+
+// metricsFile appends JSON records to <run>/metrics.jsonl.
+type metricsFile struct {
+	f *os.File
+	w *bufio.Writer
+}
+
+// openMetrics opens the run's metrics file for appending. On resume it
+// first drops records newer than the checkpoint's step, so the file tells
+// one consistent history.
+func openMetrics(dir string, step int) (*metricsFile, error) {
+	path := filepath.Join(dir, "metrics.jsonl")
+	if b, err := os.ReadFile(path); err == nil {
+		var keep bytes.Buffer
+		for _, line := range strings.Split(string(b), "\n") {
+			var r struct{ Step int }
+			if json.Unmarshal([]byte(line), &r) == nil && r.Step <= step {
+				keep.WriteString(line + "\n")
+			}
+		}
+		if err := atomicfile.WriteFile(path, keep.Bytes(), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return &metricsFile{f: f, w: bufio.NewWriter(f)}, nil
+}
+
+func (m *metricsFile) write(rec map[string]any) {
+	for k, v := range rec {
+		if f, ok := v.(float64); ok && (math.IsNaN(f) || math.IsInf(f, 0)) {
+			rec[k] = nil
+		}
+	}
+	b, _ := json.Marshal(rec)
+	m.w.Write(append(b, '\n'))
+	m.w.Flush()
+}
+
+func (m *metricsFile) Close() error {
+	m.w.Flush()
+	return m.f.Close()
+}
+
+// progress draws a one-line bar on a terminal and nothing elsewhere.
+type progress struct {
+	total int
+	w     io.Writer
+	on    bool
+}
+
+func newProgress(total int, w io.Writer) *progress {
+	p := &progress{total: total, w: w}
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			p.on = true
+		}
+	}
+	return p
+}
+
+func (p *progress) update(step int, loss float64) {
+	if !p.on {
+		return
+	}
+	const width = 30
+	done := width * step / p.total
+	fmt.Fprintf(p.w, "\r[%s%s] %d/%d loss %.4f", strings.Repeat("=", done), strings.Repeat(" ", width-done), step, p.total, loss)
+}
+
+func (p *progress) clear() {
+	if p.on {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}
