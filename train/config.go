@@ -50,7 +50,11 @@ type Config struct {
 	LogEvery    int    `json:"log_every"`    // one log line every N steps
 	Seed        uint64 `json:"seed"`         // data order, dropout and new-head initialisation
 	Resume      bool   `json:"resume"`       // continue from out_dir's latest checkpoint
-	FromScratch bool   `json:"from_scratch"` // random init from the model's config.json instead of its weights (pretraining)
+	// stopAfter ends the run after this many steps without a final
+	// checkpoint, as if the process were killed (tests only).
+	stopAfter int
+
+	FromScratch bool `json:"from_scratch"` // random init from the model's config.json instead of its weights (pretraining)
 }
 
 // DefaultConfig holds the documented defaults.

@@ -82,7 +82,7 @@ func Run(cfg Config, log io.Writer) (*Summary, error) {
 	}
 
 	// State: fresh, or exactly where the latest checkpoint left off.
-	st := &State{BestStep: -1, BestMetric: math.NaN()}
+	st := &State{BestStep: -1}
 	if cfg.Resume {
 		if err := resume(&cfg, model, opt, trainGraph, st, log); err != nil {
 			return nil, err
@@ -147,7 +147,7 @@ func Run(cfg Config, log io.Writer) (*Summary, error) {
 			bar.clear()
 			fmt.Fprintf(log, "eval  %6d        | %s\n", st.Step, m)
 			metrics.write(m.record(st.Step, "valid"))
-			if better(m.Main(), st.BestMetric, lower) {
+			if st.BestStep < 0 || better(m.Main(), st.BestMetric, lower) {
 				st.BestMetric, st.BestStep, st.EvalsSinceBest = m.Main(), st.Step, 0
 				if _, err := saver.save("best"); err != nil {
 					return nil, err
@@ -167,6 +167,9 @@ func Run(cfg Config, log io.Writer) (*Summary, error) {
 		}
 		if stoppedEarly {
 			break
+		}
+		if cfg.stopAfter > 0 && st.Step >= cfg.stopAfter {
+			return nil, nil
 		}
 	}
 	bar.clear()
@@ -194,11 +197,8 @@ func Run(cfg Config, log io.Writer) (*Summary, error) {
 	return sum, nil
 }
 
-// better reports whether metric a improves on b (NaN b: nothing yet).
+// better reports whether metric a improves on b.
 func better(a, b float64, lower bool) bool {
-	if math.IsNaN(b) {
-		return true
-	}
 	if lower {
 		return a < b
 	}

@@ -43,7 +43,11 @@ func loadModelAndData(cfg *Config, tok data.Tokenizer) (*nn.Model, *data.Dataset
 	if err != nil {
 		return nil, nil, err
 	}
-	spec := data.Spec{Task: data.Task(task), Train: cfg.Train, Valid: cfg.Valid, Test: cfg.Test, ValidRatio: cfg.ValidRatio,
+	dtask := data.Task("causal-lm")
+	if task == nn.Classification {
+		dtask = "classification"
+	}
+	spec := data.Spec{Task: dtask, Train: cfg.Train, Valid: cfg.Valid, Test: cfg.Test, ValidRatio: cfg.ValidRatio,
 		Text: cfg.TextField, Label: cfg.LabelField, SeqLen: cfg.SeqLen, Seed: cfg.Seed, CacheDir: cfg.CacheDir}
 	if task == nn.Classification && mc.Task == nn.Classification {
 		spec.Labels = mc.Labels // keep the fine-tuned classifier's label order
