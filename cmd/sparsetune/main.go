@@ -26,10 +26,12 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"train": {"fine-tune a model (no flags: the embedded default on the built-in task)", runTrain},
-	"score": {"score texts or token ids with a model (log-probabilities or class probabilities)", runScore},
-	"bench": {"benchmark a training step (bench train)", runBench},
-	"info":  {"show the linear-algebra backend and build information", runInfo},
+	"train":   {"fine-tune a model (no flags: the embedded default on the built-in task)", runTrain},
+	"eval":    {"evaluate a model or checkpoint on a data file", runEval},
+	"inspect": {"show what a model directory, checkpoint or run holds", runInspect},
+	"score":   {"score texts or token ids with a model (log-probabilities or class probabilities)", runScore},
+	"bench":   {"benchmark a training step (bench train)", runBench},
+	"info":    {"show the linear-algebra backend and build information", runInfo},
 }
 
 // usageError marks errors in how the command was called (exit code 2).

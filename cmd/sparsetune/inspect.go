@@ -1,0 +1,64 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/sparsetune/sparsetune/checkpoints"
+	"github.com/sparsetune/sparsetune/data"
+	"github.com/sparsetune/sparsetune/internal/safetensors"
+	"github.com/sparsetune/sparsetune/nn"
+)
+
+func runInspect(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("inspect", "inspect DIR [--tensors]", stderr)
+	tensors := fs.Bool("tensors", false, "list every tensor with its dtype and shape")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	if fs.NArg() != 1 {
+		return usagef("want one model or checkpoint directory")
+	}
+	dir := fs.Arg(0)
+	if latest, err := checkpoints.Latest(dir); err == nil && latest != "" {
+		fmt.Fprintf(stdout, "run directory %s; latest checkpoint %s\n", dir, latest)
+		dir = latest
+	}
+	m, err := nn.Load(dir, nn.LoadOptions{})
+	if err != nil {
+		return err
+	}
+	c := m.Config
+	fmt.Fprintf(stdout, "model:      %s (%s)\n", dir, c.Family)
+	fmt.Fprintf(stdout, "task:       %s", c.Task)
+	if c.Task == nn.Classification {
+		fmt.Fprintf(stdout, ", labels %v", c.Labels)
+	}
+	fmt.Fprintf(stdout, "\nshape:      %d layers, d %d, %d heads (%d kv), ffn %d, vocab %d, context %d\n", c.L, c.D, c.H, c.KVH, c.F, c.Vocab, c.MaxPos)
+	fmt.Fprintf(stdout, "parameters: %d in %d tensors\n", m.Params.Count(), len(m.Params.List))
+	if tok, err := data.LoadTokenizer(dir); err == nil {
+		fmt.Fprintf(stdout, "tokenizer:  %s, %d tokens\n", tok.Name(), tok.VocabSize())
+	} else {
+		fmt.Fprintf(stdout, "tokenizer:  none (%v)\n", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, checkpoints.StateFile)); err == nil {
+		var st map[string]any
+		if json.Unmarshal(b, &st) == nil {
+			fmt.Fprintf(stdout, "training:   step %v, best metric %v at step %v\n", st["step"], st["best_metric"], st["best_step"])
+		}
+	}
+	if *tensors {
+		f, err := safetensors.ReadModelDir(dir)
+		if err != nil {
+			return err
+		}
+		for _, n := range f.Names {
+			t := f.Tensors[n]
+			fmt.Fprintf(stdout, "  %-60s %-5s %v\n", n, t.DType, t.Shape)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,83 @@
+package train
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/sparsetune/sparsetune/data"
+	"github.com/sparsetune/sparsetune/nn"
+)
+
+// EvalConfig describes a standalone evaluation of a model or checkpoint.
+type EvalConfig struct {
+	Model      string // Hugging Face model directory or checkpoint
+	Data       string // evaluation data
+	TextField  string
+	LabelField string
+	SeqLen     int // 0: min(model context, 256)
+	Batch      int // default 8
+	CacheDir   string
+}
+
+// EvalResult is what Evaluate prints as JSON.
+type EvalResult struct {
+	Model      string  `json:"model"`
+	Data       string  `json:"data"`
+	MetricName string  `json:"metric_name"`
+	Metric     float64 `json:"metric"`
+	Loss       float64 `json:"loss"`
+	F1         float64 `json:"f1,omitempty"`
+	Count      int     `json:"count"`
+}
+
+// Evaluate computes the model's task metric on one data file.
+func Evaluate(c EvalConfig) (*EvalResult, error) {
+	if c.Batch <= 0 {
+		c.Batch = 8
+	}
+	if c.TextField == "" {
+		c.TextField = "text"
+	}
+	if c.LabelField == "" {
+		c.LabelField = "label"
+	}
+	if c.CacheDir == "" {
+		c.CacheDir = filepath.Join(os.TempDir(), "sparsetune-cache")
+	}
+	m, err := nn.Load(c.Model, nn.LoadOptions{})
+	if err != nil {
+		return nil, err
+	}
+	tok, err := data.LoadTokenizer(c.Model)
+	if err != nil {
+		return nil, err
+	}
+	key, err := data.TokenizerKey(c.Model)
+	if err != nil {
+		return nil, err
+	}
+	if c.SeqLen == 0 {
+		c.SeqLen = min(m.Config.MaxPos, 256)
+	}
+	task := data.Task("causal-lm")
+	if m.Config.Task == nn.Classification {
+		task = "classification"
+	}
+	ds, err := data.Load(data.Spec{Task: task, Train: c.Data, Valid: c.Data, Text: c.TextField, Label: c.LabelField,
+		SeqLen: c.SeqLen, Labels: m.Config.Labels, CacheDir: c.CacheDir}, tok, key)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := newEvaluator(m, c.Batch, c.SeqLen)
+	if err != nil {
+		return nil, err
+	}
+	defer ev.Close()
+	mt, err := ev.Evaluate(ds.Valid, m.Config, tok, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c.Data, err)
+	}
+	return &EvalResult{Model: c.Model, Data: c.Data, MetricName: metricName(m.Config.Task == nn.CausalLM), Metric: mt.Main(),
+		Loss: mt.Loss, F1: mt.F1, Count: mt.Count}, nil
+}
