@@ -154,6 +154,20 @@ func (op *attention) Do(in ...G.Value) (G.Value, error) {
 	return attnForward[float64](op, in), nil
 }
 
+// AttentionHeadsInParallel selects how the per-head GEMMs run: true splits
+// heads across goroutines (each GEMM small), false runs heads one after
+// another so the BLAS library can use all threads inside each GEMM.
+// BenchmarkAttention measures both.
+var AttentionHeadsInParallel = true
+
+func headLoop(n int, body func(lo, hi int)) {
+	if AttentionHeadsInParallel {
+		blas.Serial(func() { parallel.For(n, 1, body) })
+	} else {
+		body(0, n)
+	}
+}
+
 // ropeTables fills cos/sin of position p and frequency i at [p*S/2+i],
 // with inv_freq_i = θ^(-2i/S) as in HF LlamaRotaryEmbedding.
 func (op *attention) ropeTables() {
@@ -233,7 +247,7 @@ func attnForward[T Float](op *attention, in []G.Value) G.Value {
 	scale := T(1 / math.Sqrt(float64(c.S)))
 	hd := c.H * c.S
 	group := c.H / c.KVH
-	parallel.For(c.B*c.H, 1, func(lo, hi int) {
+	headLoop(c.B*c.H, func(lo, hi int) {
 		for bh := lo; bh < hi; bh++ {
 			b, h := bh/c.H, bh%c.H
 			kv := b*c.KVH + h/group

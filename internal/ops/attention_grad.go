@@ -109,7 +109,7 @@ func attnBackward[T Float](op *attnGrad, in []G.Value) {
 	group := c.H / c.KVH
 	// Work is split by key/value head so that the heads sharing one (GQA)
 	// accumulate into dK and dV on the same goroutine.
-	parallel.For(c.B*c.KVH, 1, func(lo, hi int) {
+	headLoop(c.B*c.KVH, func(lo, hi int) {
 		for bkv := lo; bkv < hi; bkv++ {
 			b, kvh := bkv/c.KVH, bkv%c.KVH
 			k := kh[bkv*c.T*c.S:][:c.T*c.S]

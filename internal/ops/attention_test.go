@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
@@ -204,6 +205,38 @@ func TestAttentionMatchesNaive(t *testing.T) {
 			for j := range want {
 				if math.Abs(got[j]-want[j]) > 1e-6 { // RoPE angles are rounded to float32 as HF does
 					t.Fatalf("element %d: got %v, want %v", j, got[j], want[j])
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkAttention times forward+backward at the speed benchmark's shape
+// (B 8, T 128, 4 heads of 64), heads in parallel goroutines or in sequence.
+func BenchmarkAttention(b *testing.B) {
+	c := AttnConfig{B: 8, T: 128, H: 4, KVH: 4, S: 64, Causal: true}
+	n := c.B * c.T
+	for _, par := range []bool{true, false} {
+		b.Run(fmt.Sprintf("parallel=%v", par), func(b *testing.B) {
+			AttentionHeadsInParallel = par
+			defer func() { AttentionHeadsInParallel = true }()
+			g := G.NewGraph()
+			qkv := G.NewMatrix(g, tensor.Float32, G.WithShape(n, 3*c.H*c.S), G.WithName("qkv"), G.WithInit(G.GlorotU(1)))
+			out, err := AttentionQKV(qkv, nil, nil, c)
+			if err != nil {
+				b.Fatal(err)
+			}
+			loss, _ := G.Sum(out)
+			if _, err := G.Grad(loss, qkv); err != nil {
+				b.Fatal(err)
+			}
+			m := G.NewTapeMachine(g)
+			defer m.Close()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				m.Reset()
+				if err := m.RunAll(); err != nil {
+					b.Fatal(err)
 				}
 			}
 		})
