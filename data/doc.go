@@ -1,0 +1,58 @@
+// Package data turns raw text into the token ids that the models in package nn
+// consume: it holds the tokenizers and the dataset readers built on them.
+//
+// # Tokenizers
+//
+// LoadTokenizer reads a Hugging Face model directory and returns a Tokenizer
+// whose Encode gives the same ids as the Hugging Face tokenizers library
+// (tokenizer.encode(text, add_special_tokens=False)) for the families we
+// fine-tune: GPT-2 byte-level BPE, BERT WordPiece, LLaMA/Mistral
+// SentencePiece BPE with byte fallback and LLaMA-3 byte-level BPE. Parity is
+// checked against llama.cpp's tokenizer test vectors (ggml-vocab-*.gguf.inp
+// and .out, which Hugging Face tokenizers produced) in
+// tokenizer_golden_test.go: 46/46 cases for each of gpt-2, bert-bge,
+// llama-spm and llama-bpe. EncodeForModel adds the special tokens a family
+// expects around one sequence (BERT: [CLS] x [SEP]; LLaMA: <s> x; GPT-2:
+// none); EncodeBatch encodes many texts in parallel.
+//
+// Encoding runs Hugging Face's pipeline: literal special tokens are split out
+// of the text, each remaining piece is normalised, pre-tokenised into words,
+// and each word is encoded by the model (BPE or WordPiece).
+//
+// # What github.com/sugarme/tokenizer does, and what we replaced
+//
+// The layer is built on github.com/sugarme/tokenizer v0.3.0, which here
+// parses tokenizer.json's model section into a vocabulary and merge table
+// (pretrained.FromReader), builds GPT-2's merge table (bpe.CreateMerges),
+// runs WordPiece's greedy longest-match-first (wordpiece.WordPiece) and
+// supplies GPT-2's byte-level alphabet and BERT's punctuation class. Parts of
+// v0.3.0 give ids that differ from Hugging Face's, or stop the process, so
+// this package replaces them:
+//
+//   - BPE merging (bpe.Word.MergeAll) breaks ties between equal ranks by an
+//     unset timestamp rather than by position, so a word holding one pair
+//     several times ("!!!!!!") merges in the wrong order. tokenizer_bpe.go
+//     merges as Hugging Face does: lowest rank first, then leftmost.
+//   - BPE has no byte fallback: SentencePiece BPE vocabularies (LLaMA,
+//     Mistral) spell characters they lack as <0xNN> byte tokens, which v0.3.0
+//     turns into <unk>. tokenizer_bpe.go implements byte_fallback (and
+//     LLaMA-3's ignore_merges).
+//   - The BERT normaliser strips accents without decomposing first (so "é"
+//     keeps its accent), treats only ASCII as whitespace, keeps private-use
+//     characters and has a CJK range Hugging Face lacks. tokenizer_bert.go
+//     normalises as Hugging Face does.
+//   - The byte-level pre-tokeniser drops GPT-2's \s+(?!\S) alternative (Go's
+//     regexp has no look-ahead), which changes how runs of spaces split, and
+//     Split pre-tokenisers with look-ahead regexes panic at load.
+//     tokenizer_pretok.go scans the GPT-2 and LLaMA-3 patterns by hand;
+//     tokenizer.json's normaliser, pre-tokeniser, post-processor and decoder
+//     are interpreted here (tokenizer_components.go), so any other regex Go
+//     cannot compile is an error naming the file, never a panic.
+//   - Loaders panic or call log.Fatal on malformed input (a type assertion
+//     on an id that is not a number; WordPiece.ReadFiles on a missing file),
+//     BPE.MergeWord panics when the unk token is missing, BPE.ReadFiles
+//     compiles a regexp per line of merges.txt, the ByteFallback decoder
+//     panics on a token such as <0xZZ>, and Tokenizer.EncodeBatch calls
+//     os.Exit when a text fails. LoadTokenizer runs the library under recover
+//     and returns errors; EncodeBatch in this package returns the error.
+package data
