@@ -25,6 +25,11 @@ type LoadOptions struct {
 	// with this seed. Every other tensor must still be present.
 	NewHead bool
 	Seed    uint64
+	// Task and Labels, when set, put a new head on the base model: a
+	// language model becomes a classifier over Labels (or back). The old
+	// head's tensors are dropped and the new head is initialised randomly.
+	Task   Task
+	Labels []string
 }
 
 // Load reads a Hugging Face model directory: config.json and
@@ -43,6 +48,18 @@ func Load(dir string, opt LoadOptions) (*Model, error) {
 	where := filepath.Join(dir, "model.safetensors")
 	if _, err := os.Stat(where); err != nil {
 		where = filepath.Join(dir, "model.safetensors.index.json")
+	}
+	oldHead := map[string]bool{}
+	for _, p := range cfg.headSpecs() {
+		oldHead[p.Name] = true
+	}
+	if opt.Task != "" && (opt.Task != cfg.Task || !equalStrings(opt.Labels, cfg.Labels)) {
+		cfg.Task, cfg.Labels, opt.NewHead = opt.Task, opt.Labels, true
+		if err := cfg.Validate(); err != nil {
+			return nil, fmt.Errorf("%s: new %s head: %w", dir, opt.Task, err)
+		}
+	} else {
+		oldHead = map[string]bool{}
 	}
 	params := InitParams(cfg, opt.Seed, tensor.Float32)
 	head := map[string]bool{}
@@ -68,7 +85,7 @@ func Load(dir string, opt LoadOptions) (*Model, error) {
 		copy(p.Value.Data().([]float32), t.Data)
 	}
 	for _, name := range sortedNames(f.Tensors) {
-		if seen[name] || isBuffer(name) {
+		if seen[name] || isBuffer(name) || oldHead[name] {
 			continue
 		}
 		if cfg.Tied && (name == "lm_head.weight") {
@@ -77,6 +94,18 @@ func Load(dir string, opt LoadOptions) (*Model, error) {
 		return nil, fmt.Errorf("%s: unexpected tensor %q: not a parameter of a %s %s model", where, name, cfg.Family, cfg.Task)
 	}
 	return &Model{Config: cfg, Params: params}, nil
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func equalShape(a, b []int) bool {
