@@ -108,7 +108,10 @@ func BenchTrain(c BenchConfig, w io.Writer) (*BenchResult, error) {
 			times = append(times, dt)
 		}
 		if c.RSSEvery > 0 && (step+1)%c.RSSEvery == 0 {
-			fmt.Fprintf(w, "step %5d  loss %.4f  %.3fs  rss %.1f MB\n", step+1, run.Loss(), dt, CurrentRSSMB())
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			fmt.Fprintf(w, "step %5d  loss %.4f  %.3fs  rss %.1f MB  go heap %.1f MB in use, %.1f MB from the OS\n",
+				step+1, run.Loss(), dt, CurrentRSSMB(), float64(ms.HeapInuse)/1e6, float64(ms.HeapSys-ms.HeapReleased)/1e6)
 		}
 	}
 	sort.Float64s(times)

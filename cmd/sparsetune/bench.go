@@ -34,7 +34,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.Steps, "steps", 30, "timed steps")
 	fs.IntVar(&c.Warmup, "warmup", 5, "untimed warm-up steps")
 	fs.IntVar(&c.RSSEvery, "rss-every", 0, "print loss, step time and RSS every N steps (0: only the summary)")
-	fs.Float64Var(&c.PeakGFLOPS, "peak-gflops", 0, "fp32 peak of the cores used, for MFU (default: 270 per thread, the measured AVX-512 FMA peak of one Zen 5 core)")
+	fs.Float64Var(&c.PeakGFLOPS, "peak-gflops", 0, "fp32 peak of the cores used, for MFU (default: clock × FMA width from /proc/cpuinfo, per thread)")
 	fs.Uint64Var(&c.Seed, "seed", 1, "random seed")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the timed run to this file")
 	if err := parse(fs, args[1:]); err != nil {
@@ -45,7 +45,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return usagef("--steps, --batch and --seq must be positive")
 	}
 	if c.PeakGFLOPS == 0 {
-		c.PeakGFLOPS = 270 * float64(runtime.GOMAXPROCS(0))
+		c.PeakGFLOPS = train.PeakGFLOPSPerCore() * float64(runtime.GOMAXPROCS(0))
 	}
 	if err := blas.Init(); err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"hash"
 	"hash/fnv"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -73,8 +74,19 @@ func (b *buffer) zeroed(dt tensor.Dtype, shape ...int) *tensor.Dense {
 	return t
 }
 
-// slice returns the backing slice of a tensor value.
+// slice returns the backing slice of a tensor value. For *tensor.Dense it
+// avoids Data(), which goes through reflection and allocates on every call
+// (twice per op input per step adds up to megabytes of garbage a minute).
 func slice[T Float](v G.Value) []T {
+	if d, ok := v.(*tensor.Dense); ok {
+		var z T
+		if unsafe.Sizeof(z) == 4 {
+			f := d.Float32s()
+			return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(f))), len(f))
+		}
+		f := d.Float64s()
+		return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(f))), len(f))
+	}
 	return v.Data().([]T)
 }
 
