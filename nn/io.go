@@ -122,7 +122,11 @@ func equalShape(a, b []int) bool {
 
 // Save writes the model as a Hugging Face directory (config.json and
 // model.safetensors, F32), each file atomically.
-func (m *Model) Save(dir string) error {
+func (m *Model) Save(dir string) error { return m.SaveAs(dir, "F32") }
+
+// SaveAs is Save with the weights stored as dtype: "F32", "F16" or "BF16".
+// Loading converts them back to float32.
+func (m *Model) SaveAs(dir, dtype string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -143,7 +147,7 @@ func (m *Model) Save(dir string) error {
 		}
 		ts[i] = &safetensors.Tensor{Name: p.Name, DType: "F32", Shape: p.Shape, Data: f32}
 	}
-	if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), ts, safetensors.WriteOptions{Metadata: map[string]string{"format": "pt"}}); err != nil {
+	if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), ts, safetensors.WriteOptions{DType: dtype, Metadata: map[string]string{"format": "pt"}}); err != nil {
 		return err
 	}
 	return atomicfile.WriteFile(filepath.Join(dir, "config.json"), cfgJSON, 0o644)

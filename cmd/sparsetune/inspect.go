@@ -2,10 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/spf13/pflag"
 
 	"github.com/sparsetune/sparsetune/checkpoints"
 	"github.com/sparsetune/sparsetune/data"
@@ -17,6 +20,9 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("inspect", "inspect DIR [--tensors]", stderr)
 	tensors := fs.Bool("tensors", false, "list every tensor with its dtype and shape")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return err
+		}
 		return usageError{err}
 	}
 	if fs.NArg() != 1 {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 	"reflect"
 	"strings"
 
@@ -52,6 +53,9 @@ func trainFlags(fs *pflag.FlagSet, fc *train.Config) {
 	}
 	v := reflect.ValueOf(fc).Elem()
 	for i := 0; i < v.NumField(); i++ {
+		if !v.Type().Field(i).IsExported() {
+			continue
+		}
 		key := strings.Split(v.Type().Field(i).Tag.Get("json"), ",")[0]
 		name, usage := strings.ReplaceAll(key, "_", "-"), help[key]
 		switch p := v.Field(i).Addr().Interface().(type) {
@@ -69,9 +73,9 @@ func trainFlags(fs *pflag.FlagSet, fc *train.Config) {
 	}
 }
 
-// resolveConfig layers defaults, the --config file and the flags given.
-func resolveConfig(fs *pflag.FlagSet, fc *train.Config, file string) (train.Config, error) {
-	cfg := train.DefaultConfig()
+// resolveConfig layers base, the --config file and the flags given.
+func resolveConfig(fs *pflag.FlagSet, fc *train.Config, file string, base train.Config) (train.Config, error) {
+	cfg := base
 	if file != "" {
 		if err := cfg.LoadConfigFile(file); err != nil {
 			return cfg, err
@@ -79,6 +83,9 @@ func resolveConfig(fs *pflag.FlagSet, fc *train.Config, file string) (train.Conf
 	}
 	dst, src := reflect.ValueOf(&cfg).Elem(), reflect.ValueOf(fc).Elem()
 	for i := 0; i < dst.NumField(); i++ {
+		if !dst.Type().Field(i).IsExported() {
+			continue
+		}
 		key := strings.Split(dst.Type().Field(i).Tag.Get("json"), ",")[0]
 		if fs.Changed(strings.ReplaceAll(key, "_", "-")) {
 			dst.Field(i).Set(src.Field(i))
@@ -95,7 +102,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := resolveConfig(fs, &fc, *configFile)
+	cfg, err := resolveConfig(fs, &fc, *configFile, train.DefaultConfig())
 	if err != nil {
 		return usageError{err}
 	}
@@ -103,8 +110,14 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if cfg.Model == "" && cfg.Train == "" {
-		if err := train.UseEmbeddedDefault(&cfg, stderr); err != nil {
+		// No model and no data: the embedded default, still adjustable by
+		// the flags given (e.g. --steps).
+		base, err := train.EmbeddedConfig(filepath.Join("runs", ".builtin"), stderr)
+		if err != nil {
 			return err
+		}
+		if cfg, err = resolveConfig(fs, &fc, *configFile, base); err != nil {
+			return usageError{err}
 		}
 	}
 	if err := cfg.Validate(); err != nil {
