@@ -21,6 +21,7 @@ type Config struct {
 	ValidRatio float64 `json:"valid_ratio"` // fraction of train used for validation when valid is ""
 	TextField  string  `json:"text_field"`  // field holding the text
 	LabelField string  `json:"label_field"` // field holding the class label (classification)
+	IDField    string  `json:"id_field"`    // field holding a unique example id; "-" derives ids from file and line
 	SeqLen     int     `json:"seq_len"`     // tokens per sequence; 0: min(model context, 256)
 
 	// Output.

@@ -15,8 +15,9 @@ type EvalConfig struct {
 	Data       string // evaluation data
 	TextField  string
 	LabelField string
-	SeqLen     int // 0: min(model context, 256)
-	Batch      int // default 8
+	IDField    string // "-" derives ids from file and line
+	SeqLen     int    // 0: min(model context, 256)
+	Batch      int    // default 8
 	CacheDir   string
 }
 
@@ -64,7 +65,7 @@ func Evaluate(c EvalConfig) (*EvalResult, error) {
 	if m.Config.Task == nn.Classification {
 		task = "classification"
 	}
-	ds, err := data.Load(data.Spec{Task: task, Train: c.Data, Valid: c.Data, Text: c.TextField, Label: c.LabelField,
+	ds, err := data.Load(data.Spec{Task: task, Train: c.Data, Valid: c.Data, Text: c.TextField, Label: c.LabelField, ID: c.IDField,
 		SeqLen: c.SeqLen, Labels: m.Config.Labels, CacheDir: c.CacheDir}, tok, key)
 	if err != nil {
 		return nil, err

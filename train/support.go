@@ -48,7 +48,7 @@ func loadModelAndData(cfg *Config, tok data.Tokenizer) (*nn.Model, *data.Dataset
 		dtask = "classification"
 	}
 	spec := data.Spec{Task: dtask, Train: cfg.Train, Valid: cfg.Valid, Test: cfg.Test, ValidRatio: cfg.ValidRatio,
-		Text: cfg.TextField, Label: cfg.LabelField, SeqLen: cfg.SeqLen, Seed: cfg.Seed, CacheDir: cfg.CacheDir}
+		Text: cfg.TextField, Label: cfg.LabelField, ID: cfg.IDField, SeqLen: cfg.SeqLen, Seed: cfg.Seed, CacheDir: cfg.CacheDir}
 	if task == nn.Classification && mc.Task == nn.Classification {
 		spec.Labels = mc.Labels // keep the fine-tuned classifier's label order
 	}

@@ -26,6 +26,7 @@ func trainFlags(fs *pflag.FlagSet, fc *train.Config) {
 		"valid_ratio":  "fraction of the training data held out for validation when --valid is not given",
 		"text_field":   "field holding the text",
 		"label_field":  "field holding the class label",
+		"id_field":     `field holding a unique example id ("-": derive ids from file and line)`,
 		"seq_len":      "tokens per sequence (0: min(model context, 256))",
 		"out_dir":      "run directory for checkpoints, metrics.jsonl and logs",
 		"cache_dir":    "tokenized-data cache (default: .cache beside the run directory)",
