@@ -130,7 +130,7 @@ func (m *Model) SaveAs(dir, dtype string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	cfgJSON, err := m.Config.MarshalHF()
+	cfgJSON, err := m.Config.marshalHF(map[string]string{"F32": "float32", "F16": "float16", "BF16": "bfloat16"}[dtype])
 	if err != nil {
 		return err
 	}
@@ -155,7 +155,10 @@ func (m *Model) SaveAs(dir, dtype string) error {
 
 // MarshalHF renders c as a Hugging Face config.json, keeping any keys of the
 // loaded file that Config does not model.
-func (c *Config) MarshalHF() ([]byte, error) {
+func (c *Config) MarshalHF() ([]byte, error) { return c.marshalHF("float32") }
+
+// marshalHF renders the config with torch_dtype naming the stored weights' dtype.
+func (c *Config) marshalHF(torchDtype string) ([]byte, error) {
 	out := map[string]any{}
 	for k, v := range c.raw {
 		out[k] = v
@@ -173,7 +176,7 @@ func (c *Config) MarshalHF() ([]byte, error) {
 	} else {
 		arch += "ForCausalLM"
 	}
-	set("model_type", string(c.Family), "architectures", []string{arch}, "vocab_size", c.Vocab, "torch_dtype", "float32")
+	set("model_type", string(c.Family), "architectures", []string{arch}, "vocab_size", c.Vocab, "torch_dtype", torchDtype)
 	switch c.Family {
 	case GPT2:
 		set("n_embd", c.D, "n_layer", c.L, "n_head", c.H, "n_inner", c.F, "n_positions", c.MaxPos,
