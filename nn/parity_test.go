@@ -121,8 +121,9 @@ func TestPyTorchParity(t *testing.T) {
 
 			want := f.ref.Tensors["logits"].Data
 			got := gr.Logits.Value().Data().([]float32)
-			if d, _ := maxAbsDiff(got, want); d > 1e-4 {
-				t.Errorf("logits: max abs error %.3g > 1e-4", d)
+			logitErr, _ := maxAbsDiff(got, want)
+			if logitErr > 1e-4 {
+				t.Errorf("logits: max abs error %.3g > 1e-4", logitErr)
 			}
 			if l, w := scalarOf(gr.Loss.Value()), f.ref.Tensors["loss"].Data[0]; math.Abs(l-float64(w)) > 1e-5 {
 				t.Errorf("loss %.7f, want %.7f", l, w)
@@ -151,7 +152,8 @@ func TestPyTorchParity(t *testing.T) {
 			for j, k := range gateKeys {
 				check(k, grads[len(gr.Params)+j].Value().Data().([]float32))
 			}
-			t.Logf("%s: %d parameter tensors, worst relative gradient error %.2g", name, len(gr.Params), worst)
+			t.Logf("%s: logits max abs error %.2g, loss %.7f vs %.7f, %d parameter tensors, worst relative gradient error %.2g",
+				name, logitErr, scalarOf(gr.Loss.Value()), f.ref.Tensors["loss"].Data[0], len(gr.Params), worst)
 		})
 	}
 }
