@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/sparsetune/sparsetune/internal/builtin"
 )
@@ -32,8 +33,17 @@ func EmbeddedConfig(workDir string, log io.Writer) (Config, error) {
 	}
 	fmt.Fprintf(log, "embedded default: base model in %s, built-in topic task in %s\n", model, task)
 	c.Model, c.Task, c.Train, c.Valid, c.Test = model, "classification", train, valid, test
-	c.OutDir, c.CacheDir = filepath.Join("runs", "builtin"), filepath.Join(workDir, "cache")
+	c.OutDir, c.CacheDir = freshDir(filepath.Join("runs", "builtin")), filepath.Join(workDir, "cache")
 	c.SeqLen, c.Batch, c.Steps, c.LR, c.Warmup = 128, 16, 300, 1e-3, 30
 	c.EvalEvery, c.SaveEvery, c.LogEvery, c.Dropout = 100, 100, 20, 0.1
 	return c, nil
+}
+
+// freshDir returns dir, or dir-2, dir-3, ... if earlier runs hold it, so
+// repeating the default never touches an earlier run.
+func freshDir(dir string) string {
+	for i := 2; HoldsRun(dir); i++ {
+		dir = fmt.Sprintf("%s-%d", strings.TrimSuffix(dir, fmt.Sprintf("-%d", i-1)), i)
+	}
+	return dir
 }

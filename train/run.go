@@ -225,6 +225,9 @@ func prepareRunDir(cfg *Config) error {
 	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
 		return fmt.Errorf("out_dir: %w", err)
 	}
+	if !cfg.Resume && HoldsRun(cfg.OutDir) {
+		return fmt.Errorf("out_dir %s already holds a training run; pass --resume to continue it or choose another --out-dir (nothing was changed)", cfg.OutDir)
+	}
 	probe, err := os.CreateTemp(cfg.OutDir, ".probe-")
 	if err != nil {
 		return fmt.Errorf("out_dir %s is not writable: %w", cfg.OutDir, err)
@@ -235,6 +238,16 @@ func prepareRunDir(cfg *Config) error {
 		cfg.CacheDir = filepath.Join(filepath.Dir(filepath.Clean(cfg.OutDir)), ".cache")
 	}
 	return nil
+}
+
+// HoldsRun reports whether dir already has a run's metrics or checkpoints.
+func HoldsRun(dir string) bool {
+	for _, f := range []string{"metrics.jsonl", "latest", "best"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // printConfig prints the resolved configuration, one JSON object.

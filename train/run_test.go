@@ -175,3 +175,38 @@ func TestNaNLossIsAnErrorNamingTheStep(t *testing.T) {
 		t.Fatalf("want an error naming step 1 and NaN, got %v", err)
 	}
 }
+
+// TestRefusesToOverwriteARun: a second run into the same directory without
+// --resume is an error that changes nothing.
+func TestRefusesToOverwriteARun(t *testing.T) {
+	dir := t.TempDir()
+	c := tinyRun(t, byteLevelModelDir(t, true), writeTopicData(t, dir, 20), filepath.Join(dir, "run"))
+	c.Task, c.Steps, c.EvalEvery, c.SaveEvery = "causal-lm", 3, 3, 3
+	if _, err := Run(c, &strings.Builder{}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(filepath.Join(c.OutDir, "metrics.jsonl"))
+	_, err := Run(c, &strings.Builder{})
+	if err == nil || !strings.Contains(err.Error(), "already holds a training run") {
+		t.Fatalf("second run into %s: %v", c.OutDir, err)
+	}
+	after, _ := os.ReadFile(filepath.Join(c.OutDir, "metrics.jsonl"))
+	if string(before) != string(after) {
+		t.Fatal("the refused run changed metrics.jsonl")
+	}
+	if got := freshDir(c.OutDir); got != c.OutDir+"-2" {
+		t.Fatalf("freshDir(%s) = %s", c.OutDir, got)
+	}
+}
+
+// TestUnwritableOutDir fails before any work.
+func TestUnwritableOutDir(t *testing.T) {
+	dir := t.TempDir()
+	blocker := filepath.Join(dir, "file")
+	os.WriteFile(blocker, []byte("x"), 0o644)
+	c := tinyRun(t, byteLevelModelDir(t, true), writeTopicData(t, dir, 20), filepath.Join(blocker, "run"))
+	_, err := Run(c, &strings.Builder{})
+	if err == nil || !strings.Contains(err.Error(), "out_dir") {
+		t.Fatalf("want an out_dir error, got %v", err)
+	}
+}
