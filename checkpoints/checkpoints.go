@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/sparsetune/sparsetune/internal/atomicfile"
+	"github.com/sparsetune/sparsetune/internal/safetensors"
 	"github.com/sparsetune/sparsetune/nn"
 )
 
@@ -30,6 +31,7 @@ type Contents struct {
 	Config    any      // the resolved training config, written as JSON
 	Extra     []string // files copied from the base model directory (tokenizer files)
 	ExtraFrom string
+	Tensors   map[string][]*safetensors.Tensor // further safetensors files by name (router weights)
 }
 
 // Save writes checkpoint name (e.g. "checkpoint-300" or "best") under
@@ -61,6 +63,11 @@ func Save(runDir, name string, m *nn.Model, c Contents) (string, error) {
 			return "", err
 		}
 		if err := atomicfile.WriteFile(filepath.Join(tmp, file), append(b, '\n'), 0o644); err != nil {
+			return "", err
+		}
+	}
+	for file, ts := range c.Tensors {
+		if err := safetensors.Write(filepath.Join(tmp, file), ts, safetensors.WriteOptions{}); err != nil {
 			return "", err
 		}
 	}

@@ -149,9 +149,20 @@ type Runner struct {
 // Compile prepares gr to run; with grad set, every run also computes the
 // gradient of the loss with respect to every parameter.
 func (gr *Graph) Compile(grad bool) (*Runner, error) {
+	if !grad {
+		return gr.CompileWith(nil, nil)
+	}
+	return gr.CompileWith(gr.Loss, gr.Params)
+}
+
+// CompileWith prepares gr to run with the gradient of objective (a scalar
+// node of gr.G, e.g. the task loss plus a compute penalty) with respect to
+// wrt, which may include nodes outside the model (router parameters). A
+// nil objective compiles the forward pass only.
+func (gr *Graph) CompileWith(objective *G.Node, wrt []*G.Node) (*Runner, error) {
 	r := &Runner{gr: gr}
-	if grad {
-		gs, err := G.Grad(gr.Loss, gr.Params...)
+	if objective != nil {
+		gs, err := G.Grad(objective, wrt...)
 		if err != nil {
 			return nil, fmt.Errorf("building the backward pass: %w", err)
 		}
@@ -176,9 +187,14 @@ func (r *Runner) Run() error {
 // Loss is the loss of the last run.
 func (r *Runner) Loss() float64 { return scalarOf(r.gr.Loss.Value()) }
 
-// Grad is the gradient of parameter i (in Params order) from the last run.
+// Grad is the gradient of parameter i (in Params order, or wrt order for
+// CompileWith) from the last run.
 // The tensor is owned by the graph and overwritten by the next run.
 func (r *Runner) Grad(i int) *tensor.Dense { return r.grads[i].Value().(*tensor.Dense) }
+
+// NumGrads is the number of gradients each run computes (0 without a
+// backward pass).
+func (r *Runner) NumGrads() int { return len(r.grads) }
 
 // Close releases the machine.
 func (r *Runner) Close() error { return r.vm.Close() }

@@ -33,6 +33,7 @@ type AdamW struct {
 	params []*nn.Param
 	m, v   [][]float32
 	grad   [][]float32
+	frozen []bool
 	steps  int
 }
 
@@ -48,8 +49,13 @@ func NewAdamW(params []*nn.Param, cfg AdamWConfig) (*AdamW, error) {
 		o.v = append(o.v, make([]float32, n))
 		o.grad = append(o.grad, make([]float32, n))
 	}
+	o.frozen = make([]bool, len(params))
 	return o, nil
 }
+
+// Freeze stops updating parameter i (its moments are kept, its gradient
+// ignored): stage 2 of sparse training freezes the routers this way.
+func (o *AdamW) Freeze(i int, frozen bool) { o.frozen[i] = frozen }
 
 // Steps is the number of updates made so far.
 func (o *AdamW) Steps() int { return o.steps }
@@ -99,6 +105,10 @@ func (o *AdamW) Step(lr float64) float64 {
 	stepSize := lr / (1 - math.Pow(c.Beta1, t))
 	bc2 := math.Sqrt(1 - math.Pow(c.Beta2, t))
 	for i, p := range o.params {
+		if o.frozen[i] {
+			clear(o.grad[i])
+			continue
+		}
 		w, m, v, g := p.Value.Data().([]float32), o.m[i], o.v[i], o.grad[i]
 		decay := float32(1)
 		if p.Decay() {

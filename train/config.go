@@ -51,6 +51,18 @@ type Config struct {
 	LogEvery    int    `json:"log_every"`    // one log line every N steps
 	Seed        uint64 `json:"seed"`         // data order, dropout and new-head initialisation
 	Resume      bool   `json:"resume"`       // continue from out_dir's latest checkpoint
+	// Sparse fine-tuning (routers and the compute-cost objective). A
+	// target of 0 is plain dense fine-tuning.
+	Target        float64 `json:"target"`         // compute target: fraction of the dense cost of the routed blocks, in (0, 1]
+	Router        string  `json:"router"`         // gate kind: "sigmoid" (LTE), "hard-concrete" (L0) or "static" (input-independent baseline)
+	GroupSize     int     `json:"group_size"`     // FFN neurons per routed group (LTE's experts: 32)
+	Tau           float64 `json:"tau"`            // hardening threshold on a gate's on-probability, in (0, 1)
+	Stage2Steps   int     `json:"stage2_steps"`   // final steps with hard masks and frozen routers; 0: a quarter of steps
+	TargetWarmup  int     `json:"target_warmup"`  // steps over which the target ramps from 1 down to target; 0: half of stage 1
+	LambdaLR      float64 `json:"lambda_lr"`      // ascent rate of the Lagrange multipliers λ1, λ2
+	PenaltyWeight float64 `json:"penalty_weight"` // > 0: fixed-weight penalty w·ĉ (LTE-style) instead of the Lagrangian
+	SepWeight     float64 `json:"sep_weight"`     // weight of the separability term that pushes gates away from τ
+
 	// stopAfter ends the run after this many steps without a final
 	// checkpoint, as if the process were killed (tests only).
 	stopAfter int
@@ -67,6 +79,7 @@ func DefaultConfig() Config {
 		LR: 3e-4, MinLRRatio: 0.1, Warmup: 30, Schedule: "cosine", // the nanoGPT fine-tuning recipe
 		WeightDecay: 0.01, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1,
 		EvalEvery: 100, SaveEvery: 100, LogEvery: 10, Seed: 1,
+		Router: "sigmoid", GroupSize: 32, Tau: 0.5, LambdaLR: 0.05, SepWeight: 0.1,
 	}
 }
 
@@ -110,6 +123,16 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("task %q: want classification or causal-lm", c.Task)
 	case c.EvalEvery <= 0 || c.SaveEvery <= 0 || c.LogEvery <= 0:
 		return fmt.Errorf("eval_every, save_every and log_every must be positive")
+	case c.Target < 0 || c.Target > 1:
+		return fmt.Errorf("target must be in (0, 1] (a fraction of the dense compute), got %g", c.Target)
+	case c.Target > 0 && (c.Tau <= 0 || c.Tau >= 1):
+		return fmt.Errorf("tau must be in (0, 1), got %g", c.Tau)
+	case c.Target > 0 && c.GroupSize <= 0:
+		return fmt.Errorf("group_size must be positive, got %d", c.GroupSize)
+	case c.Target > 0 && c.Router != "sigmoid" && c.Router != "hard-concrete" && c.Router != "static":
+		return fmt.Errorf("router %q: want sigmoid, hard-concrete or static", c.Router)
+	case c.Target > 0 && (c.Stage2Steps < 0 || c.Stage2Steps >= c.Steps):
+		return fmt.Errorf("stage2_steps must be in [0, steps), got %d", c.Stage2Steps)
 	}
 	return nil
 }

@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"math"
 
+	G "gorgonia.org/gorgonia"
+
 	"github.com/sparsetune/sparsetune/data"
 	"github.com/sparsetune/sparsetune/nn"
+	"github.com/sparsetune/sparsetune/router"
 )
 
 // Metrics are the results of one evaluation.
@@ -15,6 +18,13 @@ type Metrics struct {
 	Accuracy float64 // classification
 	F1       float64 // classification: macro-averaged F1 over the labels
 	Count    int     // examples (classification) or tokens (LM) evaluated
+
+	// Sparse models (hard masks): the measured compute, per layer too, and
+	// units that never or always fire on the evaluated tokens.
+	Compute        float64   // active routed FLOPs (+ routers) / dense routed FLOPs, over real tokens
+	LayerCompute   []float64 // the same per layer, without router cost
+	Dead, AlwaysOn int       // heads and groups that never / always fire
+	sparse         bool
 }
 
 // Main is the metric that selects the best checkpoint.
@@ -26,10 +36,14 @@ func (m Metrics) Main() float64 {
 }
 
 func (m Metrics) String() string {
-	if m.Task == nn.CausalLM {
-		return fmt.Sprintf("loss %8.4f | perplexity %9.3f | %d tokens", m.Loss, math.Exp(m.Loss), m.Count)
+	sp := ""
+	if m.sparse {
+		sp = fmt.Sprintf(" | compute %.4f | dead %d | always-on %d", m.Compute, m.Dead, m.AlwaysOn)
 	}
-	return fmt.Sprintf("loss %8.4f | accuracy %.4f | macro-F1 %.4f | %d examples", m.Loss, m.Accuracy, m.F1, m.Count)
+	if m.Task == nn.CausalLM {
+		return fmt.Sprintf("loss %8.4f | perplexity %9.3f | %d tokens%s", m.Loss, math.Exp(m.Loss), m.Count, sp)
+	}
+	return fmt.Sprintf("loss %8.4f | accuracy %.4f | macro-F1 %.4f | %d examples%s", m.Loss, m.Accuracy, m.F1, m.Count, sp)
 }
 
 func (m Metrics) record(step int, split string) map[string]any {
@@ -39,26 +53,40 @@ func (m Metrics) record(step int, split string) map[string]any {
 	} else {
 		r["accuracy"], r["f1"] = m.Accuracy, m.F1
 	}
+	if m.sparse {
+		r["compute"], r["layer_compute"], r["dead_units"], r["always_on_units"] = m.Compute, m.LayerCompute, m.Dead, m.AlwaysOn
+	}
 	return r
 }
 
-// evaluator runs a forward-only graph over a split.
+// evaluator runs a forward-only graph over a split, with hard masks when
+// the model is sparse.
 type evaluator struct {
-	gr   *nn.Graph
-	run  *nn.Runner
-	B, T int
+	gr        *nn.Graph
+	run       *nn.Runner
+	B, T      int
+	sp        *sparsity
+	head, ffn []*G.Node // binary gates per layer (sparse)
 }
 
-func newEvaluator(m *nn.Model, B, T int) (*evaluator, error) {
-	gr, err := m.Build(nn.BuildOptions{B: B, T: T})
+func newEvaluator(m *nn.Model, B, T int, sp *sparsity) (*evaluator, error) {
+	opt := nn.BuildOptions{B: B, T: T}
+	if sp != nil {
+		opt.Gates = sp.set.GateFunc(router.Hard)
+	}
+	gr, err := m.Build(opt)
 	if err != nil {
 		return nil, err
 	}
-	run, err := gr.Compile(false)
-	if err != nil {
+	e := &evaluator{gr: gr, B: B, T: T, sp: sp}
+	if sp != nil {
+		head, ffn := sp.set.Probs()
+		e.head, e.ffn = append([]*G.Node(nil), head...), append([]*G.Node(nil), ffn...)
+	}
+	if e.run, err = gr.Compile(false); err != nil {
 		return nil, err
 	}
-	return &evaluator{gr: gr, run: run, B: B, T: T}, nil
+	return e, nil
 }
 
 func (e *evaluator) Close() error { return e.run.Close() }
@@ -74,6 +102,7 @@ func (e *evaluator) Evaluate(split *data.Split, mc *nn.Config, tok data.Tokenize
 		conf[i] = make([]int, k)
 	}
 	n := len(split.Seqs)
+	meter := newComputeMeter(e)
 	for lo, nb := 0, 0; lo < n && (maxBatches == 0 || nb < maxBatches); lo, nb = lo+e.B, nb+1 {
 		idx := make([]int, 0, e.B)
 		for i := lo; i < min(lo+e.B, n); i++ {
@@ -109,7 +138,9 @@ func (e *evaluator) Evaluate(split *data.Split, mc *nn.Config, tok data.Tokenize
 		}
 		lossSum += e.run.Loss() * float64(counted)
 		m.Count += counted
+		meter.add(batch.Mask)
 	}
+	meter.finish(&m)
 	if m.Count == 0 {
 		return m, fmt.Errorf("evaluation: the %s split has nothing to evaluate", split.Name)
 	}

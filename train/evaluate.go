@@ -70,7 +70,7 @@ func Evaluate(c EvalConfig) (*EvalResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	ev, err := newEvaluator(m, c.Batch, c.SeqLen)
+	ev, err := newEvaluator(m, c.Batch, c.SeqLen, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -23,6 +23,8 @@ type Summary struct {
 	Steps        int      `json:"steps"`
 	WallS        float64  `json:"wall_s"`
 	TokensPerS   float64  `json:"tokens_per_s"`
+	Target       *float64 `json:"target,omitempty"`  // sparse runs: the compute target
+	Compute      *float64 `json:"compute,omitempty"` // sparse runs: measured hard-mask compute on valid at the best checkpoint
 	StoppedEarly bool     `json:"stopped_early,omitempty"`
 }
 
@@ -37,6 +39,10 @@ type State struct {
 	EvalsSinceBest int      `json:"evals_since_best"`
 	Dropout        [][]byte `json:"dropout_rng"` // dropout RNG states, one per dropout site
 	TrainTokens    int64    `json:"train_tokens"`
+	BestCompute    float64  `json:"best_compute,omitempty"` // measured compute of the best checkpoint (sparse)
+	Lambda1        float64  `json:"lambda1,omitempty"`      // Lagrange multipliers (sparse)
+	Lambda2        float64  `json:"lambda2,omitempty"`
+	RouterRNG      []byte   `json:"router_rng,omitempty"` // hard-concrete noise state (sparse)
 }
 
 // Run trains cfg.Model on cfg.Train and returns the run's summary. Log
@@ -60,23 +66,16 @@ func Run(cfg Config, log io.Writer) (*Summary, error) {
 	}
 	printConfig(log, &cfg, model, ds)
 
-	// Graphs: one for training (with backward and dropout), one for evaluation.
-	T := cfg.SeqLen
-	trainGraph, err := model.Build(nn.BuildOptions{B: cfg.Batch, T: T, Dropout: cfg.Dropout, Seed: cfg.Seed})
-	if err != nil {
-		return nil, err
+	// Sparsity: routers, cost model and target control (target > 0 only).
+	var sp *sparsity
+	params := model.Params.List
+	if cfg.Target > 0 {
+		if sp, err = newSparsity(&cfg, model, log); err != nil {
+			return nil, err
+		}
+		params = append(append([]*nn.Param{}, params...), sp.params()...)
 	}
-	trainRun, err := trainGraph.Compile(true)
-	if err != nil {
-		return nil, err
-	}
-	defer trainRun.Close()
-	ev, err := newEvaluator(model, cfg.Batch, T)
-	if err != nil {
-		return nil, err
-	}
-	defer ev.Close()
-	opt, err := NewAdamW(model.Params.List, AdamWConfig{Beta1: cfg.Beta1, Beta2: cfg.Beta2, Eps: cfg.Eps, WeightDecay: cfg.WeightDecay, ClipNorm: cfg.ClipNorm})
+	opt, err := NewAdamW(params, AdamWConfig{Beta1: cfg.Beta1, Beta2: cfg.Beta2, Eps: cfg.Eps, WeightDecay: cfg.WeightDecay, ClipNorm: cfg.ClipNorm})
 	if err != nil {
 		return nil, err
 	}
@@ -84,16 +83,30 @@ func Run(cfg Config, log io.Writer) (*Summary, error) {
 	// State: fresh, or exactly where the latest checkpoint left off.
 	st := &State{BestStep: -1}
 	if cfg.Resume {
-		if err := resume(&cfg, model, opt, trainGraph, st, log); err != nil {
+		if err := resume(&cfg, model, sp, opt, st, log); err != nil {
 			return nil, err
 		}
 	}
+
+	// Graphs: one for training (backward, dropout; rebuilt when stage 2
+	// starts), one for evaluation (hard masks when sparse).
+	T := cfg.SeqLen
+	tr := &trainer{model: model, sp: sp, opt: opt, opts: nn.BuildOptions{B: cfg.Batch, T: T, Dropout: cfg.Dropout, Seed: cfg.Seed}}
+	if err := tr.build(st); err != nil {
+		return nil, err
+	}
+	defer tr.Close()
+	ev, err := newEvaluator(model, cfg.Batch, T, sp)
+	if err != nil {
+		return nil, err
+	}
+	defer ev.Close()
 	metrics, err := openMetrics(cfg.OutDir, st.Step)
 	if err != nil {
 		return nil, err
 	}
 	defer metrics.Close()
-	saver := &saver{cfg: &cfg, model: model, opt: opt, graph: trainGraph, st: st}
+	saver := &saver{cfg: &cfg, model: model, opt: opt, tr: tr, sp: sp, st: st}
 	lower := model.Config.Task == nn.CausalLM // perplexity: lower is better
 	bar := newProgress(cfg.Steps, log)
 	stoppedEarly := false
@@ -101,43 +114,52 @@ func Run(cfg Config, log io.Writer) (*Summary, error) {
 	timer := time.Now()
 
 	for st.Step < cfg.Steps {
+		if err := tr.enterStage(st, log); err != nil {
+			return nil, err
+		}
 		lr := cfg.LearningRate(st.Step)
+		if err := tr.beforeStep(st.Step); err != nil {
+			return nil, err
+		}
 		// Forward and backward over grad_accum micro-batches.
 		var loss float64
 		for range cfg.GradAccum {
 			batch := nextBatch(ds.Train, st, &cfg, model.Config, tok)
-			if err := trainGraph.Feed(batch); err != nil {
-				return nil, err
-			}
-			if err := trainRun.Run(); err != nil {
+			l, err := tr.forwardBackward(batch, 1/float64(cfg.GradAccum))
+			if err != nil {
 				return nil, fmt.Errorf("step %d: %w", st.Step+1, err)
 			}
-			l := trainRun.Loss()
 			if math.IsNaN(l) || math.IsInf(l, 0) {
 				opt.ZeroGrad()
 				return nil, fmt.Errorf("step %d: loss is %v; lower the learning rate (lr %g) or check the data", st.Step+1, l, lr)
 			}
 			loss += l / float64(cfg.GradAccum)
-			for i := range model.Params.List {
-				opt.Accumulate(i, trainRun.Grad(i), float32(1/float64(cfg.GradAccum)))
-			}
 		}
-		// Update.
+		// Update the weights, then the Lagrange multipliers.
 		gnorm := opt.Step(lr)
+		sparseRec, err := tr.afterStep(st.Step)
+		if err != nil {
+			return nil, err
+		}
 		st.Step++
 		st.TrainTokens += stepTokens
 		dt := time.Since(timer).Seconds()
 		timer = time.Now()
 		rec := map[string]any{"step": st.Step, "loss": loss, "lr": lr, "grad_norm": gnorm, "step_s": dt, "tokens_per_s": float64(stepTokens) / dt}
+		for k, v := range sparseRec {
+			rec[k] = v
+		}
 		metrics.write(rec)
 		if st.Step%cfg.LogEvery == 0 || st.Step == 1 {
 			bar.clear()
-			fmt.Fprintf(log, "step %6d/%-6d | loss %8.4f | lr %.2e | gnorm %7.3f | %7.0f tok/s | %5.2f s/step\n",
-				st.Step, cfg.Steps, loss, lr, gnorm, float64(stepTokens)/dt, dt)
+			fmt.Fprintf(log, "step %6d/%-6d | loss %8.4f | lr %.2e | gnorm %7.3f | %7.0f tok/s | %5.2f s/step%s\n",
+				st.Step, cfg.Steps, loss, lr, gnorm, float64(stepTokens)/dt, dt, sparseColumns(sparseRec))
 		}
 		bar.update(st.Step, loss)
 
 		// Evaluate, keep the best checkpoint, stop early when it stalls.
+		// A sparse model's checkpoints compete only once its masks are
+		// final (stage 2).
 		last := st.Step == cfg.Steps
 		if st.Step%cfg.EvalEvery == 0 || last {
 			m, err := ev.Evaluate(ds.Valid, model.Config, tok, cfg.EvalBatches)
@@ -147,12 +169,13 @@ func Run(cfg Config, log io.Writer) (*Summary, error) {
 			bar.clear()
 			fmt.Fprintf(log, "eval  %6d        | %s\n", st.Step, m)
 			metrics.write(m.record(st.Step, "valid"))
-			if st.BestStep < 0 || better(m.Main(), st.BestMetric, lower) {
-				st.BestMetric, st.BestStep, st.EvalsSinceBest = m.Main(), st.Step, 0
+			eligible := sp == nil || tr.stage == 2
+			if eligible && (st.BestStep < 0 || better(m.Main(), st.BestMetric, lower)) {
+				st.BestMetric, st.BestStep, st.EvalsSinceBest, st.BestCompute = m.Main(), st.Step, 0, m.Compute
 				if _, err := saver.save("best"); err != nil {
 					return nil, err
 				}
-			} else {
+			} else if eligible {
 				st.EvalsSinceBest++
 			}
 			if cfg.Patience > 0 && st.EvalsSinceBest >= cfg.Patience && !last {
@@ -177,12 +200,13 @@ func Run(cfg Config, log io.Writer) (*Summary, error) {
 	// Test the best checkpoint once.
 	sum := &Summary{RunDir: cfg.OutDir, Checkpoint: filepath.Join(cfg.OutDir, "best"), MetricName: metricName(lower),
 		Metric: st.BestMetric, Steps: st.Step, StoppedEarly: stoppedEarly}
+	if sp != nil {
+		sum.Target, sum.Compute = &cfg.Target, &st.BestCompute
+	}
 	if ds.Test != nil {
-		best, err := nn.Load(sum.Checkpoint, nn.LoadOptions{})
-		if err != nil {
+		if err := loadCheckpointWeights(sum.Checkpoint, model, sp); err != nil {
 			return nil, err
 		}
-		copyParams(model, best)
 		m, err := ev.Evaluate(ds.Test, model.Config, tok, 0)
 		if err != nil {
 			return nil, err

@@ -16,6 +16,7 @@ import (
 	"github.com/sparsetune/sparsetune/checkpoints"
 	"github.com/sparsetune/sparsetune/data"
 	"github.com/sparsetune/sparsetune/internal/atomicfile"
+	"github.com/sparsetune/sparsetune/internal/safetensors"
 	"github.com/sparsetune/sparsetune/nn"
 )
 
@@ -159,7 +160,8 @@ type saver struct {
 	cfg   *Config
 	model *nn.Model
 	opt   *AdamW
-	graph *nn.Graph
+	tr    *trainer
+	sp    *sparsity
 	st    *State
 }
 
@@ -168,17 +170,18 @@ func (s *saver) save(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	s.st.Dropout = s.st.Dropout[:0]
-	for _, d := range s.graph.Dropout {
-		b, err := d.State()
-		if err != nil {
+	if err := s.tr.saveDropout(s.st); err != nil {
+		return "", err
+	}
+	c := checkpoints.Contents{Optimizer: optState, State: s.st, Config: s.cfg, Extra: tokenizerFiles(s.cfg.Model), ExtraFrom: s.cfg.Model}
+	if s.sp != nil {
+		s.st.Lambda1, s.st.Lambda2 = s.sp.ctl.Lambda1, s.sp.ctl.Lambda2
+		if s.st.RouterRNG, err = s.sp.set.RNGState(); err != nil {
 			return "", err
 		}
-		s.st.Dropout = append(s.st.Dropout, b)
+		c.Tensors = map[string][]*safetensors.Tensor{routerFile: routerTensors(s.sp)}
 	}
-	return checkpoints.Save(s.cfg.OutDir, name, s.model, checkpoints.Contents{
-		Optimizer: optState, State: s.st, Config: s.cfg, Extra: tokenizerFiles(s.cfg.Model), ExtraFrom: s.cfg.Model,
-	})
+	return checkpoints.Save(s.cfg.OutDir, name, s.model, c)
 }
 
 // checkpoint saves checkpoint-<step>, points "latest" at it and keeps the
@@ -208,7 +211,7 @@ func tokenizerFiles(dir string) []string {
 
 // resume restores weights, optimizer, data position and RNG states from
 // the run's latest checkpoint. Without one the run starts fresh.
-func resume(cfg *Config, model *nn.Model, opt *AdamW, gr *nn.Graph, st *State, log io.Writer) error {
+func resume(cfg *Config, model *nn.Model, sp *sparsity, opt *AdamW, st *State, log io.Writer) error {
 	dir, err := checkpoints.Latest(cfg.OutDir)
 	if err != nil {
 		return err
@@ -217,14 +220,9 @@ func resume(cfg *Config, model *nn.Model, opt *AdamW, gr *nn.Graph, st *State, l
 		fmt.Fprintf(log, "resume: %s has no checkpoint yet, starting fresh\n", cfg.OutDir)
 		return nil
 	}
-	saved, err := nn.Load(dir, nn.LoadOptions{})
-	if err != nil {
-		return err
+	if err := loadCheckpointWeights(dir, model, sp); err != nil {
+		return fmt.Errorf("resume: %w", err)
 	}
-	if len(saved.Params.List) != len(model.Params.List) {
-		return fmt.Errorf("resume: %s holds a different model than the config describes", dir)
-	}
-	copyParams(model, saved)
 	ob, err := checkpoints.ReadOptimizer(dir)
 	if err != nil {
 		return err
@@ -235,12 +233,10 @@ func resume(cfg *Config, model *nn.Model, opt *AdamW, gr *nn.Graph, st *State, l
 	if err := checkpoints.ReadState(dir, st); err != nil {
 		return err
 	}
-	if len(st.Dropout) != len(gr.Dropout) {
-		return fmt.Errorf("resume: %s has %d dropout states, the model has %d (was dropout changed?)", dir, len(st.Dropout), len(gr.Dropout))
-	}
-	for i, d := range gr.Dropout {
-		if err := d.Restore(st.Dropout[i]); err != nil {
-			return err
+	if sp != nil {
+		sp.ctl.Lambda1, sp.ctl.Lambda2 = st.Lambda1, st.Lambda2
+		if err := sp.set.SetRNGState(st.RouterRNG); err != nil {
+			return fmt.Errorf("resume: %s: %w", dir, err)
 		}
 	}
 	fmt.Fprintf(log, "resume: continuing from %s at step %d\n", dir, st.Step)

@@ -1,0 +1,122 @@
+package train
+
+import (
+	G "gorgonia.org/gorgonia"
+)
+
+// computeMeter measures the compute a hard-masked model actually spends:
+// for every real token, the FLOPs of the heads and groups its masks keep
+// (at the token's position, since causal attention grows with it) plus the
+// routers, over the dense FLOPs of the routed blocks.
+type computeMeter struct {
+	e             *evaluator
+	active, dense float64
+	layerActive   []float64
+	layerDense    []float64
+	headOn        [][]int // [layer][head] tokens that kept the unit
+	groupOn       [][]int
+	tokens        int
+}
+
+func newComputeMeter(e *evaluator) *computeMeter {
+	if e.sp == nil {
+		return nil
+	}
+	L := len(e.head)
+	m := &computeMeter{e: e, layerActive: make([]float64, L), layerDense: make([]float64, L),
+		headOn: make([][]int, L), groupOn: make([][]int, L)}
+	for l := 0; l < L; l++ {
+		if e.head[l] != nil {
+			m.headOn[l] = make([]int, e.head[l].Shape()[1])
+		}
+		if e.ffn[l] != nil {
+			m.groupOn[l] = make([]int, e.ffn[l].Shape()[1])
+		}
+	}
+	return m
+}
+
+// add accounts for one batch's real tokens (mask (B*T)).
+func (m *computeMeter) add(mask []int) {
+	if m == nil {
+		return
+	}
+	e := m.e
+	for l := range m.layerActive {
+		var hg, fg []float32
+		if e.head[l] != nil {
+			hg = gateValues(e.head[l].Value())
+		}
+		if e.ffn[l] != nil {
+			fg = gateValues(e.ffn[l].Value())
+		}
+		for i, on := range mask {
+			if on == 0 {
+				continue
+			}
+			c := e.sp.costs[i%e.T]
+			for h, cost := range c.Head[l] {
+				m.layerDense[l] += cost
+				if hg == nil || hg[i*len(c.Head[l])+h] != 0 {
+					m.layerActive[l] += cost
+					if hg != nil {
+						m.headOn[l][h]++
+					}
+				}
+			}
+			for g, cost := range c.Group[l] {
+				m.layerDense[l] += cost
+				if fg == nil || fg[i*len(c.Group[l])+g] != 0 {
+					m.layerActive[l] += cost
+					if fg != nil {
+						m.groupOn[l][g]++
+					}
+				}
+			}
+		}
+	}
+	for i, on := range mask {
+		if on != 0 {
+			m.tokens++
+			m.active += e.sp.costs[i%e.T].Router
+		}
+	}
+}
+
+// finish writes the figures into mt.
+func (m *computeMeter) finish(mt *Metrics) {
+	if m == nil {
+		return
+	}
+	mt.sparse = true
+	for l := range m.layerActive {
+		m.active += m.layerActive[l]
+		m.dense += m.layerDense[l]
+		mt.LayerCompute = append(mt.LayerCompute, m.layerActive[l]/m.layerDense[l])
+		for _, counts := range [][]int{m.headOn[l], m.groupOn[l]} {
+			for _, n := range counts {
+				if n == 0 {
+					mt.Dead++
+				} else if n == m.tokens {
+					mt.AlwaysOn++
+				}
+			}
+		}
+	}
+	mt.Compute = m.active / m.dense
+}
+
+// gateValues reads a gate tensor's values as float32.
+func gateValues(v G.Value) []float32 {
+	switch d := v.Data().(type) {
+	case []float32:
+		return d
+	case []float64:
+		out := make([]float32, len(d))
+		for i, x := range d {
+			out[i] = float32(x)
+		}
+		return out
+	}
+	return nil
+}

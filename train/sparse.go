@@ -1,0 +1,181 @@
+package train
+
+import (
+	"fmt"
+	"io"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/sparsetune/sparsetune/loss"
+	"github.com/sparsetune/sparsetune/nn"
+	"github.com/sparsetune/sparsetune/router"
+)
+
+// sparsity is the part of a run that makes the model cheaper: routers,
+// the cost model, the target controller and the two stages (LTE §3.3):
+// stage 1 trains model and routers with soft gates under task loss +
+// compute penalty; stage 2 freezes the routers, hardens the gates into
+// masks and fine-tunes the model to adapt to them.
+type sparsity struct {
+	cfg   *Config
+	set   *router.Set
+	cost  *loss.Cost   // average-context cost, for the penalty
+	costs []*loss.Cost // per-position costs, for measuring compute exactly
+	ctl   *loss.Lagrangian
+	chat  G.Value // ĉ of the last training run (stage 1)
+	stage int
+}
+
+// newSparsity groups each layer's FFN neurons (balanced k-means on the
+// up-projection, LTE §3.1) so that groups are contiguous, creates the
+// routers and the cost model, and checks that the target is reachable.
+func newSparsity(cfg *Config, m *nn.Model, log io.Writer) (*sparsity, error) {
+	mc := m.Config
+	if mc.F%cfg.GroupSize != 0 {
+		return nil, fmt.Errorf("group_size %d does not divide the FFN width %d", cfg.GroupSize, mc.F)
+	}
+	rc := router.DefaultConfig()
+	rc.Kind, rc.GroupSize, rc.Tau = router.Kind(cfg.Router), cfg.GroupSize, cfg.Tau
+	set, err := router.New(rc, mc, cfg.Seed, tensor.Float32)
+	if err != nil {
+		return nil, err
+	}
+	s := &sparsity{cfg: cfg, set: set, stage: 1}
+	if s.cost, err = loss.NewCost(mc, cfg.GroupSize, float64(cfg.SeqLen), set.FLOPsPerLayer()); err != nil {
+		return nil, err
+	}
+	for pos := 0; pos < cfg.SeqLen; pos++ {
+		c, err := loss.NewCostAt(mc, cfg.GroupSize, pos, cfg.SeqLen, set.FLOPsPerLayer())
+		if err != nil {
+			return nil, err
+		}
+		s.costs = append(s.costs, c)
+	}
+	if floor := s.cost.Router / s.cost.Dense(); cfg.Target <= floor {
+		return nil, fmt.Errorf("target %g is unreachable: the routers alone cost %.3f of the dense routed compute", cfg.Target, floor)
+	}
+	if cfg.PenaltyWeight > 0 {
+		s.ctl = loss.FixedWeight(cfg.PenaltyWeight)
+	} else {
+		s.ctl = &loss.Lagrangian{LR: cfg.LambdaLR}
+	}
+	if cfg.Stage2Steps == 0 {
+		cfg.Stage2Steps = cfg.Steps / 4
+	}
+	if cfg.TargetWarmup == 0 {
+		cfg.TargetWarmup = (cfg.Steps - cfg.Stage2Steps) / 2
+	}
+	for l := 0; l < mc.L; l++ {
+		perm, err := router.GroupPermutation(m, l, cfg.GroupSize, 20, cfg.Seed)
+		if err != nil {
+			return nil, fmt.Errorf("grouping layer %d: %w", l, err)
+		}
+		if err := m.PermuteFFN(l, perm); err != nil {
+			return nil, err
+		}
+	}
+	fmt.Fprintf(log, "sparse: %s routers, %d-neuron groups, target %.2f (stage 1: %d steps, target ramp %d; stage 2: %d steps), router cost %.3f of dense\n",
+		cfg.Router, cfg.GroupSize, cfg.Target, cfg.Steps-cfg.Stage2Steps, cfg.TargetWarmup, cfg.Stage2Steps, s.cost.Router/s.cost.Dense())
+	return s, nil
+}
+
+// params are the router parameters, optimised after the model's.
+func (s *sparsity) params() []*nn.Param { return s.set.Params() }
+
+// stageAt is the stage that step (0-based) belongs to.
+func (s *sparsity) stageAt(step int) int {
+	if step >= s.cfg.Steps-s.cfg.Stage2Steps {
+		return 2
+	}
+	return 1
+}
+
+// target is the compute target at step: 1 ramping linearly to cfg.Target.
+func (s *sparsity) target(step int) float64 {
+	return loss.Target(step, s.cfg.TargetWarmup, s.cfg.Target)
+}
+
+// buildTrain builds the training graph of the current stage. Stage 1's
+// objective is task loss + penalty(ĉ) + w_sep·separability, differentiated
+// with respect to the model and the routers; stage 2 uses hard masks and
+// differentiates the task loss with respect to the model only.
+func (s *sparsity) buildTrain(m *nn.Model, opt nn.BuildOptions) (*nn.Graph, *nn.Runner, error) {
+	if s.stage == 2 {
+		opt.Gates = s.set.GateFunc(router.Hard)
+		gr, err := m.Build(opt)
+		if err != nil {
+			return nil, nil, err
+		}
+		run, err := gr.Compile(true)
+		return gr, run, err
+	}
+	opt.Gates = s.set.GateFunc(router.Soft)
+	gr, err := m.Build(opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	head, ffn := s.set.Probs()
+	chat, err := loss.ExpectedCompute(s.cost, head, ffn)
+	if err != nil {
+		return nil, nil, err
+	}
+	G.Read(chat, &s.chat)
+	pen, err := s.ctl.Penalty(chat)
+	if err != nil {
+		return nil, nil, err
+	}
+	obj, err := G.Add(gr.Loss, pen)
+	if err != nil {
+		return nil, nil, err
+	}
+	if s.cfg.SepWeight > 0 {
+		sep, err := s.set.Separability()
+		if err != nil {
+			return nil, nil, err
+		}
+		w := G.NewScalar(gr.G, tensor.Float32, G.WithName("sep_weight"), G.WithValue(float32(s.cfg.SepWeight)))
+		ws, err := G.Mul(w, sep)
+		if err != nil {
+			return nil, nil, err
+		}
+		if obj, err = G.Add(obj, ws); err != nil {
+			return nil, nil, err
+		}
+	}
+	run, err := gr.CompileWith(obj, append(append([]*G.Node{}, gr.Params...), s.set.Nodes()...))
+	return gr, run, err
+}
+
+// beforeStep feeds the step's target to the penalty.
+func (s *sparsity) beforeStep(step int) error {
+	if s.stage == 2 {
+		return nil
+	}
+	return s.ctl.Feed(s.target(step))
+}
+
+// afterStep updates the multipliers by gradient ascent and returns the
+// step's figures for the log.
+func (s *sparsity) afterStep(step int) (map[string]any, error) {
+	if s.stage == 2 || s.chat == nil {
+		return map[string]any{"stage": 2}, nil
+	}
+	c, t := scalarOf(s.chat), s.target(step)
+	if err := s.ctl.Update(c, t); err != nil {
+		return nil, fmt.Errorf("step %d: %w", step+1, err)
+	}
+	return map[string]any{"stage": 1, "expected_compute": c, "target": t, "lambda1": s.ctl.Lambda1, "lambda2": s.ctl.Lambda2}, nil
+}
+
+func scalarOf(v G.Value) float64 {
+	switch d := v.Data().(type) {
+	case float32:
+		return float64(d)
+	case float64:
+		return d
+	case []float32:
+		return float64(d[0])
+	}
+	return 0
+}

@@ -1,0 +1,85 @@
+package train
+
+import (
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func sparseRun(t *testing.T, dir string) Config {
+	c := tinyRun(t, byteLevelModelDir(t, true), writeTopicData(t, dir, 40), filepath.Join(dir, "run"))
+	c.Task, c.Target, c.GroupSize, c.Steps, c.Stage2Steps, c.TargetWarmup = "classification", 0.5, 16, 24, 6, 8
+	c.EvalEvery, c.SaveEvery, c.LambdaLR = 6, 6, 0.5
+	return c
+}
+
+// TestSparseRunTwoStages runs both stages end to end: the summary reports
+// the target and the measured hard-mask compute, and the metrics file the
+// controller's figures.
+func TestSparseRunTwoStages(t *testing.T) {
+	dir := t.TempDir()
+	c := sparseRun(t, dir)
+	var log strings.Builder
+	sum, err := Run(c, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Target == nil || *sum.Target != 0.5 || sum.Compute == nil || *sum.Compute <= 0 || *sum.Compute > 1.2 {
+		t.Fatalf("summary target/compute: %+v", sum)
+	}
+	for _, want := range []string{"sparse: sigmoid routers", "ĉ ", "stage 2 at step 19", "compute "} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, log.String())
+		}
+	}
+	t.Logf("measured compute %.3f at target 0.5 after %d steps", *sum.Compute, sum.Steps)
+}
+
+// TestSparseResumeContinuesExactly interrupts a sparse run in stage 1 and
+// again checks the resumed losses against an uninterrupted run.
+func TestSparseResumeContinuesExactly(t *testing.T) {
+	dir := t.TempDir()
+	full := sparseRun(t, dir)
+	full.Router = "hard-concrete"
+	if _, err := Run(full, &strings.Builder{}); err != nil {
+		t.Fatal(err)
+	}
+	cut := full
+	cut.OutDir, cut.stopAfter = filepath.Join(dir, "cut"), 8
+	if _, err := Run(cut, &strings.Builder{}); err != nil {
+		t.Fatal(err)
+	}
+	cut.stopAfter, cut.Resume = 0, true
+	if _, err := Run(cut, &strings.Builder{}); err != nil {
+		t.Fatal(err)
+	}
+	a, b := readLosses(t, full.OutDir), readLosses(t, cut.OutDir)
+	for s := 1; s <= full.Steps; s++ {
+		if math.Abs(a[s]-b[s]) > 1e-5 {
+			t.Errorf("step %d: resumed loss %.7f, uninterrupted %.7f", s, b[s], a[s])
+		}
+	}
+}
+
+// TestSparseConfigErrors: bad sparse settings fail before training.
+func TestSparseConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	for name, edit := range map[string]func(*Config){
+		"target above 1":         func(c *Config) { c.Target = 1.5 },
+		"negative target":        func(c *Config) { c.Target = -0.1 },
+		"tau outside (0,1)":      func(c *Config) { c.Tau = 1 },
+		"group size not divides": func(c *Config) { c.GroupSize = 24 },
+		"unknown router":         func(c *Config) { c.Router = "magic" },
+		"unreachable target":     func(c *Config) { c.Target = 0.01 },
+	} {
+		c := sparseRun(t, dir)
+		c.OutDir = filepath.Join(dir, strings.ReplaceAll(name, " ", "-"))
+		edit(&c)
+		if _, err := Run(c, &strings.Builder{}); err == nil {
+			t.Errorf("%s: accepted", name)
+		} else {
+			t.Logf("%s: %v", name, err)
+		}
+	}
+}
