@@ -55,4 +55,20 @@
 //     panics on a token such as <0xZZ>, and Tokenizer.EncodeBatch calls
 //     os.Exit when a text fails. LoadTokenizer runs the library under recover
 //     and returns errors; EncodeBatch in this package returns the error.
+//
+// # Datasets
+//
+// ReadRecords reads JSONL, CSV/TSV, plain text and Parquet files into
+// records (text, label, id), with errors that name the file and line. Load
+// turns a Spec into a Dataset: a causal-LM dataset packs documents, each
+// followed by EOS, into blocks of exactly SeqLen tokens (Hugging Face's
+// run_clm group_texts); a classification dataset encodes each record with
+// the family's special tokens, truncates to SeqLen keeping the final
+// special token, and maps labels through a label map saved with the model.
+// Validation data comes from its own file or is carved out of the training
+// file by document. Tokenized datasets are cached on disk under a key that
+// hashes the tokenizer files, the spec and the data files' contents, so
+// re-runs and sweeps never re-tokenize; a corrupt cache file is rebuilt.
+// Shuffle gives the deterministic example order of each epoch; TrainBPE
+// learns a byte-level BPE vocabulary (the embedded base model's tokenizer).
 package data

@@ -1,3 +1,24 @@
-// Package train fine-tunes sparsetune models: the optimizer, the learning
-// rate schedule and the training loop.
+// Package train fine-tunes sparsetune models.
+//
+// Run is the training script: it loads the base model and the data
+// (tokenized once and cached), builds a training graph and an evaluation
+// graph, and steps AdamW (decoupled weight decay, global-norm clipping) under
+// a warm-up + cosine/linear schedule with gradient accumulation. It evaluates
+// every eval_every steps with the task's metric (accuracy and macro-F1 for
+// classifiers, perplexity for language models), keeps the best checkpoint,
+// stops early after patience evaluations without improvement, and writes an
+// atomic checkpoint (weights, optimizer moments, data position, RNG states)
+// every save_every steps, so that --resume continues exactly: the resumed
+// losses equal the uninterrupted run's.
+//
+// With a compute target (Config.Target > 0) the same loop trains sparsely,
+// in two stages after LTE (Zheng et al. 2024, §3.3): stage 1 trains model and
+// routers with soft gates under task loss + the compute penalty
+// λ1(ĉ−t) + λ2(ĉ−t)² (package loss), the target t ramping from 1 to the goal
+// and λ rising by explicit gradient ascent; stage 2 hardens the gates into
+// masks (package router), freezes the routers and fine-tunes the model to
+// adapt. Evaluations then measure the compute the masks actually spend.
+//
+// Config holds every setting with a documented default; Evaluate and Score
+// run a saved model on a file; BenchTrain times training steps.
 package train
