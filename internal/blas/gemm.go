@@ -62,9 +62,9 @@ func Gemm[T float32 | float64](transA, transB bool, m, n, k int, alpha T, a []T,
 
 // smallGemm is the number of multiply-adds below which gonum finishes before
 // a library call would return. A call through purego (reflection, then a
-// switch to the system stack) plus OpenBLAS's own set-up costs 1.5–3 µs;
-// gonum does an 8×8×8 product in about 1 µs and a 12×12×12 one in about
-// 4 µs (BenchmarkSgemmSmall, Zen 5).
+// switch to the system stack) plus OpenBLAS's own set-up costs 1.5–3 µs, so
+// gonum is 3 times faster at 8×8×8 (about 1 µs) and the two break even near
+// 12×12×12 (BenchmarkSgemmSmall, 2-core Zen 5, OpenBLAS 0.3.21).
 const smallGemm = 1024
 
 // libFor returns the library to use for an m×n×k product: the chosen

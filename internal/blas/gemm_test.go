@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -53,12 +54,19 @@ type testBackend struct {
 // it is installed.
 var openBLASForTest = sync.OnceValues(func() (*library, error) { return openKnown(OpenBLAS) })
 
+// skipLogged holds the top-level tests that have logged why OpenBLAS is
+// skipped, so that fuzz seeds do not repeat it dozens of times.
+var skipLogged sync.Map
+
 // backends lists gonum and every library that can be loaded here, logging
-// why a library is skipped.
+// (once per top-level test) why a library is skipped.
 func backends(t testing.TB) []testBackend {
 	bs := []testBackend{{Gonum, nil}}
 	if l, err := openBLASForTest(); err != nil {
-		t.Logf("OpenBLAS comparisons skipped: %v", err)
+		top, _, _ := strings.Cut(t.Name(), "/")
+		if _, done := skipLogged.LoadOrStore(top, true); !done {
+			t.Logf("OpenBLAS comparisons skipped: %v", err)
+		}
 	} else {
 		bs = append(bs, testBackend{OpenBLAS, l})
 	}

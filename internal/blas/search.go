@@ -64,8 +64,10 @@ func candidates(id string) candidate {
 // ld.so cache), then in each known directory.
 func openKnown(id string) (*library, error) {
 	c := candidates(id)
-	var tried []string
-	var last error
+	if len(c.names) == 0 {
+		return nil, errors.New(id + ": no known file names on " + runtime.GOOS)
+	}
+	var first error // the loader's own search, the most telling failure
 	for _, name := range c.names {
 		for _, dir := range append([]string{""}, c.dirs...) {
 			path := name
@@ -79,14 +81,13 @@ func openKnown(id string) (*library, error) {
 				}
 				return l, nil
 			}
-			tried = append(tried, path)
-			last = err
+			if first == nil {
+				first = err
+			}
 		}
 	}
-	if last == nil {
-		last = errors.New("no known file names on " + runtime.GOOS)
-	}
-	return nil, fmt.Errorf("%s not found (tried %s): last error: %w", id, strings.Join(tried, ", "), last)
+	return nil, fmt.Errorf("%s not found: tried %s on the loader's search path and in %s: %w",
+		id, strings.Join(c.names, " and "), strings.Join(c.dirs, ", "), first)
 }
 
 // idFromName guesses the library from its file name, for libraries that
