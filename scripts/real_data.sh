@@ -13,6 +13,7 @@ for f in sotu/train.jsonl sotu/valid.jsonl moby-dick/chapters.jsonl spamassassin
   [[ -f $ds/$f ]] || { echo "missing $ds/$f" >&2; exit 1; }
 done
 mkdir -p "$work"
+rm -rf "$work/pretrain" "$work/spam" "$work/sotu"
 go build -o "$work/sparsetune" ./cmd/sparsetune
 st=$work/sparsetune
 
