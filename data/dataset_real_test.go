@@ -1,7 +1,6 @@
 package data
 
 import (
-	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -14,37 +13,6 @@ import (
 // go test stays quick; BenchmarkLoadSpamAssassin tokenizes the full
 // training set.
 
-// datasetShared returns ../shared/rel from the repository root (the
-// directory holding go.mod). When it is missing the test fails under
-// CI=true and is skipped, loudly, elsewhere.
-func datasetShared(t testing.TB, rel string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", rel)
-	if _, err := os.Stat(p); err != nil {
-		msg := "SKIPPED: shared test data " + p + " is missing (" + err.Error() +
-			"); it lives in shared/ beside the repository checkout"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return p
-}
-
 // gpt2 loads the shared GPT-2 tokenizer and its cache key. The real-data
 // tests take a few seconds on two cores, so -short skips them.
 func gpt2(t testing.TB) (Tokenizer, string) {
@@ -52,7 +20,7 @@ func gpt2(t testing.TB) (Tokenizer, string) {
 	if _, isTest := t.(*testing.T); isTest && testing.Short() {
 		t.Skip("real-data test: tokenizes about 1 MB with GPT-2; run without -short")
 	}
-	dir := datasetShared(t, "tokenizers/gpt2")
+	dir := tokSharedDir(t, "tokenizers/gpt2")
 	tok, err := LoadTokenizer(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +33,7 @@ func gpt2(t testing.TB) (Tokenizer, string) {
 }
 
 func TestLoadSpamAssassin(t *testing.T) {
-	dir := datasetShared(t, "datasets/spamassassin")
+	dir := tokSharedDir(t, "datasets/spamassassin")
 	tok, key := gpt2(t)
 	spec := Spec{
 		Task:     Classification,
@@ -130,7 +98,7 @@ func TestLoadSpamAssassin(t *testing.T) {
 }
 
 func TestLoadSOTU(t *testing.T) {
-	dir := datasetShared(t, "datasets/sotu")
+	dir := tokSharedDir(t, "datasets/sotu")
 	tok, key := gpt2(t)
 	spec := Spec{
 		Task:   CausalLM,
@@ -196,7 +164,7 @@ func itoaFirstLine(t *testing.T, ds *Dataset) string {
 // is tokenized) with GPT-2: "cold" reads and tokenizes, "cached" hashes the
 // file and reads the dataset cache written by a first Load.
 func BenchmarkLoadSpamAssassin(b *testing.B) {
-	dir := datasetShared(b, "datasets/spamassassin")
+	dir := tokSharedDir(b, "datasets/spamassassin")
 	tok, key := gpt2(b)
 	spec := Spec{Task: Classification, Train: filepath.Join(dir, "train.jsonl"), ID: DeriveIDs, SeqLen: 1024}
 	tokens := func(ds *Dataset) float64 { return float64(ds.Report.Train.Tokens + ds.Report.Valid.Tokens) }

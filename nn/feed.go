@@ -6,6 +6,8 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/sparsetune/sparsetune/internal/ops"
 )
 
 // Batch is one (B, T) batch of token ids with its masks and labels.
@@ -199,19 +201,7 @@ func (r *Runner) NumGrads() int { return len(r.grads) }
 // Close releases the machine.
 func (r *Runner) Close() error { return r.vm.Close() }
 
-func scalarOf(v G.Value) float64 {
-	switch d := v.Data().(type) {
-	case float32:
-		return float64(d)
-	case float64:
-		return d
-	case []float32:
-		return float64(d[0])
-	case []float64:
-		return d[0]
-	}
-	return 0
-}
+func scalarOf(v G.Value) float64 { return ops.Scalar(v) }
 
 // zeroPaddingGrads clears the gradient of padding rows, as PyTorch's
 // nn.Embedding(padding_idx=pad) does: HF BERT never trains the pad row of

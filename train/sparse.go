@@ -7,6 +7,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/sparsetune/sparsetune/internal/ops"
 	"github.com/sparsetune/sparsetune/loss"
 	"github.com/sparsetune/sparsetune/nn"
 	"github.com/sparsetune/sparsetune/router"
@@ -161,21 +162,9 @@ func (s *sparsity) afterStep(step int) (map[string]any, error) {
 	if s.stage == 2 || s.chat == nil {
 		return map[string]any{"stage": 2}, nil
 	}
-	c, t := scalarOf(s.chat), s.target(step)
+	c, t := ops.Scalar(s.chat), s.target(step)
 	if err := s.ctl.Update(c, t); err != nil {
 		return nil, fmt.Errorf("step %d: %w", step+1, err)
 	}
 	return map[string]any{"stage": 1, "expected_compute": c, "target": t, "lambda1": s.ctl.Lambda1, "lambda2": s.ctl.Lambda2}, nil
-}
-
-func scalarOf(v G.Value) float64 {
-	switch d := v.Data().(type) {
-	case float32:
-		return float64(d)
-	case float64:
-		return d
-	case []float32:
-		return float64(d[0])
-	}
-	return 0
 }
