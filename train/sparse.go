@@ -3,6 +3,7 @@ package train
 import (
 	"fmt"
 	"io"
+	"math"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -24,7 +25,8 @@ type sparsity struct {
 	cost  *loss.Cost   // average-context cost, for the penalty
 	costs []*loss.Cost // per-position costs, for measuring compute exactly
 	ctl   *loss.Lagrangian
-	chat  G.Value // ĉ of the last training run (stage 1)
+	chat  G.Value   // ĉ of the last training run (stage 1)
+	probs []G.Value // the last run's on-probabilities, per routed unit kind and layer
 	stage int
 }
 
@@ -122,6 +124,14 @@ func (s *sparsity) buildTrain(m *nn.Model, opt nn.BuildOptions) (*nn.Graph, *nn.
 		return nil, nil, err
 	}
 	G.Read(chat, &s.chat)
+	// Capacity for every unit kind: appends never move the slots Read writes to.
+	s.probs = make([]G.Value, 0, len(head)+len(ffn))
+	for _, p := range append(append([]*G.Node{}, head...), ffn...) {
+		if p != nil {
+			s.probs = append(s.probs, nil)
+			G.Read(p, &s.probs[len(s.probs)-1])
+		}
+	}
 	pen, err := s.ctl.Penalty(chat)
 	if err != nil {
 		return nil, nil, err
@@ -166,5 +176,27 @@ func (s *sparsity) afterStep(step int) (map[string]any, error) {
 	if err := s.ctl.Update(c, t); err != nil {
 		return nil, fmt.Errorf("step %d: %w", step+1, err)
 	}
-	return map[string]any{"stage": 1, "expected_compute": c, "target": t, "lambda1": s.ctl.Lambda1, "lambda2": s.ctl.Lambda2}, nil
+	return map[string]any{"stage": 1, "expected_compute": c, "target": t, "lambda1": s.ctl.Lambda1, "lambda2": s.ctl.Lambda2,
+		"near_tau": s.nearTau()}, nil
+}
+
+// nearTau is the fraction of the last run's gate probabilities within 0.1
+// of τ: the undecided gates that hardening would flip most easily.
+func (s *sparsity) nearTau() float64 {
+	near, all := 0, 0
+	for _, v := range s.probs {
+		if v == nil {
+			continue
+		}
+		for _, p := range gateValues(v) {
+			if math.Abs(float64(p)-s.cfg.Tau) < 0.1 {
+				near++
+			}
+			all++
+		}
+	}
+	if all == 0 {
+		return 0
+	}
+	return float64(near) / float64(all)
 }

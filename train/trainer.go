@@ -123,7 +123,7 @@ func sparseColumns(rec map[string]any) string {
 	if rec["stage"] == 2 {
 		return " | stage 2"
 	}
-	return fmt.Sprintf(" | ĉ %.3f → t %.3f | λ %.3f %.3f", rec["expected_compute"], rec["target"], rec["lambda1"], rec["lambda2"])
+	return fmt.Sprintf(" | ĉ %.3f → t %.3f | λ %.3f %.3f | near τ %.2f", rec["expected_compute"], rec["target"], rec["lambda1"], rec["lambda2"], rec["near_tau"])
 }
 
 // routerFile holds the router parameters inside a checkpoint.
