@@ -79,7 +79,7 @@ func DefaultConfig() Config {
 		LR: 3e-4, MinLRRatio: 0.1, Warmup: 30, Schedule: "cosine", // the nanoGPT fine-tuning recipe
 		WeightDecay: 0.01, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1,
 		EvalEvery: 100, SaveEvery: 100, LogEvery: 10, Seed: 1,
-		Router: "sigmoid", GroupSize: 32, Tau: 0.5, LambdaLR: 0.05, SepWeight: 0.1,
+		Router: "sigmoid", GroupSize: 32, Tau: 0.5, LambdaLR: 0.5, SepWeight: 0.1,
 	}
 }
 
