@@ -42,7 +42,8 @@ type State struct {
 	BestCompute    float64  `json:"best_compute,omitempty"` // measured compute of the best checkpoint (sparse)
 	Lambda1        float64  `json:"lambda1,omitempty"`      // Lagrange multipliers (sparse)
 	Lambda2        float64  `json:"lambda2,omitempty"`
-	RouterRNG      []byte   `json:"router_rng,omitempty"` // hard-concrete noise state (sparse)
+	RouterRNG      []byte   `json:"router_rng,omitempty"`
+	Tau            float64  `json:"tau,omitempty"` // hardening threshold in use (calibrated at stage 2) // hard-concrete noise state (sparse)
 }
 
 // Run trains cfg.Model on cfg.Train and returns the run's summary. Log
@@ -100,7 +101,7 @@ func Run(cfg Config, log io.Writer) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer ev.Close()
+	defer func() { ev.Close() }() // ev is rebuilt when the masks are calibrated
 	metrics, err := openMetrics(cfg.OutDir, st.Step)
 	if err != nil {
 		return nil, err
@@ -114,6 +115,20 @@ func Run(cfg Config, log io.Writer) (*Summary, error) {
 	timer := time.Now()
 
 	for st.Step < cfg.Steps {
+		if sp != nil && sp.stageAt(st.Step) == 2 && tr.stage == 1 {
+			// Hardening: calibrate τ so the masks spend the target compute,
+			// then evaluate with the calibrated masks.
+			batches := calibrationBatches(ds.Train, &cfg, model.Config, tok)
+			tau, err := sp.calibrate(model, batches)
+			if err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(log, "calibrated τ = %.4f for compute %.2f on %d training batches\n", tau, cfg.Target, len(batches))
+			ev.Close()
+			if ev, err = newEvaluator(model, cfg.Batch, T, sp); err != nil {
+				return nil, err
+			}
+		}
 		if err := tr.enterStage(st, log); err != nil {
 			return nil, err
 		}

@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sort"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/sparsetune/sparsetune/data"
 	"github.com/sparsetune/sparsetune/internal/ops"
 	"github.com/sparsetune/sparsetune/loss"
 	"github.com/sparsetune/sparsetune/nn"
@@ -199,4 +201,92 @@ func (s *sparsity) nearTau() float64 {
 		return 0
 	}
 	return float64(near) / float64(all)
+}
+
+// calibrate picks the hardening threshold τ so that the hard masks spend
+// the target compute on the calibration batches: every (token, unit) pair's
+// on-probability under the stage-1 routers, sorted from most to least
+// confident, is kept while the kept FLOPs (plus the routers') stay within
+// target × the dense FLOPs of the routed blocks; τ falls just below the
+// last kept probability. One global τ lets layers differ in how much they
+// keep, as the routers learned. It sets the routers' τ and returns it.
+func (s *sparsity) calibrate(m *nn.Model, batches []*nn.Batch) (float64, error) {
+	gr, err := m.Build(nn.BuildOptions{B: s.cfg.Batch, T: s.cfg.SeqLen, Gates: s.set.GateFunc(router.Soft)})
+	if err != nil {
+		return 0, err
+	}
+	head, ffn := s.set.Probs()
+	run, err := gr.Compile(false)
+	if err != nil {
+		return 0, err
+	}
+	defer run.Close()
+	type unit struct{ p, cost float64 }
+	var units []unit
+	var dense, fixed float64
+	for _, b := range batches {
+		if err := gr.Feed(b); err != nil {
+			return 0, err
+		}
+		if err := run.Run(); err != nil {
+			return 0, err
+		}
+		for l := range head {
+			for _, part := range []struct {
+				node  *G.Node
+				costs func(c *loss.Cost) []float64
+			}{{head[l], func(c *loss.Cost) []float64 { return c.Head[l] }}, {ffn[l], func(c *loss.Cost) []float64 { return c.Group[l] }}} {
+				var ps []float32
+				if part.node != nil {
+					ps = gateValues(part.node.Value())
+				}
+				for i, on := range b.Mask {
+					if on == 0 {
+						continue
+					}
+					costs := part.costs(s.costs[i%s.cfg.SeqLen])
+					for u, c := range costs {
+						dense += c
+						if ps == nil {
+							fixed += c // an unrouted part always runs
+							continue
+						}
+						units = append(units, unit{float64(ps[i*len(costs)+u]), c})
+					}
+				}
+			}
+		}
+		for _, on := range b.Mask {
+			if on != 0 {
+				fixed += s.costs[0].Router
+			}
+		}
+	}
+	if len(units) == 0 {
+		return 0, fmt.Errorf("calibration: no routed units on the calibration batches")
+	}
+	sort.Slice(units, func(i, j int) bool { return units[i].p > units[j].p })
+	budget, kept := s.cfg.Target*dense-fixed, 0.0
+	tau := units[0].p + 1e-6 // keep nothing if even the first unit overruns
+	for _, u := range units {
+		if kept+u.cost > budget {
+			break
+		}
+		kept += u.cost
+		tau = u.p - 1e-6
+	}
+	tau = math.Min(math.Max(tau, 1e-6), 1-1e-6)
+	s.set.Config.Tau = tau
+	return tau, nil
+}
+
+// calibrationBatches are up to 8 training batches in a fixed order of their
+// own, so calibration does not move the run's position in the data.
+func calibrationBatches(split *data.Split, cfg *Config, mc *nn.Config, tok data.Tokenizer) []*nn.Batch {
+	order := data.Shuffle(len(split.Seqs), cfg.Seed, 1<<30)
+	var out []*nn.Batch
+	for lo := 0; lo+cfg.Batch <= len(order) && len(out) < 8; lo += cfg.Batch {
+		out = append(out, makeBatch(split, order[lo:lo+cfg.Batch], cfg.Batch, cfg.SeqLen, mc, tok))
+	}
+	return out
 }

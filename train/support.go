@@ -175,7 +175,7 @@ func (s *saver) save(name string) (string, error) {
 	}
 	c := checkpoints.Contents{Optimizer: optState, State: s.st, Config: s.cfg, Extra: tokenizerFiles(s.cfg.Model), ExtraFrom: s.cfg.Model}
 	if s.sp != nil {
-		s.st.Lambda1, s.st.Lambda2 = s.sp.ctl.Lambda1, s.sp.ctl.Lambda2
+		s.st.Lambda1, s.st.Lambda2, s.st.Tau = s.sp.ctl.Lambda1, s.sp.ctl.Lambda2, s.sp.set.Config.Tau
 		if s.st.RouterRNG, err = s.sp.set.RNGState(); err != nil {
 			return "", err
 		}
@@ -235,6 +235,9 @@ func resume(cfg *Config, model *nn.Model, sp *sparsity, opt *AdamW, st *State, l
 	}
 	if sp != nil {
 		sp.ctl.Lambda1, sp.ctl.Lambda2 = st.Lambda1, st.Lambda2
+		if st.Tau > 0 {
+			sp.set.Config.Tau = st.Tau
+		}
 		if err := sp.set.SetRNGState(st.RouterRNG); err != nil {
 			return fmt.Errorf("resume: %s: %w", dir, err)
 		}

@@ -67,7 +67,7 @@ func (t *trainer) enterStage(st *State, log io.Writer) error {
 	if err := t.saveDropout(st); err != nil {
 		return err
 	}
-	fmt.Fprintf(log, "stage 2 at step %d: routers frozen, gates hardened at τ = %g\n", st.Step+1, t.sp.cfg.Tau)
+	fmt.Fprintf(log, "stage 2 at step %d: routers frozen, gates hardened at τ = %.4f\n", st.Step+1, t.sp.set.Config.Tau)
 	return t.build(st)
 }
 
