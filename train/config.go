@@ -62,6 +62,8 @@ type Config struct {
 	LambdaLR      float64 `json:"lambda_lr"`      // ascent rate of the Lagrange multipliers λ1, λ2
 	PenaltyWeight float64 `json:"penalty_weight"` // > 0: fixed-weight penalty w·ĉ (LTE-style) instead of the Lagrangian
 	SepWeight     float64 `json:"sep_weight"`     // weight of the separability term that pushes gates away from τ
+	Distill       float64 `json:"distill"`        // weight of distillation from the frozen dense model (0: off)
+	DistillTemp   float64 `json:"distill_temp"`   // distillation temperature τ (Hinton et al. 2015)
 
 	// stopAfter ends the run after this many steps without a final
 	// checkpoint, as if the process were killed (tests only).
@@ -79,7 +81,7 @@ func DefaultConfig() Config {
 		LR: 3e-4, MinLRRatio: 0.1, Warmup: 30, Schedule: "cosine", // the nanoGPT fine-tuning recipe
 		WeightDecay: 0.01, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1,
 		EvalEvery: 100, SaveEvery: 100, LogEvery: 10, Seed: 1,
-		Router: "sigmoid", GroupSize: 32, Tau: 0.5, LambdaLR: 0.5, SepWeight: 0.1,
+		Router: "sigmoid", GroupSize: 32, Tau: 0.5, LambdaLR: 0.5, SepWeight: 0.1, DistillTemp: 2,
 	}
 }
 
@@ -131,6 +133,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("group_size must be positive, got %d", c.GroupSize)
 	case c.Target > 0 && c.Router != "sigmoid" && c.Router != "hard-concrete" && c.Router != "static":
 		return fmt.Errorf("router %q: want sigmoid, hard-concrete or static", c.Router)
+	case c.Distill < 0 || (c.Distill > 0 && c.DistillTemp <= 0):
+		return fmt.Errorf("distill must be ≥ 0 and distill_temp positive, got %g and %g", c.Distill, c.DistillTemp)
 	case c.Target > 0 && (c.Stage2Steps < 0 || c.Stage2Steps >= c.Steps):
 		return fmt.Errorf("stage2_steps must be in [0, steps), got %d", c.Stage2Steps)
 	}

@@ -30,6 +30,12 @@ type sparsity struct {
 	chat  G.Value   // ĉ of the last training run (stage 1)
 	probs []G.Value // the last run's on-probabilities, per routed unit kind and layer
 	stage int
+
+	// Distillation from the frozen dense model (cfg.Distill > 0).
+	teacher     *nn.Graph
+	teacherRun  *nn.Runner
+	teacherIn   *tensor.Dense // the teacher's logits, an input of the student graph
+	distillRows *tensor.Dense // (rows) 1 where a target counts
 }
 
 // newSparsity groups each layer's FFN neurons (balanced k-means on the
@@ -80,6 +86,11 @@ func newSparsity(cfg *Config, m *nn.Model, log io.Writer) (*sparsity, error) {
 			return nil, err
 		}
 	}
+	if cfg.Distill > 0 {
+		if err := s.newTeacher(m); err != nil {
+			return nil, err
+		}
+	}
 	fmt.Fprintf(log, "sparse: %s routers, %d-neuron groups, target %.2f (stage 1: %d steps, target ramp %d; stage 2: %d steps), router cost %.3f of dense\n",
 		cfg.Router, cfg.GroupSize, cfg.Target, cfg.Steps-cfg.Stage2Steps, cfg.TargetWarmup, cfg.Stage2Steps, s.cost.Router/s.cost.Dense())
 	return s, nil
@@ -112,7 +123,11 @@ func (s *sparsity) buildTrain(m *nn.Model, opt nn.BuildOptions) (*nn.Graph, *nn.
 		if err != nil {
 			return nil, nil, err
 		}
-		run, err := gr.Compile(true)
+		obj, err := s.withDistillation(gr, gr.Loss)
+		if err != nil {
+			return nil, nil, err
+		}
+		run, err := gr.CompileWith(obj, gr.Params)
 		return gr, run, err
 	}
 	opt.Gates = s.set.GateFunc(router.Soft)
@@ -138,8 +153,11 @@ func (s *sparsity) buildTrain(m *nn.Model, opt nn.BuildOptions) (*nn.Graph, *nn.
 	if err != nil {
 		return nil, nil, err
 	}
-	obj, err := G.Add(gr.Loss, pen)
+	obj, err := s.withDistillation(gr, gr.Loss)
 	if err != nil {
+		return nil, nil, err
+	}
+	if obj, err = G.Add(obj, pen); err != nil {
 		return nil, nil, err
 	}
 	if s.cfg.SepWeight > 0 {
@@ -289,4 +307,74 @@ func calibrationBatches(split *data.Split, cfg *Config, mc *nn.Config, tok data.
 		out = append(out, makeBatch(split, order[lo:lo+cfg.Batch], cfg.Batch, cfg.SeqLen, mc, tok))
 	}
 	return out
+}
+
+// newTeacher keeps a frozen copy of the dense model (its weights before any
+// sparse training) with a forward-only graph of the training shape.
+func (s *sparsity) newTeacher(m *nn.Model) error {
+	t := &nn.Model{Config: m.Config, Params: m.Params.Convert(tensor.Float32)}
+	gr, err := t.Build(nn.BuildOptions{B: s.cfg.Batch, T: s.cfg.SeqLen})
+	if err != nil {
+		return err
+	}
+	run, err := gr.Compile(false)
+	if err != nil {
+		return err
+	}
+	s.teacher, s.teacherRun = gr, run
+	return nil
+}
+
+// withDistillation adds cfg.Distill × τ²·KL(teacher ‖ student) to loss when
+// distillation is on (Hinton et al. 2015; LTE and Sheared-LLaMA distil from
+// the dense model as well).
+func (s *sparsity) withDistillation(gr *nn.Graph, loss *G.Node) (*G.Node, error) {
+	if s.teacher == nil {
+		return loss, nil
+	}
+	shape := gr.Logits.Shape()
+	s.teacherIn = tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(shape...))
+	s.distillRows = tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(shape[0]))
+	tn := G.NewTensor(gr.G, tensor.Float32, 2, G.WithShape(shape...), G.WithValue(s.teacherIn), G.WithName("teacher_logits"))
+	wn := G.NewTensor(gr.G, tensor.Float32, 1, G.WithShape(shape[0]), G.WithValue(s.distillRows), G.WithName("distill_rows"))
+	kd, err := ops.DistillKL(gr.Logits, tn, wn, s.cfg.DistillTemp)
+	if err != nil {
+		return nil, err
+	}
+	w := G.NewScalar(gr.G, tensor.Float32, G.WithName("distill_weight"), G.WithValue(float32(s.cfg.Distill)))
+	wkd, err := G.Mul(w, kd)
+	if err != nil {
+		return nil, err
+	}
+	return G.Add(loss, wkd)
+}
+
+// teach runs the teacher on the batch and feeds its logits, and the rows
+// that count, to the student graph.
+func (s *sparsity) teach(b *nn.Batch, mc *nn.Config) error {
+	if s.teacher == nil {
+		return nil
+	}
+	if err := s.teacher.Feed(b); err != nil {
+		return err
+	}
+	if err := s.teacherRun.Run(); err != nil {
+		return err
+	}
+	copy(s.teacherIn.Data().([]float32), s.teacher.Logits.Value().Data().([]float32))
+	rows := s.distillRows.Data().([]float32)
+	T := s.cfg.SeqLen
+	for i := range rows {
+		counted := false
+		if mc.Task == nn.Classification {
+			counted = b.Labels[i] != nn.IgnoreIndex
+		} else if i%T != T-1 {
+			counted = b.Labels[i+1] != nn.IgnoreIndex
+		}
+		rows[i] = 0
+		if counted {
+			rows[i] = 1
+		}
+	}
+	return nil
 }

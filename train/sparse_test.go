@@ -83,3 +83,21 @@ func TestSparseConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestSparseDistillation trains with distillation from the frozen dense
+// model, for a classifier and a language model.
+func TestSparseDistillation(t *testing.T) {
+	for _, task := range []string{"classification", "causal-lm"} {
+		dir := t.TempDir()
+		c := sparseRun(t, dir)
+		c.Task, c.Distill, c.Steps, c.Stage2Steps, c.EvalEvery, c.SaveEvery = task, 1, 12, 4, 12, 12
+		sum, err := Run(c, &strings.Builder{})
+		if err != nil {
+			t.Fatalf("%s: %v", task, err)
+		}
+		if l := readLosses(t, c.OutDir); len(l) != 12 {
+			t.Fatalf("%s: %d logged steps", task, len(l))
+		}
+		t.Logf("%s with distillation: compute %.3f, %s %.4f", task, *sum.Compute, sum.MetricName, sum.Metric)
+	}
+}

@@ -101,6 +101,11 @@ func (t *trainer) afterStep(step int) (map[string]any, error) {
 // forwardBackward runs one micro-batch and accumulates its gradients,
 // scaled, into the optimizer. It returns the task loss.
 func (t *trainer) forwardBackward(b *nn.Batch, scale float64) (float64, error) {
+	if t.sp != nil {
+		if err := t.sp.teach(b, t.model.Config); err != nil {
+			return 0, err
+		}
+	}
 	if err := t.gr.Feed(b); err != nil {
 		return 0, err
 	}

@@ -59,6 +59,8 @@ func trainFlags(fs *pflag.FlagSet, fc *train.Config) {
 		"lambda_lr":      "ascent rate of the Lagrange multipliers",
 		"penalty_weight": "fixed penalty weight w (penalty w·ĉ) instead of the Lagrangian controller",
 		"sep_weight":     "weight of the separability term that pushes gates away from --tau",
+		"distill":        "weight of distillation from the frozen dense model (0: off)",
+		"distill_temp":   "distillation temperature",
 		"from_scratch":   "initialise the model randomly from --model's config.json (pretraining)",
 	}
 	v := reflect.ValueOf(fc).Elem()
