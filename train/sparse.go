@@ -27,8 +27,8 @@ type sparsity struct {
 	cost  *loss.Cost   // average-context cost, for the penalty
 	costs []*loss.Cost // per-position costs, for measuring compute exactly
 	ctl   *loss.Lagrangian
-	chat  G.Value   // ĉ of the last training run (stage 1)
-	probs []G.Value // the last run's on-probabilities, per routed unit kind and layer
+	chat  G.Value      // ĉ of the last training run (stage 1)
+	probs [2][]G.Value // the last run's on-probabilities: [heads, groups][layer], nil when not routed
 	stage int
 
 	// Distillation from the frozen dense model (cfg.Distill > 0).
@@ -141,12 +141,12 @@ func (s *sparsity) buildTrain(m *nn.Model, opt nn.BuildOptions) (*nn.Graph, *nn.
 		return nil, nil, err
 	}
 	G.Read(chat, &s.chat)
-	// Capacity for every unit kind: appends never move the slots Read writes to.
-	s.probs = make([]G.Value, 0, len(head)+len(ffn))
-	for _, p := range append(append([]*G.Node{}, head...), ffn...) {
-		if p != nil {
-			s.probs = append(s.probs, nil)
-			G.Read(p, &s.probs[len(s.probs)-1])
+	for k, nodes := range [][]*G.Node{head, ffn} {
+		s.probs[k] = make([]G.Value, len(nodes))
+		for l, p := range nodes {
+			if p != nil {
+				G.Read(p, &s.probs[k][l])
+			}
 		}
 	}
 	pen, err := s.ctl.Penalty(chat)
@@ -197,14 +197,46 @@ func (s *sparsity) afterStep(step int) (map[string]any, error) {
 		return nil, fmt.Errorf("step %d: %w", step+1, err)
 	}
 	return map[string]any{"stage": 1, "expected_compute": c, "target": t, "lambda1": s.ctl.Lambda1, "lambda2": s.ctl.Lambda2,
-		"near_tau": s.nearTau()}, nil
+		"near_tau": s.nearTau(), "layer_expected_compute": s.layerExpected()}, nil
+}
+
+// layerExpected is each layer's expected compute in the last run: its
+// units' mean on-probability weighted by their cost, over the layer's dense
+// routed cost.
+func (s *sparsity) layerExpected() []float64 {
+	L := len(s.cost.Head)
+	out := make([]float64, L)
+	for l := 0; l < L; l++ {
+		var exp, dense float64
+		for k, costs := range [][]float64{s.cost.Head[l], s.cost.Group[l]} {
+			var ps []float32
+			if v := s.probs[k][l]; v != nil {
+				ps = gateValues(v)
+			}
+			for u, c := range costs {
+				dense += c
+				if ps == nil {
+					exp += c
+					continue
+				}
+				var mean float64
+				n := len(ps) / len(costs)
+				for i := 0; i < n; i++ {
+					mean += float64(ps[i*len(costs)+u])
+				}
+				exp += c * mean / float64(n)
+			}
+		}
+		out[l] = exp / dense
+	}
+	return out
 }
 
 // nearTau is the fraction of the last run's gate probabilities within 0.1
 // of τ: the undecided gates that hardening would flip most easily.
 func (s *sparsity) nearTau() float64 {
 	near, all := 0, 0
-	for _, v := range s.probs {
+	for _, v := range append(append([]G.Value{}, s.probs[0]...), s.probs[1]...) {
 		if v == nil {
 			continue
 		}
