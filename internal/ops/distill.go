@@ -34,6 +34,7 @@ type distillKL struct {
 	base
 	temp   float64
 	ps, pt []float64 // softmax(student/τ), softmax(teacher/τ) of the last run
+	rowKL  []float64
 	count  float64
 }
 
@@ -60,9 +61,10 @@ func distillForward[T Float](op *distillKL, in []G.Value) float64 {
 	s, t, w := slice[T](in[0]), slice[T](in[1]), slice[T](in[2])
 	n, v := in[0].Shape()[0], in[0].Shape()[1]
 	if len(op.ps) != n*v {
-		op.ps, op.pt = make([]float64, n*v), make([]float64, n*v)
+		op.ps, op.pt, op.rowKL = make([]float64, n*v), make([]float64, n*v), make([]float64, n)
 	}
-	rowKL := make([]float64, n)
+	rowKL := op.rowKL
+	clear(rowKL)
 	parallel.For(n, 16, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			if w[r] == 0 {
