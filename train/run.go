@@ -112,6 +112,7 @@ func Run(cfg Config, log io.Writer) (*Summary, error) {
 	bar := newProgress(cfg.Steps, log)
 	stoppedEarly := false
 	stepTokens := int64(cfg.Batch * T * cfg.GradAccum)
+	order := &epochOrder{}
 	timer := time.Now()
 
 	for st.Step < cfg.Steps {
@@ -139,7 +140,7 @@ func Run(cfg Config, log io.Writer) (*Summary, error) {
 		// Forward and backward over grad_accum micro-batches.
 		var loss float64
 		for range cfg.GradAccum {
-			batch := nextBatch(ds.Train, st, &cfg, model.Config, tok)
+			batch := nextBatch(ds.Train, st, &cfg, model.Config, tok, order)
 			l, err := tr.forwardBackward(batch, 1/float64(cfg.GradAccum))
 			if err != nil {
 				return nil, fmt.Errorf("step %d: %w", st.Step+1, err)

@@ -88,16 +88,25 @@ func loadModelAndData(cfg *Config, tok data.Tokenizer) (*nn.Model, *data.Dataset
 // deterministic order, starting a new epoch (and order) when fewer than a
 // batch remain. The partial tail of an epoch is skipped so every step sees
 // a full batch; the next epoch's order covers those examples again.
-func nextBatch(split *data.Split, st *State, cfg *Config, mc *nn.Config, tok data.Tokenizer) *nn.Batch {
+func nextBatch(split *data.Split, st *State, cfg *Config, mc *nn.Config, tok data.Tokenizer, eo *epochOrder) *nn.Batch {
 	n := len(split.Seqs)
 	if st.Cursor+cfg.Batch > n {
 		st.Epoch++
 		st.Cursor = 0
 	}
-	order := data.Shuffle(n, cfg.Seed, st.Epoch)
-	idx := order[st.Cursor : st.Cursor+cfg.Batch]
+	if eo.order == nil || eo.epoch != st.Epoch {
+		eo.order, eo.epoch = data.Shuffle(n, cfg.Seed, st.Epoch), st.Epoch
+	}
+	idx := eo.order[st.Cursor : st.Cursor+cfg.Batch]
 	st.Cursor += cfg.Batch
 	return makeBatch(split, idx, cfg.Batch, cfg.SeqLen, mc, tok)
+}
+
+// epochOrder keeps the current epoch's example order, computed once per
+// epoch rather than once per batch.
+type epochOrder struct {
+	epoch int
+	order []int
 }
 
 // makeBatch pads the sequences idx (at most B) to T with the pad token and
