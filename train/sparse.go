@@ -330,12 +330,12 @@ func (s *sparsity) calibrate(m *nn.Model, batches []*nn.Batch) (float64, error) 
 	return tau, nil
 }
 
-// calibrationBatches are up to 8 training batches in a fixed order of their
+// calibrationBatches are up to 32 training batches in a fixed order of their
 // own, so calibration does not move the run's position in the data.
 func calibrationBatches(split *data.Split, cfg *Config, mc *nn.Config, tok data.Tokenizer) []*nn.Batch {
 	order := data.Shuffle(len(split.Seqs), cfg.Seed, 1<<30)
 	var out []*nn.Batch
-	for lo := 0; lo+cfg.Batch <= len(order) && len(out) < 8; lo += cfg.Batch {
+	for lo := 0; lo+cfg.Batch <= len(order) && len(out) < 32; lo += cfg.Batch {
 		out = append(out, makeBatch(split, order[lo:lo+cfg.Batch], cfg.Batch, cfg.SeqLen, mc, tok))
 	}
 	return out
