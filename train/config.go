@@ -57,7 +57,7 @@ type Config struct {
 	Router        string  `json:"router"`         // gate kind: "sigmoid" (LTE), "hard-concrete" (L0) or "static" (input-independent baseline)
 	GroupSize     int     `json:"group_size"`     // FFN neurons per routed group (LTE's experts: 32)
 	Tau           float64 `json:"tau"`            // hardening threshold on a gate's on-probability, in (0, 1)
-	Stage2Steps   int     `json:"stage2_steps"`   // final steps with hard masks and frozen routers; 0: a quarter of steps
+	Stage2Steps   int     `json:"stage2_steps"`   // final steps with hard masks and frozen routers; 0: a third of steps
 	TargetWarmup  int     `json:"target_warmup"`  // steps over which the target ramps from 1 down to target; 0: half of stage 1
 	LambdaLR      float64 `json:"lambda_lr"`      // ascent rate of the Lagrange multipliers λ1, λ2
 	PenaltyWeight float64 `json:"penalty_weight"` // > 0: fixed-weight penalty w·ĉ (LTE-style) instead of the Lagrangian
