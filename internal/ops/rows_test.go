@@ -51,18 +51,22 @@ func TestSelectRowsRejectsBadStride(t *testing.T) {
 func BenchmarkSelectRows(b *testing.B) {
 	const n, d, stride = 1024, 256, 128
 	x, dy := benchTensor(1, 1, n, d), benchTensor(2, 1, n/stride, d)
-	fwd := &selectRows{base: newBase("bench"), stride: stride}
-	bwd := &selectRowsGrad{base: newBase("bench"), stride: stride, shape: tensor.Shape{n, d}}
+	idx := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(n/stride))
+	for i := 0; i < n/stride; i++ {
+		idx.Set(i, float32(i*stride))
+	}
+	fwd := &gatherRows{base: newBase("bench")}
+	bwd := &scatterRows{base: newBase("bench"), shape: tensor.Shape{n, d}}
 	b.Run(fmt.Sprintf("N=%d,D=%d,stride=%d/fwd", n, d, stride), func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			fwd.Do(x)
+			fwd.Do(x, idx)
 		}
 	})
 	b.Run(fmt.Sprintf("N=%d,D=%d,stride=%d/bwd", n, d, stride), func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			bwd.Do(dy)
+			bwd.Do(idx, dy)
 		}
 	})
 }
