@@ -41,44 +41,20 @@ func (m *computeMeter) add(mask []int) {
 	if m == nil {
 		return
 	}
-	e := m.e
-	for l := range m.layerActive {
-		var hg, fg []float32
-		if e.head[l] != nil {
-			hg = gateValues(e.head[l].Value())
+	on := [2][][]int{m.headOn, m.groupOn}
+	m.e.sp.eachUnit(m.e.head, m.e.ffn, mask, func(l, kind, u int, routed bool, p float32, cost float64) {
+		m.layerDense[l] += cost
+		if !routed || p != 0 {
+			m.layerActive[l] += cost
 		}
-		if e.ffn[l] != nil {
-			fg = gateValues(e.ffn[l].Value())
+		if routed && p != 0 {
+			on[kind][l][u]++
 		}
-		for i, on := range mask {
-			if on == 0 {
-				continue
-			}
-			c := e.sp.costs[i%e.T]
-			for h, cost := range c.Head[l] {
-				m.layerDense[l] += cost
-				if hg == nil || hg[i*len(c.Head[l])+h] != 0 {
-					m.layerActive[l] += cost
-					if hg != nil {
-						m.headOn[l][h]++
-					}
-				}
-			}
-			for g, cost := range c.Group[l] {
-				m.layerDense[l] += cost
-				if fg == nil || fg[i*len(c.Group[l])+g] != 0 {
-					m.layerActive[l] += cost
-					if fg != nil {
-						m.groupOn[l][g]++
-					}
-				}
-			}
-		}
-	}
-	for i, on := range mask {
-		if on != 0 {
+	})
+	for i, real := range mask {
+		if real != 0 {
 			m.tokens++
-			m.active += e.sp.costs[i%e.T].Router
+			m.active += m.e.sp.costs[i%m.e.T].Router
 		}
 	}
 }

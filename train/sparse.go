@@ -281,33 +281,16 @@ func (s *sparsity) calibrate(m *nn.Model, batches []*nn.Batch) (float64, error) 
 		if err := run.Run(); err != nil {
 			return 0, err
 		}
-		for l := range head {
-			for _, part := range []struct {
-				node  *G.Node
-				costs func(c *loss.Cost) []float64
-			}{{head[l], func(c *loss.Cost) []float64 { return c.Head[l] }}, {ffn[l], func(c *loss.Cost) []float64 { return c.Group[l] }}} {
-				var ps []float32
-				if part.node != nil {
-					ps = gateValues(part.node.Value())
-				}
-				for i, on := range b.Mask {
-					if on == 0 {
-						continue
-					}
-					costs := part.costs(s.costs[i%s.cfg.SeqLen])
-					for u, c := range costs {
-						dense += c
-						if ps == nil {
-							fixed += c // an unrouted part always runs
-							continue
-						}
-						units = append(units, unit{float64(ps[i*len(costs)+u]), c})
-					}
-				}
+		s.eachUnit(head, ffn, b.Mask, func(l, kind, u int, routed bool, p float32, cost float64) {
+			dense += cost
+			if routed {
+				units = append(units, unit{float64(p), cost})
+			} else {
+				fixed += cost // an unrouted part always runs
 			}
-		}
-		for _, on := range b.Mask {
-			if on != 0 {
+		})
+		for _, real := range b.Mask {
+			if real != 0 {
 				fixed += s.costs[0].Router
 			}
 		}
@@ -328,6 +311,39 @@ func (s *sparsity) calibrate(m *nn.Model, batches []*nn.Batch) (float64, error) 
 	tau = math.Min(math.Max(tau, 1e-6), 1-1e-6)
 	s.set.Config.Tau = tau
 	return tau, nil
+}
+
+// eachUnit calls f for every real token of a batch (mask (B*T)) and every
+// head (kind 0) and neuron group (kind 1) of every layer, with the unit's
+// gate value for that token from head/ffn (the graph's last run; routed is
+// false for a part without routers) and its FLOPs at the token's position.
+func (s *sparsity) eachUnit(head, ffn []*G.Node, mask []int, f func(l, kind, u int, routed bool, p float32, cost float64)) {
+	T := s.cfg.SeqLen
+	for l := range head {
+		for kind, node := range [2]*G.Node{head[l], ffn[l]} {
+			var ps []float32
+			if node != nil {
+				ps = gateValues(node.Value())
+			}
+			for i, real := range mask {
+				if real == 0 {
+					continue
+				}
+				c := s.costs[i%T]
+				costs := c.Head[l]
+				if kind == 1 {
+					costs = c.Group[l]
+				}
+				for u, cost := range costs {
+					var p float32
+					if ps != nil {
+						p = ps[i*len(costs)+u]
+					}
+					f(l, kind, u, ps != nil, p, cost)
+				}
+			}
+		}
+	}
 }
 
 // calibrationBatches are up to 32 training batches in a fixed order of their
