@@ -53,17 +53,18 @@ type Config struct {
 	Resume      bool   `json:"resume"`       // continue from out_dir's latest checkpoint
 	// Sparse fine-tuning (routers and the compute-cost objective). A
 	// target of 0 is plain dense fine-tuning.
-	Target        float64 `json:"target"`         // compute target: fraction of the dense cost of the routed blocks, in (0, 1]
-	Router        string  `json:"router"`         // gate kind: "sigmoid" (LTE), "hard-concrete" (L0) or "static" (input-independent baseline)
-	GroupSize     int     `json:"group_size"`     // FFN neurons per routed group (LTE's experts: 32)
-	Tau           float64 `json:"tau"`            // hardening threshold on a gate's on-probability, in (0, 1)
-	Stage2Steps   int     `json:"stage2_steps"`   // final steps with hard masks and frozen routers; 0: a third of steps
-	TargetWarmup  int     `json:"target_warmup"`  // steps over which the target ramps from 1 down to target; 0: half of stage 1
-	LambdaLR      float64 `json:"lambda_lr"`      // ascent rate of the Lagrange multipliers λ1, λ2
-	PenaltyWeight float64 `json:"penalty_weight"` // > 0: fixed-weight penalty w·ĉ (LTE-style) instead of the Lagrangian
-	SepWeight     float64 `json:"sep_weight"`     // weight of the separability term that pushes gates away from τ
-	Distill       float64 `json:"distill"`        // weight of distillation from the frozen dense model (0: off)
-	DistillTemp   float64 `json:"distill_temp"`   // distillation temperature τ (Hinton et al. 2015)
+	Target        float64 `json:"target"`          // compute target: fraction of the dense cost of the routed blocks, in (0, 1]
+	Router        string  `json:"router"`          // gate kind: "sigmoid" (LTE), "hard-concrete" (L0) or "static" (input-independent baseline)
+	GroupSize     int     `json:"group_size"`      // FFN neurons per routed group (LTE's experts: 32)
+	Tau           float64 `json:"tau"`             // hardening threshold on a gate's on-probability, in (0, 1)
+	Stage2Steps   int     `json:"stage2_steps"`    // final steps with hard masks and frozen routers; 0: a third of steps
+	TargetWarmup  int     `json:"target_warmup"`   // steps over which the target ramps from 1 down to target; 0: half of stage 1
+	LambdaLR      float64 `json:"lambda_lr"`       // ascent rate of the Lagrange multipliers λ1, λ2
+	PenaltyWeight float64 `json:"penalty_weight"`  // > 0: fixed-weight penalty w·ĉ (LTE-style) instead of the Lagrangian
+	SepWeight     float64 `json:"sep_weight"`      // weight of the separability term that pushes gates away from τ
+	Distill       float64 `json:"distill"`         // weight of distillation from the frozen dense model (0: off)
+	DistillTemp   float64 `json:"distill_temp"`    // distillation temperature τ (Hinton et al. 2015)
+	DenseRef      string  `json:"dense_reference"` // a dense fine-tuned model evaluated on the same valid/test data: the summary's dense_metric
 
 	// stopAfter ends the run after this many steps without a final
 	// checkpoint, as if the process were killed (tests only).

@@ -13,7 +13,7 @@ import (
 // EmbeddedConfig is the configuration of `sparsetune train` with no model
 // and no data: the embedded base model (a small GPT-2 pretrained on the
 // generated corpus, see scripts/make_base.sh) fine-tuned as a classifier on
-// the built-in topic task. It extracts both into workDir and takes about
+// the built-in topic task together with routers, at target 0.5. It extracts both into workDir and takes about
 // three minutes on two cores.
 func EmbeddedConfig(workDir string, log io.Writer) (Config, error) {
 	c := DefaultConfig()
@@ -36,6 +36,9 @@ func EmbeddedConfig(workDir string, log io.Writer) (Config, error) {
 	c.OutDir, c.CacheDir = freshDir(filepath.Join("runs", "builtin")), filepath.Join(workDir, "cache")
 	c.SeqLen, c.Batch, c.Steps, c.LR, c.Warmup = 128, 16, 300, 1e-3, 30
 	c.EvalEvery, c.SaveEvery, c.LogEvery, c.Dropout = 100, 100, 20, 0.1
+	// Sparse by default: routers trained to half the dense compute of the
+	// routed blocks (--target 0 trains densely).
+	c.Target = 0.5
 	return c, nil
 }
 

@@ -23,7 +23,7 @@ func TestEmbeddedBaseModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Task != "classification" || c.Test == "" || c.Target != 0 {
+	if c.Task != "classification" || c.Test == "" || c.Target != 0.5 {
 		t.Fatalf("embedded config: %+v", c)
 	}
 	b, err := os.ReadFile(c.Test)

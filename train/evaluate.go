@@ -2,8 +2,10 @@ package train
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/sparsetune/sparsetune/data"
 	"github.com/sparsetune/sparsetune/nn"
@@ -81,4 +83,52 @@ func Evaluate(c EvalConfig) (*EvalResult, error) {
 	}
 	return &EvalResult{Model: c.Model, Data: c.Data, MetricName: metricName(m.Config.Task == nn.CausalLM), Metric: mt.Main(),
 		Loss: mt.Loss, F1: mt.F1, Count: mt.Count}, nil
+}
+
+// evaluateDenseRef evaluates the dense reference model cfg.DenseRef on the
+// run's valid (and test) data, tokenized once with the run's tokenizer,
+// and records it in sum: the dense_metric a sparse run is compared with.
+func evaluateDenseRef(cfg *Config, ds *data.Dataset, tok data.Tokenizer, sum *Summary, log io.Writer) error {
+	runKey, err := data.TokenizerKey(cfg.Model)
+	if err != nil {
+		return err
+	}
+	refKey, err := data.TokenizerKey(cfg.DenseRef)
+	if err != nil {
+		return fmt.Errorf("dense_reference: %w", err)
+	}
+	if refKey != runKey {
+		return fmt.Errorf("dense_reference %s: its tokenizer differs from %s's; the metrics would not be comparable", cfg.DenseRef, cfg.Model)
+	}
+	ref, err := nn.Load(cfg.DenseRef, nn.LoadOptions{})
+	if err != nil {
+		return fmt.Errorf("dense_reference: %w", err)
+	}
+	if want := metricName(ref.Config.Task == nn.CausalLM); want != sum.MetricName {
+		return fmt.Errorf("dense_reference %s measures %s, this run %s", cfg.DenseRef, want, sum.MetricName)
+	}
+	if ref.Config.Task == nn.Classification && !slices.Equal(ref.Config.Labels, ds.Labels) {
+		return fmt.Errorf("dense_reference %s: labels %v, the data's %v", cfg.DenseRef, ref.Config.Labels, ds.Labels)
+	}
+	ev, err := newEvaluator(ref, cfg.Batch, cfg.SeqLen, nil)
+	if err != nil {
+		return err
+	}
+	defer ev.Close()
+	m, err := ev.Evaluate(ds.Valid, ref.Config, tok, 0)
+	if err != nil {
+		return err
+	}
+	v := m.Main()
+	sum.DenseMetric = &v
+	fmt.Fprintf(log, "dense reference valid | %s\n", m)
+	if ds.Test != nil {
+		if m, err = ev.Evaluate(ds.Test, ref.Config, tok, 0); err != nil {
+			return err
+		}
+		t := m.Main()
+		sum.DenseTest = &t
+		fmt.Fprintf(log, "dense reference test  | %s\n", m)
+	}
+	return nil
 }

@@ -23,8 +23,10 @@ type Summary struct {
 	Steps        int      `json:"steps"`
 	WallS        float64  `json:"wall_s"`
 	TokensPerS   float64  `json:"tokens_per_s"`
-	Target       *float64 `json:"target,omitempty"`  // sparse runs: the compute target
-	Compute      *float64 `json:"compute,omitempty"` // sparse runs: measured hard-mask compute on valid at the best checkpoint
+	Target       *float64 `json:"target,omitempty"`            // sparse runs: the compute target
+	Compute      *float64 `json:"compute,omitempty"`           // sparse runs: measured hard-mask compute on valid at the best checkpoint
+	DenseMetric  *float64 `json:"dense_metric,omitempty"`      // dense_reference's MetricName on valid
+	DenseTest    *float64 `json:"dense_test_metric,omitempty"` // and on test
 	StoppedEarly bool     `json:"stopped_early,omitempty"`
 }
 
@@ -231,6 +233,11 @@ func Run(cfg Config, log io.Writer) (*Summary, error) {
 		metrics.write(m.record(st.BestStep, "test"))
 		v := m.Main()
 		sum.TestMetric = &v
+	}
+	if cfg.DenseRef != "" {
+		if err := evaluateDenseRef(&cfg, ds, tok, sum, log); err != nil {
+			return nil, err
+		}
 	}
 	sum.WallS = time.Since(start).Seconds()
 	sum.TokensPerS = float64(st.TrainTokens) / sum.WallS

@@ -101,3 +101,30 @@ func TestSparseDistillation(t *testing.T) {
 		t.Logf("%s with distillation: compute %.3f, %s %.4f", task, *sum.Compute, sum.MetricName, sum.Metric)
 	}
 }
+
+// TestDenseReference: a sparse run given a dense reference reports the
+// reference's validation metric, which equals what the dense run itself
+// measured on the same data; a reference with another task is refused.
+func TestDenseReference(t *testing.T) {
+	dir := t.TempDir()
+	c := sparseRun(t, dir)
+	dense := c
+	dense.Target, dense.OutDir = 0, filepath.Join(dir, "dense")
+	dsum, err := Run(dense, &strings.Builder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.DenseRef = dsum.Checkpoint
+	sum, err := Run(c, &strings.Builder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.DenseMetric == nil || math.Abs(*sum.DenseMetric-dsum.Metric) > 1e-9 {
+		t.Fatalf("dense_metric %v, the dense run measured %v", sum.DenseMetric, dsum.Metric)
+	}
+	lm := c
+	lm.Task, lm.OutDir = "causal-lm", filepath.Join(dir, "lm")
+	if _, err := Run(lm, &strings.Builder{}); err == nil || !strings.Contains(err.Error(), "dense_reference") {
+		t.Fatalf("a classifier as the reference of a language model: %v", err)
+	}
+}
