@@ -1,0 +1,114 @@
+package checkpoints
+
+import (
+	"encoding/json"
+
+	"github.com/sparsetune/sparsetune/nn"
+)
+
+// The sparse checkpoint: a hardened model, physically pruned, with its
+// routers, ready for the inference engine (package infer). The written
+// specification is docs/sparse-checkpoint.md; this file holds its types.
+//
+// A sparse checkpoint is a directory:
+//
+//	config.json        the base model's Hugging Face config, unchanged (the dense sizes)
+//	model.safetensors  the pruned weights under their Hugging Face names, and the router weights
+//	sparse.json        the manifest (SparseManifest)
+//	tokenizer files    copied from the model the run started from
+//
+// Unit numbering. Heads are numbered 0..H-1 as in the dense model; FFN
+// groups 0..F/k-1 in the training layout, in which group g holds neurons
+// g·k..(g+1)·k-1 of the permuted FFN (the permutation that made every
+// group contiguous was applied to the weights before training, so the
+// base checkpoint's neuron order is not needed to run the model).
+//
+// Pruned tensors (per layer l, with the layer's kept heads Heads and kept
+// groups Groups, in ascending original order):
+//
+//   - Query, key, value and output projections keep the slices of the kept
+//     heads only (for grouped-query attention, KVH < H, the key and value
+//     projections stay whole). GPT-2's fused c_attn keeps, in each of its
+//     three D-wide column blocks, the kept heads' columns.
+//   - The FFN input projection (and LLaMA's gate_proj) keeps the kept groups'
+//     neurons (rows for nn.Linear layouts, columns for GPT-2's Conv1D), with
+//     their biases; the output projection keeps the same neurons (columns
+//     for nn.Linear, rows for Conv1D). Output biases stay whole.
+//   - Everything else (embeddings, norms, heads) is unchanged.
+//
+// Router tensors, for contextual routers (kinds sigmoid and hard-concrete),
+// score the kept units only, in manifest order:
+//
+//	router.layers.{l}.head.weight (D, len(Heads))   router.layers.{l}.head.bias (len(Heads))
+//	router.layers.{l}.ffn.weight  (D, len(Groups))  router.layers.{l}.ffn.bias  (len(Groups))
+//
+// A static router has no tensors: its decisions are folded into the
+// pruning (every kept unit is then dense). A layer whose heads (or groups)
+// are all dense has no head (ffn) router tensors.
+
+// SparseFormat and SparseVersion identify the manifest. Readers reject other
+// formats and versions newer than theirs.
+const (
+	SparseFormat       = "sparsetune-sparse"
+	SparseVersion      = 1
+	SparseManifestFile = "sparse.json"
+)
+
+// SparseManifest is sparse.json.
+type SparseManifest struct {
+	Format  string `json:"format"`  // SparseFormat
+	Version int    `json:"version"` // SparseVersion
+
+	Family    string `json:"family"`     // the config's family, repeated as a check
+	Router    string `json:"router"`     // router kind: "sigmoid", "hard-concrete" or "static"
+	GroupSize int    `json:"group_size"` // FFN neurons per group, k
+	// Shift is s in P(on) = σ(logit − s): 0 for sigmoid routers,
+	// β·log(−γ/ζ) for hard-concrete ones. A routed unit is on for a token
+	// when float32(σ(logit − s)) > the layer's Tau.
+	Shift float64 `json:"shift"`
+
+	Layers []SparseLayer `json:"layers"` // one per transformer layer
+
+	Target      float64         `json:"target"`       // the compute target hardening calibrated for
+	Compute     float64         `json:"compute"`      // measured compute fraction on the calibration set (see loss.Cost)
+	Calibration SparseCalib     `json:"calibration"`  // what it was measured on
+	TrainConfig json.RawMessage `json:"train_config"` // the training run's resolved config, verbatim; may be null
+	// ContentHash is "sha256:" and the hex SHA-256 of model.safetensors.
+	ContentHash string `json:"content_hash"`
+}
+
+// SparseLayer is one layer's part of the manifest. Every list is of
+// original unit indices in ascending order; HeadsDense ⊆ Heads and
+// GroupsDense ⊆ Groups.
+type SparseLayer struct {
+	Tau         float64 `json:"tau"`          // hardening threshold of this layer's routers
+	Heads       []int   `json:"heads"`        // heads kept (the others are removed physically)
+	HeadsDense  []int   `json:"heads_dense"`  // kept heads that are always on (no routing)
+	Groups      []int   `json:"groups"`       // FFN groups kept
+	GroupsDense []int   `json:"groups_dense"` // kept groups that are always on
+}
+
+// SparseCalib describes the calibration set.
+type SparseCalib struct {
+	Source     string  `json:"source"`      // data file or description
+	Sequences  int     `json:"sequences"`   // sequences used
+	Tokens     int     `json:"tokens"`      // real (non-padding) tokens
+	SeqLen     int     `json:"seq_len"`     // sequence length the compute fraction is averaged over
+	PruneBelow float64 `json:"prune_below"` // units on for at most this fraction of tokens were removed
+	DenseAbove float64 `json:"dense_above"` // units on for at least this fraction became dense
+}
+
+// Sparse is a sparse checkpoint in memory: the base config (dense sizes),
+// the manifest, and the pruned and router tensors by name, as float32
+// row-major data with their shapes.
+type Sparse struct {
+	Config   *nn.Config
+	Manifest SparseManifest
+	Tensors  map[string]*SparseTensor
+}
+
+// SparseTensor is one tensor of a Sparse checkpoint.
+type SparseTensor struct {
+	Shape []int
+	Data  []float32
+}
