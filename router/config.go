@@ -157,6 +157,10 @@ func (c Config) probShift() float64 {
 	return 0
 }
 
+// ProbShift is the s in P(on) = σ(logit − s) (see probShift), with the
+// defaults applied: what an engine needs to apply the hard gate rule.
+func (c Config) ProbShift() float64 { return c.withDefaults().probShift() }
+
 // initLogit is the bias (contextual kinds) or logit (static) that makes
 // P(on) = InitOpen for every token while the router weights are 0.
 func (c Config) initLogit() float64 {

@@ -77,27 +77,32 @@ func (op *layerNorm) Do(in ...G.Value) (G.Value, error) {
 func layerNormFwd[T Float](op *layerNorm, y, x, w, b []T, n, d int) {
 	parallel.For(n, rowGrain(d), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			xr, yr := x[r*d:(r+1)*d], y[r*d:(r+1)*d]
-			m := sum64(xr) / float64(d)
-			var v0, v1 float64 // two-pass variance: no cancellation
-			j := 0
-			for ; j+1 < d; j += 2 {
-				c0, c1 := float64(xr[j])-m, float64(xr[j+1])-m
-				v0 += c0 * c0
-				v1 += c1 * c1
-			}
-			if j < d {
-				c := float64(xr[j]) - m
-				v0 += c * c
-			}
-			rs := 1 / math.Sqrt((v0+v1)/float64(d)+op.eps)
-			op.mean[r], op.rstd[r] = m, rs
-			mt, rt := T(m), T(rs)
-			for j, v := range xr {
-				yr[j] = (v-mt)*rt*w[j] + b[j]
-			}
+			op.mean[r], op.rstd[r] = layerNormRow(y[r*d:(r+1)*d], x[r*d:(r+1)*d], w, b, op.eps)
 		}
 	})
+}
+
+// layerNormRow normalises one row x into y and returns its mean and 1/σ.
+func layerNormRow[T Float](yr, xr, w, b []T, eps float64) (mean, rstd float64) {
+	d := len(xr)
+	m := sum64(xr) / float64(d)
+	var v0, v1 float64 // two-pass variance: no cancellation
+	j := 0
+	for ; j+1 < d; j += 2 {
+		c0, c1 := float64(xr[j])-m, float64(xr[j+1])-m
+		v0 += c0 * c0
+		v1 += c1 * c1
+	}
+	if j < d {
+		c := float64(xr[j]) - m
+		v0 += c * c
+	}
+	rs := 1 / math.Sqrt((v0+v1)/float64(d)+eps)
+	mt, rt := T(m), T(rs)
+	for j, v := range xr {
+		yr[j] = (v-mt)*rt*w[j] + b[j]
+	}
+	return m, rs
 }
 
 // SymDiff: with x̂ = (x-mean)·rstd and ĝ = dy·w (Ba et al. 2016; the same

@@ -58,15 +58,19 @@ func (op *rmsNorm) Do(in ...G.Value) (G.Value, error) {
 func rmsNormFwd[T Float](op *rmsNorm, y, x, w []T, n, d int) {
 	parallel.For(n, rowGrain(d), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			xr, yr := x[r*d:(r+1)*d], y[r*d:(r+1)*d]
-			rs := 1 / math.Sqrt(sumSq64(xr)/float64(d)+op.eps)
-			op.rstd[r] = rs
-			rt := T(rs)
-			for j, v := range xr {
-				yr[j] = w[j] * (v * rt)
-			}
+			op.rstd[r] = rmsNormRow(y[r*d:(r+1)*d], x[r*d:(r+1)*d], w, op.eps)
 		}
 	})
+}
+
+// rmsNormRow normalises one row x into y and returns its 1/rms.
+func rmsNormRow[T Float](yr, xr, w []T, eps float64) float64 {
+	rs := 1 / math.Sqrt(sumSq64(xr)/float64(len(xr))+eps)
+	rt := T(rs)
+	for j, v := range xr {
+		yr[j] = w[j] * (v * rt)
+	}
+	return rs
 }
 
 // sumSq64 returns Σ v² accumulated in float64 over two chains.

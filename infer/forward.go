@@ -1,0 +1,601 @@
+package infer
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/sparsetune/sparsetune/internal/blas"
+	"github.com/sparsetune/sparsetune/internal/ops"
+	"github.com/sparsetune/sparsetune/internal/parallel"
+	"github.com/sparsetune/sparsetune/nn"
+)
+
+// Stats accumulates what the engine ran since the last Reset.
+type Stats struct {
+	Tokens int     // tokens run
+	Active float64 // routed FLOPs run, routers included (loss.Cost conventions)
+	Dense  float64 // the dense routed FLOPs of the same tokens
+	// Blocks counts (batch, layer, part) blocks of a batched forward pass,
+	// part being a layer's heads or its FFN groups; DenseBlocks those run
+	// as one dense product with the mask applied because too many of their
+	// (token, unit) pairs were on (Engine.DenseAbove).
+	Blocks, DenseBlocks int
+	// UnionOn and UnionUnits give the union sparsity of the blocks: units
+	// on for at least one token of the block, over the units kept.
+	UnionOn, UnionUnits int
+}
+
+// Compute is the measured compute fraction: Active over Dense.
+func (s Stats) Compute() float64 {
+	if s.Dense == 0 {
+		return 0
+	}
+	return s.Active / s.Dense
+}
+
+// ResetStats clears the engine's Stats.
+func (e *Engine) ResetStats() { e.Stats = Stats{} }
+
+// batch is one packed forward pass: every sequence's tokens one after the
+// other, N rows in all, no padding.
+type batch struct {
+	n       int
+	off     []int // sequence i is rows off[i]..off[i+1]-1
+	pos     []int // position of each row in its sequence
+	x       []float32
+	a       []float32 // normed input of a sublayer
+	y       []float32 // sublayer output
+	q, k, v []float32
+	ctx     []float32
+	h, g    []float32
+	hon     []bool // (N, nh) head on
+	gon     []bool // (N, ng) group on
+	logit   []float32
+	idx     [][]int // per unit: rows on
+}
+
+// Forward runs the model over seqs (token ids; types may be nil) and
+// returns the final hidden states, one row of D per token, sequence after
+// sequence, and the row offsets of the sequences (len(seqs)+1 entries).
+func (e *Engine) Forward(seqs [][]int, types [][]int) ([]float32, []int, error) {
+	c := e.Config
+	b := &batch{off: make([]int, len(seqs)+1)}
+	for i, s := range seqs {
+		if len(s) == 0 {
+			return nil, nil, fmt.Errorf("sequence %d is empty", i)
+		}
+		if c.Family != nn.LLaMA && len(s) > c.MaxPos {
+			return nil, nil, fmt.Errorf("sequence %d has %d tokens, the model takes at most %d", i, len(s), c.MaxPos)
+		}
+		for j, id := range s {
+			if id < 0 || id >= c.Vocab {
+				return nil, nil, fmt.Errorf("sequence %d: token id %d at position %d is outside the vocabulary [0, %d)", i, id, j, c.Vocab)
+			}
+		}
+		if types != nil && (len(types[i]) != len(s)) {
+			return nil, nil, fmt.Errorf("sequence %d: %d token types for %d tokens", i, len(types[i]), len(s))
+		}
+		b.off[i+1] = b.off[i] + len(s)
+	}
+	b.n = b.off[len(seqs)]
+	D := c.D
+	b.x = make([]float32, b.n*D)
+	b.pos = make([]int, b.n)
+	for i, s := range seqs {
+		var ty []int
+		if types != nil {
+			ty = types[i]
+		}
+		e.embed(b.x[b.off[i]*D:b.off[i+1]*D], s, ty, b.pos[b.off[i]:b.off[i+1]], 0)
+	}
+	b.a, b.y = make([]float32, b.n*D), make([]float32, b.n*D)
+	for _, ly := range e.layers {
+		e.layerForward(ly, b)
+	}
+	if e.finW != nil {
+		e.norm(b.x, b.x, e.finW, e.finB, b.n)
+	}
+	e.Stats.Tokens += b.n
+	return b.x, b.off, nil
+}
+
+// embed writes the input embeddings of the tokens ids, the first at
+// position start, into x (len(ids), D), and their positions into pos.
+func (e *Engine) embed(x []float32, ids, types []int, pos []int, start int) {
+	c, D := e.Config, e.Config.D
+	count := start // RoBERTa: real tokens before this one
+	for t, id := range ids {
+		p := start + t
+		if c.Family == nn.RoBERTa { // HF create_position_ids_from_input_ids
+			if id == c.PadID {
+				p = c.PadID
+			} else {
+				count++
+				p = c.PadID + count
+			}
+		}
+		pos[t] = start + t
+		row := x[t*D : (t+1)*D]
+		copy(row, e.wte[id*D:(id+1)*D])
+		switch c.Family {
+		case nn.GPT2:
+			addTo(row, e.wpe[p*D:(p+1)*D])
+		case nn.BERT, nn.RoBERTa:
+			ty := 0
+			if types != nil {
+				ty = types[t]
+			}
+			addTo(row, e.wtt[ty*D:(ty+1)*D])
+			addTo(row, e.wpe[p*D:(p+1)*D])
+			ops.LayerNormRow(row, row, e.embW, e.embB, c.NormEps)
+		}
+	}
+}
+
+func addTo(dst, src []float32) {
+	src = src[:len(dst)]
+	for i := range dst {
+		dst[i] += src[i]
+	}
+}
+
+// norm applies the family's norm to n rows of x into y (in place allowed).
+func (e *Engine) norm(y, x, w, b []float32, n int) {
+	c, D := e.Config, e.Config.D
+	parallel.For(n, 64, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			if c.Family == nn.LLaMA {
+				ops.RMSNormRow(y[r*D:(r+1)*D], x[r*D:(r+1)*D], w, c.NormEps)
+			} else {
+				ops.LayerNormRow(y[r*D:(r+1)*D], x[r*D:(r+1)*D], w, b, c.NormEps)
+			}
+		}
+	})
+}
+
+// gates fills on (n, U) with the routing decisions of one router for the n
+// rows of x: always-on units, then the routed ones by the gate rule
+// float32(σ(logit − shift)) > τ. It returns how many pairs are on.
+func (e *Engine) gates(on []bool, x []float32, n int, w, bias []float32, always []bool, tau float32, scratch *[]float32) int {
+	U := len(always)
+	if U == 0 {
+		return 0
+	}
+	routed := w != nil && !e.Dense
+	var logits []float32
+	if routed {
+		logits = grow(scratch, n*U)
+		blas.Sgemm(false, false, n, U, e.Config.D, 1, x, e.Config.D, w, U, 0, logits, U)
+	}
+	shift := e.Manifest.Shift
+	count := 0
+	for r := 0; r < n; r++ {
+		for u := 0; u < U; u++ {
+			v := always[u] || !routed
+			if !v {
+				p := float32(sigmoid(float64(logits[r*U+u]) + float64(bias[u]) - shift))
+				v = p > tau
+			}
+			on[r*U+u] = v
+			if v {
+				count++
+			}
+		}
+	}
+	return count
+}
+
+// grow returns (*buf)[:n], reallocating when it is too short.
+func grow(buf *[]float32, n int) []float32 {
+	if cap(*buf) < n {
+		*buf = make([]float32, n)
+	}
+	*buf = (*buf)[:n]
+	return *buf
+}
+
+// layerForward runs one layer over the batch, updating b.x.
+func (e *Engine) layerForward(ly *layer, b *batch) {
+	c, n, D := e.Config, b.n, e.Config.D
+	nh, ng := len(ly.heads), len(ly.groups)
+	b.hon = growBool(b.hon, n*nh)
+	b.gon = growBool(b.gon, n*ng)
+	hOn := e.gates(b.hon, b.x, n, ly.rh, ly.rhb, ly.headOn, ly.tau, &b.logit)
+	gOn := e.gates(b.gon, b.x, n, ly.rg, ly.rgb, ly.groupOn, ly.tau, &b.logit)
+	e.account(ly, b, hOn, gOn)
+
+	post := c.Family == nn.BERT || c.Family == nn.RoBERTa
+	// Attention.
+	in := b.a
+	if post {
+		in = b.x
+	} else {
+		e.norm(b.a, b.x, ly.n1w, ly.n1b, n)
+	}
+	e.attention(ly, b, in, hOn)
+	addRowsBias(b.x, b.y, ly.ob, n)
+	if post {
+		e.norm(b.x, b.x, ly.n1w, ly.n1b, n)
+		in = b.x
+	} else {
+		e.norm(b.a, b.x, ly.n2w, ly.n2b, n)
+		in = b.a
+	}
+	// FFN.
+	e.ffn(ly, b, in, gOn)
+	addRowsBias(b.x, b.y, ly.db, n)
+	if post {
+		e.norm(b.x, b.x, ly.n2w, ly.n2b, n)
+	}
+	_ = D
+}
+
+func growBool(s []bool, n int) []bool {
+	if cap(s) < n {
+		return make([]bool, n)
+	}
+	return s[:n]
+}
+
+// addRowsBias sets x += y + bias row by row.
+func addRowsBias(x, y, bias []float32, n int) {
+	D := len(bias)
+	parallel.For(n, 64, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			xr, yr := x[r*D:(r+1)*D], y[r*D:(r+1)*D]
+			for j := range xr {
+				xr[j] += yr[j] + bias[j]
+			}
+		}
+	})
+}
+
+// account adds the batch's routed FLOPs to the stats.
+func (e *Engine) account(ly *layer, b *batch, hOn, gOn int) {
+	ct := e.cost
+	for s := 0; s+1 < len(b.off); s++ {
+		L := b.off[s+1] - b.off[s]
+		for r := b.off[s]; r < b.off[s+1]; r++ {
+			keys := L
+			if ct.causal {
+				keys = b.pos[r] + 1
+			}
+			heads := 0
+			for i := range ly.heads {
+				if b.hon[r*len(ly.heads)+i] {
+					heads++
+				}
+			}
+			e.Stats.Active += float64(heads) * ct.head(keys)
+			e.Stats.Dense += float64(ct.h)*ct.head(keys) + float64(ct.g)*ct.group
+		}
+	}
+	e.Stats.Active += float64(gOn) * ct.group
+	if !e.Dense {
+		e.Stats.Active += float64(b.n) * float64(2*e.Config.D+1) * float64(len(ly.rhb)+len(ly.rgb))
+	}
+	_ = hOn
+}
+
+// unitRows fills idx[u] with the rows on for each of U units.
+func unitRows(idx [][]int, on []bool, n, U int) [][]int {
+	for len(idx) < U {
+		idx = append(idx, nil)
+	}
+	for u := 0; u < U; u++ {
+		idx[u] = idx[u][:0]
+	}
+	for r := 0; r < n; r++ {
+		for u := 0; u < U; u++ {
+			if on[r*U+u] {
+				idx[u] = append(idx[u], r)
+			}
+		}
+	}
+	return idx[:U]
+}
+
+// union counts the units on for at least one row.
+func union(idx [][]int) int {
+	k := 0
+	for _, rows := range idx {
+		if len(rows) > 0 {
+			k++
+		}
+	}
+	return k
+}
+
+// attention computes the attention sublayer's output projection (without
+// its bias) into b.y from the normed input in.
+func (e *Engine) attention(ly *layer, b *batch, in []float32, on int) {
+	c, n, D, S := e.Config, b.n, e.Config.D, e.S
+	clear(b.y)
+	nh := len(ly.heads)
+	if nh == 0 {
+		return
+	}
+	kvS := ly.kvHeads * S
+	hS := nh * S
+	b.k, b.v = growF(b.k, n*kvS), growF(b.v, n*kvS)
+	linear(b.k, in, ly.k, ly.kb, n, kvS, D)
+	linear(b.v, in, ly.v, ly.vb, n, kvS, D)
+	b.idx = unitRows(b.idx, b.hon, n, nh)
+	dense := e.Dense || float64(on) > e.DenseAbove*float64(n*nh)
+	e.Stats.Blocks++
+	e.Stats.UnionOn += union(b.idx)
+	e.Stats.UnionUnits += nh
+	if dense {
+		e.Stats.DenseBlocks++
+	}
+	b.q = growF(b.q, n*hS)
+	if dense {
+		linear(b.q, in, ly.q, ly.qb, n, hS, D)
+	} else {
+		e.perUnit(nh, func(w *work, i int) {
+			rows := b.idx[i]
+			if len(rows) == 0 {
+				return
+			}
+			xg := gather(&w.xg, in, rows, D)
+			out := grow(&w.out, len(rows)*S)
+			blas.Sgemm(false, true, len(rows), S, D, 1, xg, D, ly.q[i*S*D:], D, 0, out, S)
+			bias := ly.qb[i*S : (i+1)*S]
+			for j, r := range rows {
+				dst := b.q[r*hS+i*S:][:S]
+				for s := range dst {
+					dst[s] = out[j*S+s] + bias[s]
+				}
+			}
+		})
+	}
+	if e.rope != nil {
+		parallel.For(n, 16, func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				for i := 0; i < nh; i++ {
+					if b.hon[r*nh+i] {
+						e.rope.Rotate(b.q[r*hS+i*S:][:S], b.pos[r])
+					}
+				}
+				for i := 0; i < ly.kvHeads; i++ {
+					e.rope.Rotate(b.k[r*kvS+i*S:][:S], b.pos[r])
+				}
+			}
+		})
+	}
+	// Scores and weighted values per (sequence, head), over the queries on.
+	b.ctx = growF(b.ctx, n*hS)
+	clear(b.ctx)
+	seqs := len(b.off) - 1
+	scale := float32(1 / math.Sqrt(float64(S)))
+	causal := c.Family == nn.GPT2 || c.Family == nn.LLaMA
+	e.perUnit(seqs*nh, func(w *work, si int) {
+		s, i := si/nh, si%nh
+		lo, hi := b.off[s], b.off[s+1]
+		L := hi - lo
+		rows := w.rows[:0]
+		for r := lo; r < hi; r++ {
+			if b.hon[r*nh+i] {
+				rows = append(rows, r)
+			}
+		}
+		w.rows = rows
+		if len(rows) == 0 {
+			return
+		}
+		m := len(rows)
+		kv := ly.kvOf[i] * S
+		qs := gatherCols(&w.xg, b.q, rows, hS, i*S, S)
+		p := grow(&w.p, m*L)
+		blas.Sgemm(false, true, m, L, S, scale, qs, S, b.k[lo*kvS+kv:], kvS, 0, p, L)
+		for j, r := range rows {
+			keys := L
+			if causal {
+				keys = b.pos[r] + 1
+			}
+			ops.SoftmaxRow(p[j*L:(j+1)*L], keys)
+		}
+		out := grow(&w.out, m*S)
+		blas.Sgemm(false, false, m, S, L, 1, p, L, b.v[lo*kvS+kv:], kvS, 0, out, S)
+		for j, r := range rows {
+			copy(b.ctx[r*hS+i*S:][:S], out[j*S:(j+1)*S])
+		}
+	})
+	// Output projection.
+	if dense {
+		blas.Sgemm(false, false, n, D, hS, 1, b.ctx, hS, ly.o, D, 0, b.y, D)
+		return
+	}
+	e.accumulate(b.y, n, nh, func(w *work, acc []float32, i int) {
+		rows := b.idx[i]
+		if len(rows) == 0 {
+			return
+		}
+		cg := gatherCols(&w.xg, b.ctx, rows, hS, i*S, S)
+		out := grow(&w.out, len(rows)*D)
+		blas.Sgemm(false, false, len(rows), D, S, 1, cg, S, ly.o[i*S*D:], D, 0, out, D)
+		scatterAdd(acc, out, rows, D)
+	})
+}
+
+// ffn computes the FFN sublayer's output (without the output bias) into
+// b.y from the normed input in.
+func (e *Engine) ffn(ly *layer, b *batch, in []float32, on int) {
+	n, D, k := b.n, e.Config.D, e.Manifest.GroupSize
+	clear(b.y)
+	ng := len(ly.groups)
+	if ng == 0 {
+		return
+	}
+	F := ng * k
+	b.idx = unitRows(b.idx, b.gon, n, ng)
+	dense := e.Dense || float64(on) > e.DenseAbove*float64(n*ng)
+	e.Stats.Blocks++
+	e.Stats.UnionOn += union(b.idx)
+	e.Stats.UnionUnits += ng
+	if dense {
+		e.Stats.DenseBlocks++
+		b.h = growF(b.h, n*F)
+		blas.Sgemm(false, true, n, F, D, 1, in, D, ly.up, D, 0, b.h, F)
+		if ly.gate != nil {
+			b.g = growF(b.g, n*F)
+			blas.Sgemm(false, true, n, F, D, 1, in, D, ly.gate, D, 0, b.g, F)
+		}
+		parallel.For(n, 16, func(lo, hi int) {
+			scratch := make([]float32, F)
+			for r := lo; r < hi; r++ {
+				hr := b.h[r*F : (r+1)*F]
+				if ly.gate != nil {
+					ops.SiLUMulRow(hr, scratch, b.g[r*F:(r+1)*F], hr)
+				} else {
+					ops.BiasActRow(e.act, hr, scratch, hr, ly.upb)
+				}
+				for j := 0; j < ng; j++ {
+					if !b.gon[r*ng+j] {
+						clear(hr[j*k : (j+1)*k])
+					}
+				}
+			}
+		})
+		blas.Sgemm(false, false, n, D, F, 1, b.h, F, ly.down, D, 0, b.y, D)
+		return
+	}
+	e.accumulate(b.y, n, ng, func(w *work, acc []float32, j int) {
+		rows := b.idx[j]
+		m := len(rows)
+		if m == 0 {
+			return
+		}
+		xg := in
+		if m < n {
+			xg = gather(&w.xg, in, rows, D)
+		}
+		h := grow(&w.h, m*k)
+		blas.Sgemm(false, true, m, k, D, 1, xg, D, ly.up[j*k*D:], D, 0, h, k)
+		scratch := grow(&w.scratch, k)
+		if ly.gate != nil {
+			g := grow(&w.g, m*k)
+			blas.Sgemm(false, true, m, k, D, 1, xg, D, ly.gate[j*k*D:], D, 0, g, k)
+			for r := 0; r < m; r++ {
+				ops.SiLUMulRow(h[r*k:(r+1)*k], scratch, g[r*k:(r+1)*k], h[r*k:(r+1)*k])
+			}
+		} else {
+			bias := ly.upb[j*k : (j+1)*k]
+			for r := 0; r < m; r++ {
+				ops.BiasActRow(e.act, h[r*k:(r+1)*k], scratch, h[r*k:(r+1)*k], bias)
+			}
+		}
+		if m == n {
+			blas.Sgemm(false, false, m, D, k, 1, h, k, ly.down[j*k*D:], D, 1, acc, D)
+			return
+		}
+		out := grow(&w.out, m*D)
+		blas.Sgemm(false, false, m, D, k, 1, h, k, ly.down[j*k*D:], D, 0, out, D)
+		scatterAdd(acc, out, rows, D)
+	})
+}
+
+// linear sets y (n, out) = x (n, in) · Wᵀ + bias with W (out, in).
+func linear(y, x, w, bias []float32, n, out, in int) {
+	blas.Sgemm(false, true, n, out, in, 1, x, in, w, in, 0, y, out)
+	parallel.For(n, 64, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			addTo(y[r*out:(r+1)*out], bias)
+		}
+	})
+}
+
+func growF(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// gather copies rows of x (width D) into a buffer.
+func gather(buf *[]float32, x []float32, rows []int, D int) []float32 {
+	g := grow(buf, len(rows)*D)
+	for j, r := range rows {
+		copy(g[j*D:(j+1)*D], x[r*D:(r+1)*D])
+	}
+	return g
+}
+
+// gatherCols copies columns off..off+w of the given rows of x (row stride
+// ld) into a (len(rows), w) buffer.
+func gatherCols(buf *[]float32, x []float32, rows []int, ld, off, w int) []float32 {
+	g := grow(buf, len(rows)*w)
+	for j, r := range rows {
+		copy(g[j*w:(j+1)*w], x[r*ld+off:][:w])
+	}
+	return g
+}
+
+// scatterAdd adds row j of src to row rows[j] of dst.
+func scatterAdd(dst, src []float32, rows []int, D int) {
+	for j, r := range rows {
+		addTo(dst[r*D:(r+1)*D], src[j*D:(j+1)*D])
+	}
+}
+
+// work is one worker's scratch space.
+type work struct {
+	xg, h, g, out, p, scratch, acc []float32
+	rows                           []int
+}
+
+// workers returns the engine's per-worker scratch.
+func (e *Engine) workers() []*work {
+	n := parallel.Workers()
+	for len(e.work) < n {
+		e.work = append(e.work, &work{})
+	}
+	return e.work[:n]
+}
+
+// perUnit runs f for units 0..n-1 spread over the workers, each worker
+// with its own scratch and the linear algebra single-threaded.
+func (e *Engine) perUnit(n int, f func(w *work, u int)) {
+	ws := e.workers()
+	blas.Serial(func() {
+		parallel.For(len(ws), 1, func(lo, hi int) {
+			for wi := lo; wi < hi; wi++ {
+				for u := wi * n / len(ws); u < (wi+1)*n/len(ws); u++ {
+					f(ws[wi], u)
+				}
+			}
+		})
+	})
+}
+
+// accumulate runs f for units 0..n-1 spread over the workers, each adding
+// into its own (rows, D) accumulator, then sums the accumulators into y.
+func (e *Engine) accumulate(y []float32, rows, n int, f func(w *work, acc []float32, u int)) {
+	ws := e.workers()
+	D := len(y) / max(rows, 1)
+	for wi, w := range ws {
+		if wi == 0 {
+			continue
+		}
+		clear(grow(&w.acc, rows*D))
+	}
+	blas.Serial(func() {
+		parallel.For(len(ws), 1, func(lo, hi int) {
+			for wi := lo; wi < hi; wi++ {
+				acc := y
+				if wi > 0 {
+					acc = ws[wi].acc
+				}
+				for u := wi * n / len(ws); u < (wi+1)*n/len(ws); u++ {
+					f(ws[wi], acc, u)
+				}
+			}
+		})
+	})
+	for wi := 1; wi < len(ws); wi++ {
+		acc := ws[wi].acc
+		parallel.For(rows, 64, func(lo, hi int) {
+			addTo(y[lo*D:hi*D], acc[lo*D:hi*D])
+		})
+	}
+}

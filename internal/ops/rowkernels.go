@@ -1,0 +1,49 @@
+package ops
+
+// Row kernels for code that runs a model outside the graph (the inference
+// engine): the same arithmetic as the graph ops' forward passes, so that
+// both produce the same numbers.
+
+// LayerNormRow sets y = LayerNorm(x)·w + b over one row (as LayerNorm).
+func LayerNormRow(y, x, w, b []float32, eps float64) { layerNormRow(y, x, w, b, eps) }
+
+// RMSNormRow sets y = w·x/rms(x) over one row (as RMSNorm).
+func RMSNormRow(y, x, w []float32, eps float64) { rmsNormRow(y, x, w, eps) }
+
+// BiasActRow sets y = act(x + b) (as BiasAct without a gate); a layer
+// without a bias passes zeros. scratch must hold len(x) values.
+func BiasActRow(act Activation, y, scratch, x, b []float32) { actFwd(act, y, scratch, x, b, 1) }
+
+// SiLUMulRow sets y = silu(a)·c (as SwiGLU without a gate). scratch must
+// hold len(a) values.
+func SiLUMulRow(y, scratch, a, c []float32) {
+	sig := scratch[:len(a)]
+	copy(sig, a)
+	vsigmoid(sig)
+	for j, v := range a {
+		y[j] = v * sig[j] * c[j]
+	}
+}
+
+// SoftmaxRow turns scores into probabilities over the first n entries of
+// row (the keys a query sees), as attention does; the rest become 0.
+func SoftmaxRow(row []float32, n int) { softmaxRow[float32](row, nil, true, n-1) }
+
+// RoPE holds rotary-embedding tables (HF LLaMA rotate_half, as attention).
+type RoPE struct {
+	half     int
+	cos, sin []float64
+}
+
+// NewRoPE returns the tables for head size s, base theta and positions
+// 0..maxPos-1.
+func NewRoPE(theta float64, s, maxPos int) *RoPE {
+	op := &attention{c: AttnConfig{T: maxPos, S: s, RoPETheta: theta}}
+	op.ropeTables()
+	return &RoPE{half: s / 2, cos: op.cos, sin: op.sin}
+}
+
+// Rotate rotates one head's vector x (length s) at position pos.
+func (r *RoPE) Rotate(x []float32, pos int) {
+	rope(x, r.cos[pos*r.half:][:r.half], r.sin[pos*r.half:][:r.half], 1)
+}
