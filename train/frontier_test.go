@@ -1,0 +1,181 @@
+package train
+
+import (
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// frontierRun trains the small sparse run the frontier tests start from.
+// With test, the run also has test data (its training file).
+func frontierRun(t *testing.T, test bool) (Config, *Summary) {
+	t.Helper()
+	dir := t.TempDir()
+	c := sparseRun(t, dir)
+	if test {
+		c.Test = c.Train
+	}
+	sum, err := Run(c, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, sum
+}
+
+// TestFrontierReloadsTheRunExactly: at the run's own τ, the reloaded
+// checkpoint (weights, FFN grouping and routers) measures exactly the
+// validation metric and compute the run recorded for its best checkpoint.
+func TestFrontierReloadsTheRunExactly(t *testing.T) {
+	c, sum := frontierRun(t, false)
+	f, curve, err := loadFrontier(FrontierConfig{Run: c.OutDir}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if curve.SourceTarget != 0.5 || curve.SourceTau <= 0 {
+		t.Fatalf("source target %g, τ %g", curve.SourceTarget, curve.SourceTau)
+	}
+	f.sp.set.Config.Tau = curve.SourceTau
+	ev, err := newEvaluator(f.model, f.cfg.Batch, f.cfg.SeqLen, f.sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ev.Close()
+	m, err := ev.Evaluate(f.ds.Valid, f.model.Config, f.tok, f.cfg.EvalBatches)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Main() != sum.Metric || m.Compute != *sum.Compute {
+		t.Fatalf("reloaded at τ %.4f: %s %.6f compute %.6f; the run measured %.6f and %.6f",
+			curve.SourceTau, sum.MetricName, m.Main(), m.Compute, sum.Metric, *sum.Compute)
+	}
+}
+
+// TestFrontierPostHocIsNested: with the weights fixed, a higher target only
+// lowers τ, so every token keeps a superset of its units and the measured
+// compute cannot fall; each point lands near its target.
+func TestFrontierPostHocIsNested(t *testing.T) {
+	c, _ := frontierRun(t, false)
+	curve, err := Frontier(FrontierConfig{Run: c.OutDir, Targets: []float64{0.3, 0.5, 0.7, 0.9}}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(curve.Points) != 4 {
+		t.Fatalf("%d points, want 4", len(curve.Points))
+	}
+	for i, p := range curve.Points {
+		t.Logf("target %.2f: τ %.4f compute %.4f %s %.4f", p.Target, p.Tau, p.Compute, curve.MetricName, p.Metric)
+		if p.AdaptSteps != 0 || p.TestMetric != nil {
+			t.Errorf("target %.2f: adapt steps %d, test %v; want a post hoc point without test data", p.Target, p.AdaptSteps, p.TestMetric)
+		}
+		if d := p.Compute - p.Target; d > 0.15 || d < -0.15 {
+			t.Errorf("target %.2f: measured compute %.4f", p.Target, p.Compute)
+		}
+		if i > 0 {
+			q := curve.Points[i-1]
+			if p.Tau > q.Tau || p.Compute < q.Compute {
+				t.Errorf("target %.2f after %.2f: τ %.4f → %.4f, compute %.4f → %.4f; want τ down, compute up", q.Target, p.Target, q.Tau, p.Tau, q.Compute, p.Compute)
+			}
+		}
+	}
+}
+
+// TestFrontierPointsAreIndependent: adaptation changes the weights, and
+// every point starts again from the checkpoint, so a point does not depend
+// on the points computed before it.
+func TestFrontierPointsAreIndependent(t *testing.T) {
+	c, _ := frontierRun(t, true)
+	both, err := Frontier(FrontierConfig{Run: c.OutDir, Targets: []float64{0.3, 0.7}, AdaptSteps: 3}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alone, err := Frontier(FrontierConfig{Run: c.OutDir, Targets: []float64{0.7}, AdaptSteps: 3}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(both.Points) != 4 || len(alone.Points) != 2 {
+		t.Fatalf("%d and %d points, want 4 and 2", len(both.Points), len(alone.Points))
+	}
+	if both.Points[1].AdaptSteps != 3 || both.Points[0].AdaptSteps != 0 {
+		t.Fatalf("points: %+v", both.Points)
+	}
+	for _, p := range both.Points {
+		if p.TestMetric == nil {
+			t.Fatalf("target %.2f: no test metric though the run had test data", p.Target)
+		}
+	}
+	for i := range alone.Points {
+		a, b := alone.Points[i], both.Points[2+i]
+		if a.Tau != b.Tau || a.Metric != b.Metric || a.Compute != b.Compute {
+			t.Errorf("target 0.7 (%d adaptation steps) alone: %+v, after target 0.3: %+v", a.AdaptSteps, a, b)
+		}
+	}
+}
+
+// TestFrontierAdaptationTrains: the stage-2 adaptation moves the model's
+// weights and leaves the routers alone.
+func TestFrontierAdaptationTrains(t *testing.T) {
+	c, _ := frontierRun(t, false)
+	f, _, err := loadFrontier(FrontierConfig{Run: c.OutDir, Targets: []float64{0.5}}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	routers := routerTensors(f.sp)
+	before := make([][]float32, len(routers))
+	for i, r := range routers {
+		before[i] = append([]float32(nil), r.Data...)
+	}
+	if _, err := f.sp.calibrate(f.model, f.batches); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.adapt(3); err != nil {
+		t.Fatal(err)
+	}
+	moved := 0
+	for i, p := range f.model.Params.List {
+		w, s := p.Value.Data().([]float32), f.saved.List[i].Value.Data().([]float32)
+		for j := range w {
+			if w[j] != s[j] {
+				moved++
+				break
+			}
+		}
+	}
+	if moved == 0 {
+		t.Fatal("three adaptation steps left every weight where it was")
+	}
+	for i, r := range routerTensors(f.sp) {
+		for j := range r.Data {
+			if r.Data[j] != before[i][j] {
+				t.Fatalf("router tensor %s changed during adaptation", r.Name)
+			}
+		}
+	}
+}
+
+// TestFrontierErrors: what cannot give a frontier is refused with a line
+// that names the problem.
+func TestFrontierErrors(t *testing.T) {
+	c, _ := frontierRun(t, false)
+	dir := t.TempDir()
+	dense := tinyRun(t, c.Model, c.Train, filepath.Join(dir, "dense"))
+	dense.Task = "classification"
+	if _, err := Run(dense, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		fc   FrontierConfig
+		want string
+	}{
+		"missing run":       {FrontierConfig{Run: filepath.Join(dir, "nothing"), Targets: []float64{0.5}}, "neither a finished run"},
+		"dense run":         {FrontierConfig{Run: dense.OutDir, Targets: []float64{0.5}}, "router.safetensors"},
+		"target too low":    {FrontierConfig{Run: c.OutDir, Targets: []float64{0.001}}, "outside"},
+		"target above one":  {FrontierConfig{Run: c.OutDir, Targets: []float64{1.5}}, "outside"},
+		"negative adapting": {FrontierConfig{Run: c.OutDir, Targets: []float64{0.5}, AdaptSteps: -1}, "adapt steps"},
+	} {
+		_, err := Frontier(tc.fc, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error mentioning %q", name, err, tc.want)
+		}
+	}
+}
