@@ -202,9 +202,9 @@ func writeFile(t *testing.T, path string, b []byte) {
 
 func TestReadSparseRejects(t *testing.T) {
 	cases := []struct {
-		name  string
+		name   string
 		break_ func(t *testing.T, dir string)
-		want  []string // substrings of the one-line error
+		want   []string // substrings of the one-line error
 	}{
 		{"missing manifest", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, SparseManifestFile)) }, []string{"missing sparse.json"}},
 		{"missing weights", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, modelWeightsFile)) }, []string{"missing model.safetensors"}},
@@ -220,8 +220,12 @@ func TestReadSparseRejects(t *testing.T) {
 			editManifest(t, dir, func(m map[string]any) { m["version"] = 7; m["layers"] = "whatever version 7 means" })
 		}, []string{"sparse.json", "written by a newer sparsetune: version 7 > 1"}},
 		{"version zero", func(t *testing.T, dir string) { editManifest(t, dir, func(m map[string]any) { m["version"] = 0 }) }, []string{"version 0"}},
-		{"missing key", func(t *testing.T, dir string) { editManifest(t, dir, func(m map[string]any) { delete(m, "group_size") }) }, []string{"sparse.json", `missing "group_size"`}},
-		{"missing layer key", func(t *testing.T, dir string) { editManifest(t, dir, func(m map[string]any) { delete(layer(m, 1), "heads") }) }, []string{"layer 1", `missing "heads"`}},
+		{"missing key", func(t *testing.T, dir string) {
+			editManifest(t, dir, func(m map[string]any) { delete(m, "group_size") })
+		}, []string{"sparse.json", `missing "group_size"`}},
+		{"missing layer key", func(t *testing.T, dir string) {
+			editManifest(t, dir, func(m map[string]any) { delete(layer(m, 1), "heads") })
+		}, []string{"layer 1", `missing "heads"`}},
 		{"wrong field type", func(t *testing.T, dir string) { editManifest(t, dir, func(m map[string]any) { m["shift"] = "zero" }) }, []string{"sparse.json", "shift", "string"}},
 		{"wrong family", func(t *testing.T, dir string) { editManifest(t, dir, func(m map[string]any) { m["family"] = "llama" }) }, []string{"sparse.json", `family "llama"`, `"gpt2"`}},
 		{"unknown router", func(t *testing.T, dir string) { editManifest(t, dir, func(m map[string]any) { m["router"] = "moe" }) }, []string{`router kind "moe"`}},
@@ -241,9 +245,15 @@ func TestReadSparseRejects(t *testing.T) {
 		{"dense not kept", func(t *testing.T, dir string) {
 			editManifest(t, dir, func(m map[string]any) { layer(m, 0)["heads_dense"] = []int{1} })
 		}, []string{"layer 0", "heads_dense lists 1, which heads does not keep"}},
-		{"tau outside (0,1)", func(t *testing.T, dir string) { editManifest(t, dir, func(m map[string]any) { layer(m, 2)["tau"] = 1.0 }) }, []string{"layer 2", "tau 1 is outside (0, 1)"}},
-		{"static with routed units", func(t *testing.T, dir string) { editManifest(t, dir, func(m map[string]any) { m["router"] = "static" }) }, []string{"layer 0", "static router"}},
-		{"bad content_hash", func(t *testing.T, dir string) { editManifest(t, dir, func(m map[string]any) { m["content_hash"] = "md5:00" }) }, []string{"content_hash", "md5:00"}},
+		{"tau outside (0,1)", func(t *testing.T, dir string) {
+			editManifest(t, dir, func(m map[string]any) { layer(m, 2)["tau"] = 1.0 })
+		}, []string{"layer 2", "tau 1 is outside (0, 1)"}},
+		{"static with routed units", func(t *testing.T, dir string) {
+			editManifest(t, dir, func(m map[string]any) { m["router"] = "static" })
+		}, []string{"layer 0", "static router"}},
+		{"bad content_hash", func(t *testing.T, dir string) {
+			editManifest(t, dir, func(m map[string]any) { m["content_hash"] = "md5:00" })
+		}, []string{"content_hash", "md5:00"}},
 		{"truncated weights", func(t *testing.T, dir string) {
 			p := filepath.Join(dir, modelWeightsFile)
 			b, _ := os.ReadFile(p)
