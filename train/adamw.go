@@ -34,6 +34,7 @@ type AdamW struct {
 	m, v   [][]float32
 	grad   [][]float32
 	frozen []bool
+	scale  []float64 // per-parameter learning-rate multiplier (1 unless set)
 	steps  int
 }
 
@@ -50,8 +51,16 @@ func NewAdamW(params []*nn.Param, cfg AdamWConfig) (*AdamW, error) {
 		o.grad = append(o.grad, make([]float32, n))
 	}
 	o.frozen = make([]bool, len(params))
+	o.scale = make([]float64, len(params))
+	for i := range o.scale {
+		o.scale[i] = 1
+	}
 	return o, nil
 }
+
+// SetLRScale makes parameter i learn at s times the step's learning rate
+// (sparse training gives the routers their own rate this way).
+func (o *AdamW) SetLRScale(i int, s float64) { o.scale[i] = s }
 
 // Freeze stops updating parameter i (its moments are kept, its gradient
 // ignored): stage 2 of sparse training freezes the routers this way.
@@ -102,7 +111,7 @@ func (o *AdamW) Step(lr float64) float64 {
 	t := float64(o.steps)
 	// torch.optim.AdamW: p ← p(1 − lr·wd); m̂ = m/(1−β1ᵗ); v̂ = v/(1−β2ᵗ);
 	// p ← p − lr·m̂/(√v̂ + ε), computed as torch does it.
-	stepSize := lr / (1 - math.Pow(c.Beta1, t))
+	bc1 := 1 - math.Pow(c.Beta1, t)
 	bc2 := math.Sqrt(1 - math.Pow(c.Beta2, t))
 	for i, p := range o.params {
 		if o.frozen[i] {
@@ -110,6 +119,8 @@ func (o *AdamW) Step(lr float64) float64 {
 			continue
 		}
 		w, m, v, g := p.Value.Data().([]float32), o.m[i], o.v[i], o.grad[i]
+		lr := lr * o.scale[i]
+		stepSize := lr / bc1
 		decay := float32(1)
 		if p.Decay() {
 			decay = float32(1 - lr*c.WeightDecay)

@@ -60,6 +60,7 @@ type Config struct {
 	Stage2Steps   int     `json:"stage2_steps"`    // final steps with hard masks and frozen routers; 0: a third of steps
 	TargetWarmup  int     `json:"target_warmup"`   // steps over which the target ramps from 1 down to target; 0: half of stage 1
 	LambdaLR      float64 `json:"lambda_lr"`       // ascent rate of the Lagrange multipliers λ1, λ2
+	RouterLR      float64 `json:"router_lr"`       // peak learning rate of the router parameters, same schedule; 0: lr
 	PenaltyWeight float64 `json:"penalty_weight"`  // > 0: fixed-weight penalty w·ĉ (LTE-style) instead of the Lagrangian
 	SepWeight     float64 `json:"sep_weight"`      // weight of the separability term that pushes gates away from τ
 	Distill       float64 `json:"distill"`         // weight of distillation from the frozen dense model (0: off)
@@ -134,6 +135,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("group_size must be positive, got %d", c.GroupSize)
 	case c.Target > 0 && c.Router != "sigmoid" && c.Router != "hard-concrete" && c.Router != "static":
 		return fmt.Errorf("router %q: want sigmoid, hard-concrete or static", c.Router)
+	case c.RouterLR < 0 || c.RouterLR > 1:
+		return fmt.Errorf("router_lr must be in [0, 1] (0: lr), got %g", c.RouterLR)
 	case c.Distill < 0 || (c.Distill > 0 && c.DistillTemp <= 0):
 		return fmt.Errorf("distill must be ≥ 0 and distill_temp positive, got %g and %g", c.Distill, c.DistillTemp)
 	case c.Target > 0 && (c.Stage2Steps < 0 || c.Stage2Steps >= c.Steps):

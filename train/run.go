@@ -82,6 +82,11 @@ func Run(cfg Config, log io.Writer) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	if sp != nil && cfg.RouterLR > 0 {
+		for i := len(model.Params.List); i < len(params); i++ {
+			opt.SetLRScale(i, cfg.RouterLR/cfg.LR)
+		}
+	}
 
 	// State: fresh, or exactly where the latest checkpoint left off.
 	st := &State{BestStep: -1}
