@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sparsetune/sparsetune/checkpoints"
+	"github.com/sparsetune/sparsetune/nn"
+)
+
+// sparseFixture writes the gpt2 fixture as a sparse checkpoint that keeps
+// every unit: with routed set, layer 0's heads are routed by a sigmoid
+// router (whose tensors are zero), otherwise the router is static.
+func sparseFixture(t *testing.T, routed bool) string {
+	t.Helper()
+	fixture := filepath.Join("..", "..", "testdata", "fixtures", "gpt2")
+	m, err := nn.Load(fixture, nn.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := m.Config
+	s := &checkpoints.Sparse{Config: c, Tensors: map[string]*checkpoints.SparseTensor{}}
+	for _, p := range m.Params.List {
+		s.Tensors[p.Name] = &checkpoints.SparseTensor{Shape: p.Shape, Data: p.Value.Data().([]float32)}
+	}
+	all := func(n int) []int {
+		out := make([]int, n)
+		for i := range out {
+			out[i] = i
+		}
+		return out
+	}
+	s.Manifest = checkpoints.SparseManifest{Family: "gpt2", Router: "static", GroupSize: 16}
+	for l := 0; l < c.L; l++ {
+		s.Manifest.Layers = append(s.Manifest.Layers, checkpoints.SparseLayer{Tau: 0.5,
+			Heads: all(c.H), HeadsDense: all(c.H), Groups: all(c.F / 16), GroupsDense: all(c.F / 16)})
+	}
+	if routed {
+		s.Manifest.Router = "sigmoid"
+		s.Manifest.Layers[0].HeadsDense = []int{}
+		s.Tensors["router.layers.0.head.weight"] = &checkpoints.SparseTensor{Shape: []int{c.D, c.H}, Data: make([]float32, c.D*c.H)}
+		s.Tensors["router.layers.0.head.bias"] = &checkpoints.SparseTensor{Shape: []int{c.H}, Data: make([]float32, c.H)}
+	}
+	dir := filepath.Join(t.TempDir(), "sparse")
+	if err := checkpoints.WriteSparse(dir, s, fixture, nil); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "vocab.json"), []byte(`{}`), 0o644)
+	return dir
+}
+
+func TestExportCommand(t *testing.T) {
+	for _, routed := range []bool{false, true} {
+		in := sparseFixture(t, routed)
+		out := filepath.Join(t.TempDir(), "hf")
+		var stdout, stderr bytes.Buffer
+		if code := run([]string{"export", "--checkpoint", in, "--format", "hf", "--out", out}, &stdout, &stderr); code != 0 {
+			t.Fatalf("routed=%v: exit %d: %s", routed, code, stderr.String())
+		}
+		if warned := strings.Contains(stderr.String(), "warning: sigmoid router switches 4 kept units"); warned != routed {
+			t.Errorf("routed=%v: warning %v: %q", routed, warned, stderr.String())
+		}
+		if _, err := nn.Load(out, nn.LoadOptions{}); err != nil {
+			t.Errorf("routed=%v: export does not load: %v", routed, err)
+		}
+		if _, err := os.Stat(filepath.Join(out, "vocab.json")); err != nil {
+			t.Errorf("routed=%v: tokenizer file not carried over: %v", routed, err)
+		}
+	}
+	in := sparseFixture(t, false)
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"export", "--checkpoint", in}, 2, "--checkpoint and --out are required"},
+		{[]string{"export", "--checkpoint", in, "--out", t.TempDir(), "--format", "onnx"}, 2, `--format "onnx"`},
+		{[]string{"export", "--checkpoint", filepath.Join("..", "..", "testdata", "fixtures", "gpt2"), "--out", t.TempDir()}, 1, "missing sparse.json"},
+		{[]string{"export", "--help"}, 0, "--format"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(c.args, &stdout, &stderr); code != c.code || !strings.Contains(stdout.String()+stderr.String(), c.want) {
+			t.Errorf("%v: exit %d, output %q; want exit %d mentioning %q", c.args, code, stdout.String()+stderr.String(), c.code, c.want)
+		}
+	}
+}
