@@ -232,3 +232,46 @@ func TestEngineMatchesMaskedGraph(t *testing.T) {
 		})
 	}
 }
+
+// TestSessionMatchesForward: decoding token by token with the key/value
+// cache gives, at every position, the logits of the batched forward pass.
+func TestSessionMatchesForward(t *testing.T) {
+	for _, f := range []nn.Family{nn.GPT2, nn.LLaMA} {
+		c := testConfig(f, false)
+		const k = 8
+		m := &nn.Model{Config: c, Params: nn.InitParams(c, 3, tensor.Float32)}
+		set := testRouters(t, c, router.Sigmoid, k)
+		seqs := randomSeqs(c, 1, 20, 9)
+		sp, err := Build(m, set.Params(), usageManifest(t, m, set, seqs, k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := New(sp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, dense := range []bool{false, true} {
+			e.Dense = dense
+			want := engineLogits(t, e, seqs)
+			s, err := e.NewSession(len(seqs[0]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			worst := 0.0
+			for i, id := range seqs[0] {
+				got, err := s.Step(id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				worst = math.Max(worst, maxAbsDiff(got, want[i*c.Vocab:(i+1)*c.Vocab]))
+			}
+			if worst > 1e-4 {
+				t.Fatalf("%s dense=%v: decoding differs from the forward pass by %.3g", f, dense, worst)
+			}
+			t.Logf("%s dense=%v: max abs logit difference %.2g over %d steps", f, dense, worst, len(seqs[0]))
+			if _, err := s.Step(0); err == nil {
+				t.Fatalf("a full session accepted another token")
+			}
+		}
+	}
+}

@@ -1,0 +1,286 @@
+package infer
+
+import (
+	"fmt"
+	"math"
+
+	gblas "gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+
+	"github.com/sparsetune/sparsetune/internal/ops"
+	"github.com/sparsetune/sparsetune/internal/parallel"
+	"github.com/sparsetune/sparsetune/nn"
+)
+
+// Session decodes one sequence token by token with a key/value cache
+// (decoders only). Per token it reads only the weights of the units the
+// routers keep: the active heads' query and output rows, the active
+// groups' neurons (matrix-vector products over contiguous row runs), the
+// keys and values of every kept head (the cache needs them), and the head.
+type Session struct {
+	e      *Engine
+	max    int
+	n      int         // tokens in the cache
+	k, v   [][]float32 // per layer (max, kvHeads·S), RoPE applied to keys
+	x, a   []float32
+	q, ctx []float32
+	p      []float32
+	h, g   []float32
+	logit  []float32
+	acc    [][]float32 // per worker (D)
+	hon    []bool
+	gon    []bool
+	runs   []run
+	kv     []float32
+}
+
+// run is a contiguous range of rows [lo, hi) of a layer's FFN.
+type run struct{ lo, hi int }
+
+var gonumBLAS gonum.Implementation
+
+// NewSession starts a decoding session of at most maxLen tokens.
+func (e *Engine) NewSession(maxLen int) (*Session, error) {
+	c := e.Config
+	if c.Family != nn.GPT2 && c.Family != nn.LLaMA {
+		return nil, fmt.Errorf("generation needs a decoder (gpt2 or llama), not %s", c.Family)
+	}
+	if c.Task != nn.CausalLM {
+		return nil, fmt.Errorf("generation needs a causal language model, not a %s model", c.Task)
+	}
+	if c.Family != nn.LLaMA && maxLen > c.MaxPos {
+		maxLen = c.MaxPos
+	}
+	s := &Session{e: e, max: maxLen}
+	D := c.D
+	for _, ly := range e.layers {
+		s.k = append(s.k, make([]float32, maxLen*ly.kvHeads*e.S))
+		s.v = append(s.v, make([]float32, maxLen*ly.kvHeads*e.S))
+	}
+	s.x, s.a = make([]float32, D), make([]float32, D)
+	for range parallel.Workers() {
+		s.acc = append(s.acc, make([]float32, D))
+	}
+	return s, nil
+}
+
+// Len is the number of tokens decoded so far.
+func (s *Session) Len() int { return s.n }
+
+// Step feeds one token and returns the next-token logits (V), valid until
+// the next call.
+func (s *Session) Step(id int) ([]float32, error) {
+	e, c := s.e, s.e.Config
+	if id < 0 || id >= c.Vocab {
+		return nil, fmt.Errorf("token id %d is outside the vocabulary [0, %d)", id, c.Vocab)
+	}
+	if s.n >= s.max {
+		return nil, fmt.Errorf("the session holds at most %d tokens", s.max)
+	}
+	pos := []int{0}
+	e.embed(s.x, []int{id}, nil, pos, s.n)
+	for l, ly := range e.layers {
+		s.layerStep(l, ly)
+	}
+	e.norm(s.x, s.x, e.finW, e.finB, 1)
+	s.logit = growF(s.logit, c.Vocab)
+	s.rowsDot(s.logit, e.lmHead, []run{{0, c.Vocab}}, s.x, nil)
+	s.n++
+	e.Stats.Tokens++
+	return s.logit, nil
+}
+
+// layerStep runs one layer for the session's current token.
+func (s *Session) layerStep(l int, ly *layer) {
+	e, c, D, S := s.e, s.e.Config, s.e.Config.D, s.e.S
+	nh, ng, k := len(ly.heads), len(ly.groups), e.Manifest.GroupSize
+	s.hon, s.gon = growBool(s.hon, nh), growBool(s.gon, ng)
+	s.gatesStep(s.hon, ly.rh, ly.rhb, ly.headOn, ly.tau)
+	s.gatesStep(s.gon, ly.rg, ly.rgb, ly.groupOn, ly.tau)
+	heads, groups := 0, 0
+	for _, on := range s.hon {
+		heads += b2i(on)
+	}
+	for _, on := range s.gon {
+		groups += b2i(on)
+	}
+	ct := e.cost
+	e.Stats.Active += float64(heads)*ct.head(s.n+1) + float64(groups)*ct.group
+	e.Stats.Dense += float64(ct.h)*ct.head(s.n+1) + float64(ct.g)*ct.group
+	if !e.Dense {
+		e.Stats.Active += float64(2*D+1) * float64(len(ly.rhb)+len(ly.rgb))
+	}
+
+	// Attention: keys and values of every kept head into the cache, then
+	// the active heads.
+	e.norm(s.a, s.x, ly.n1w, ly.n1b, 1)
+	y := s.acc[0]
+	clear(y)
+	if nh > 0 {
+		kvS := ly.kvHeads * S
+		s.kv = growF(s.kv, 2*kvS)
+		kk, vv := s.kv[:kvS], s.kv[kvS:]
+		s.rowsDot(kk, ly.k, []run{{0, kvS}}, s.a, ly.kb)
+		s.rowsDot(vv, ly.v, []run{{0, kvS}}, s.a, ly.vb)
+		if e.rope != nil {
+			for i := 0; i < ly.kvHeads; i++ {
+				e.rope.Rotate(kk[i*S:(i+1)*S], s.n)
+			}
+		}
+		copy(s.k[l][s.n*kvS:], kk)
+		copy(s.v[l][s.n*kvS:], vv)
+		s.runs = s.runs[:0]
+		for i, on := range s.hon {
+			if on {
+				s.runs = appendRun(s.runs, i*S, (i+1)*S)
+			}
+		}
+		s.q = growF(s.q, nh*S)
+		s.rowsDot(s.q, ly.q, s.runs, s.a, ly.qb)
+		s.ctx = growF(s.ctx, nh*S)
+		T := s.n + 1
+		scale := 1 / math.Sqrt(float64(S))
+		for i, on := range s.hon {
+			if !on {
+				continue
+			}
+			q := s.q[i*S : (i+1)*S]
+			if e.rope != nil {
+				e.rope.Rotate(q, s.n)
+			}
+			kv := ly.kvOf[i] * S
+			s.p = growF(s.p, T)
+			for t := 0; t < T; t++ {
+				s.p[t] = gonumBLAS.Sdot(S, q, 1, s.k[l][t*kvS+kv:], 1) * float32(scale)
+			}
+			ops.SoftmaxRow(s.p, T)
+			ctx := s.ctx[i*S : (i+1)*S]
+			clear(ctx)
+			for t := 0; t < T; t++ {
+				gonumBLAS.Saxpy(S, s.p[t], s.v[l][t*kvS+kv:], 1, ctx, 1)
+			}
+		}
+		s.rowsAxpy(y, ly.o, s.runs, s.ctx)
+	}
+	addRowsBias(s.x, y, ly.ob, 1)
+
+	// FFN over the active groups' neurons.
+	e.norm(s.a, s.x, ly.n2w, ly.n2b, 1)
+	clear(y)
+	if ng > 0 {
+		s.runs = s.runs[:0]
+		for j, on := range s.gon {
+			if on {
+				s.runs = appendRun(s.runs, j*k, (j+1)*k)
+			}
+		}
+		F := ng * k
+		s.h = growF(s.h, F)
+		s.rowsDot(s.h, ly.up, s.runs, s.a, ly.upb)
+		if ly.gate != nil {
+			s.g = growF(s.g, F)
+			s.rowsDot(s.g, ly.gate, s.runs, s.a, nil)
+		}
+		scratch := growF(nil, k)
+		for _, r := range s.runs {
+			for lo := r.lo; lo < r.hi; lo += k {
+				h := s.h[lo : lo+k]
+				if ly.gate != nil {
+					ops.SiLUMulRow(h, scratch, s.g[lo:lo+k], h)
+				} else {
+					ops.BiasActRow(e.act, h, scratch, h, e.zeroD[:k])
+				}
+			}
+		}
+		s.rowsAxpy(y, ly.down, s.runs, s.h)
+	}
+	addRowsBias(s.x, y, ly.db, 1)
+	_ = c
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// appendRun adds rows [lo, hi), merging with the last run when adjacent.
+func appendRun(runs []run, lo, hi int) []run {
+	if n := len(runs); n > 0 && runs[n-1].hi == lo {
+		runs[n-1].hi = hi
+		return runs
+	}
+	return append(runs, run{lo, hi})
+}
+
+// gatesStep decides one router's units for the current token.
+func (s *Session) gatesStep(on []bool, w, bias []float32, always []bool, tau float32) {
+	e := s.e
+	routed := w != nil && !e.Dense
+	U := len(always)
+	if routed {
+		s.logit = growF(s.logit, U)
+		gonumBLAS.Sgemv(gblas.Trans, e.Config.D, U, 1, w, U, s.x, 1, 0, s.logit, 1)
+	}
+	for u := 0; u < U; u++ {
+		v := always[u] || !routed
+		if !v {
+			v = float32(sigmoid(float64(s.logit[u])+float64(bias[u])-e.Manifest.Shift)) > tau
+		}
+		on[u] = v
+	}
+}
+
+// rowsDot sets y[r] = W[r,:]·x (+ bias[r]) for the rows of runs, W having
+// D columns, split over the workers by rows.
+func (s *Session) rowsDot(y, w []float32, runs []run, x, bias []float32) {
+	D := len(x)
+	s.split(runs, func(_ int, lo, hi int) {
+		gonumBLAS.Sgemv(gblas.NoTrans, hi-lo, D, 1, w[lo*D:hi*D], D, x, 1, 0, y[lo:hi], 1)
+		if bias != nil {
+			addTo(y[lo:hi], bias[lo:hi])
+		}
+	})
+}
+
+// rowsAxpy sets y += Σ_r h[r]·W[r,:] over the rows of runs, each worker
+// into its own accumulator, then sums them into y (= s.acc[0]).
+func (s *Session) rowsAxpy(y, w []float32, runs []run, h []float32) {
+	D := len(y)
+	for _, a := range s.acc[1:] {
+		clear(a)
+	}
+	s.split(runs, func(wi, lo, hi int) {
+		gonumBLAS.Sgemv(gblas.Trans, hi-lo, D, 1, w[lo*D:hi*D], D, h[lo:hi], 1, 1, s.acc[wi], 1)
+	})
+	for _, a := range s.acc[1:] {
+		addTo(y, a)
+	}
+}
+
+// split divides the rows of runs evenly over the workers and calls f for
+// each worker's pieces, in parallel.
+func (s *Session) split(runs []run, f func(worker, lo, hi int)) {
+	total := 0
+	for _, r := range runs {
+		total += r.hi - r.lo
+	}
+	W := len(s.acc)
+	if total < 256 {
+		W = 1
+	}
+	parallel.For(W, 1, func(wlo, whi int) {
+		for wi := wlo; wi < whi; wi++ {
+			from, to := wi*total/W, (wi+1)*total/W
+			seen := 0
+			for _, r := range runs {
+				lo, hi := max(r.lo, r.lo+from-seen), min(r.hi, r.lo+to-seen)
+				if lo < hi {
+					f(wi, lo, hi)
+				}
+				seen += r.hi - r.lo
+			}
+		}
+	})
+}
