@@ -132,8 +132,14 @@ func (e *Engine) embed(x []float32, ids, types []int, pos []int, start int) {
 	}
 }
 
+// addTo sets dst += src (gonum's SIMD axpy with α = 1, the same sums as a
+// loop, for rows long enough to pay for the call).
 func addTo(dst, src []float32) {
 	src = src[:len(dst)]
+	if len(dst) >= 32 {
+		gonumBLAS.Saxpy(len(dst), 1, src, 1, dst, 1)
+		return
+	}
 	for i := range dst {
 		dst[i] += src[i]
 	}
@@ -168,13 +174,20 @@ func (e *Engine) gates(on []bool, x []float32, n int, w, bias []float32, always 
 		blas.Sgemm(false, false, n, U, e.Config.D, 1, x, e.Config.D, w, U, 0, logits, U)
 	}
 	shift := e.Manifest.Shift
+	// p > τ ⇔ logit − shift > ln(τ/(1−τ)) up to p's rounding to float32:
+	// decide by the logit unless it is within 1e-4 of the boundary.
+	theta := math.Log(float64(tau)/(1-float64(tau))) + shift
 	count := 0
 	for r := 0; r < n; r++ {
 		for u := 0; u < U; u++ {
 			v := always[u] || !routed
 			if !v {
-				p := float32(sigmoid(float64(logits[r*U+u]) + float64(bias[u]) - shift))
-				v = p > tau
+				z := float64(logits[r*U+u]) + float64(bias[u])
+				if math.Abs(z-theta) > 1e-4 {
+					v = z > theta
+				} else {
+					v = float32(sigmoid(z-shift)) > tau
+				}
 			}
 			on[r*U+u] = v
 			if v {
