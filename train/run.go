@@ -123,9 +123,13 @@ func Run(cfg Config, log io.Writer) (*Summary, error) {
 	timer := time.Now()
 
 	for st.Step < cfg.Steps {
-		if sp != nil && sp.stageAt(st.Step) == 2 && tr.stage == 1 {
+		if sp != nil && st.Step == cfg.Steps-cfg.Stage2Steps {
 			// Hardening: calibrate τ so the masks spend the target compute,
-			// then evaluate with the calibrated masks.
+			// then evaluate with the calibrated masks. A run resumed from
+			// the checkpoint saved at the switch calibrates here too: its
+			// stage-2 graph was built before τ was known, so enterStage
+			// rebuilds it.
+			tr.stage = 1
 			batches := calibrationBatches(ds.Train, &cfg, model.Config, tok)
 			tau, err := sp.calibrate(model, batches)
 			if err != nil {

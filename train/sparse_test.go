@@ -128,3 +128,38 @@ func TestDenseReference(t *testing.T) {
 		t.Fatalf("a classifier as the reference of a language model: %v", err)
 	}
 }
+
+// TestSparseResumeAtTheStageSwitch resumes from the checkpoint saved at the
+// last stage-1 step, before τ was calibrated: the resumed run calibrates as
+// the uninterrupted one did and ends with the same losses and compute.
+func TestSparseResumeAtTheStageSwitch(t *testing.T) {
+	dir := t.TempDir()
+	full := sparseRun(t, dir)
+	fsum, err := Run(full, &strings.Builder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := full
+	cut.OutDir, cut.stopAfter = filepath.Join(dir, "cut"), full.Steps-full.Stage2Steps
+	if _, err := Run(cut, &strings.Builder{}); err != nil {
+		t.Fatal(err)
+	}
+	cut.stopAfter, cut.Resume = 0, true
+	var log strings.Builder
+	csum, err := Run(cut, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "calibrated τ") {
+		t.Errorf("the run resumed at the stage switch did not calibrate:\n%s", log.String())
+	}
+	a, b := readLosses(t, full.OutDir), readLosses(t, cut.OutDir)
+	for s := 1; s <= full.Steps; s++ {
+		if math.Abs(a[s]-b[s]) > 1e-5 {
+			t.Errorf("step %d: resumed loss %.7f, uninterrupted %.7f", s, b[s], a[s])
+		}
+	}
+	if *csum.Compute != *fsum.Compute {
+		t.Errorf("resumed at the switch: compute %.4f, uninterrupted %.4f", *csum.Compute, *fsum.Compute)
+	}
+}
