@@ -104,6 +104,19 @@ func (d *Dynamics) Record(epoch int, id string, logits []float32, label int) err
 	return nil
 }
 
+// DropFrom removes every record of epoch ≥ epoch, and the examples left
+// with no record: what a run resumed from a checkpoint taken before those
+// epochs were recorded does first, so that it can record them again.
+func (d *Dynamics) DropFrom(epoch int) {
+	for id, s := range d.ex {
+		i, _ := slices.BinarySearch(s.epochs, epoch)
+		s.epochs, s.logits = s.epochs[:i], s.logits[:i]
+		if i == 0 {
+			delete(d.ex, id)
+		}
+	}
+}
+
 // dynamicsHeader is the first line of a saved table.
 type dynamicsHeader struct {
 	Format     string `json:"format"`

@@ -136,3 +136,16 @@ func TestLoadDynamicsErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestDropFrom(t *testing.T) {
+	d := NewDynamics(2)
+	mustRecord(t, d, 0, "a", []float32{1, 0}, 0)
+	mustRecord(t, d, 1, "a", []float32{2, 0}, 0)
+	mustRecord(t, d, 3, "a", []float32{3, 0}, 0)
+	mustRecord(t, d, 2, "late", []float32{0, 1}, 1)
+	d.DropFrom(2)
+	if !slices.Equal(d.IDs(), []string{"a"}) || !slices.Equal(d.ex["a"].epochs, []int{0, 1}) {
+		t.Fatalf("after DropFrom(2): ids %q, epochs of a %v; want [a] and [0 1]", d.IDs(), d.ex["a"].epochs)
+	}
+	mustRecord(t, d, 2, "a", []float32{5, 0}, 0) // epoch 2 may be recorded again
+}

@@ -31,16 +31,17 @@ type Report struct {
 
 // Stratum is one score range of CCS: [Lo, Hi), the last one [Lo, Hi].
 type Stratum struct {
-	Lo, Hi    float64
-	Available int // ids in the range after the β drop
-	Taken     int // ids selected from it
+	Lo        float64 `json:"lo"`
+	Hi        float64 `json:"hi"`
+	Available int     `json:"available"` // ids in the range after the β drop
+	Taken     int     `json:"taken"`     // ids selected from it
 }
 
 // ClassCount is one class of Report.Classes.
 type ClassCount struct {
-	Label     string
-	Available int // ids with this label after the β drop
-	Taken     int // ids with this label selected
+	Label     string `json:"label"`
+	Available int    `json:"available"` // ids with this label after the β drop
+	Taken     int    `json:"taken"`     // ids with this label selected
 }
 
 // CCS is coverage-centric coreset selection (Zheng, Zhang, Yang & Prakash
@@ -90,8 +91,8 @@ func CCS(scores map[string]float64, budget int, beta float64, strata int, seed u
 	members := stratify(scores, pool, strata, rep)
 	chosen := stratifiedSample(rand.NewPCG(seed, ccsStream), members, budget, rep)
 	if len(opts) == 1 && opts[0].Labels != nil {
-		if rep.Classes, err = classCounts(opts[0].Labels, pool, chosen); err != nil {
-			return nil, nil, err
+		if rep.Classes, err = CountClasses(opts[0].Labels, pool, chosen); err != nil {
+			return nil, nil, fmt.Errorf("coreset: ccs: %w", err)
 		}
 	}
 	return chosen, rep, nil
@@ -142,14 +143,17 @@ func stratifiedSample(src *rand.PCG, members [][]string, budget int, rep *Report
 	return chosen
 }
 
-// classCounts counts each label among pool and chosen.
-func classCounts(labels map[string]string, pool, chosen []string) ([]ClassCount, error) {
+// CountClasses counts each label among pool (the ids a selector chose
+// from) and among chosen (a subset of pool), in ascending label order: the
+// class balance of a selection. Errors: an id of pool without a label, an
+// id of chosen not in pool.
+func CountClasses(labels map[string]string, pool, chosen []string) ([]ClassCount, error) {
 	idx := map[string]int{}
 	var out []ClassCount
 	for _, id := range pool {
 		l, ok := labels[id]
 		if !ok {
-			return nil, fmt.Errorf("coreset: ccs: id %q has no label in Options.Labels", id)
+			return nil, fmt.Errorf("id %q has no label", id)
 		}
 		if _, seen := idx[l]; !seen {
 			idx[l] = len(out)
@@ -157,7 +161,14 @@ func classCounts(labels map[string]string, pool, chosen []string) ([]ClassCount,
 		}
 		out[idx[l]].Available++
 	}
+	inPool := make(map[string]bool, len(pool))
+	for _, id := range pool {
+		inPool[id] = true
+	}
 	for _, id := range chosen {
+		if !inPool[id] {
+			return nil, fmt.Errorf("chosen id %q is not among the ids chosen from", id)
+		}
 		out[idx[labels[id]]].Taken++
 	}
 	slices.SortFunc(out, func(a, b ClassCount) int { return cmp.Compare(a.Label, b.Label) })

@@ -263,3 +263,14 @@ func TestCCSErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestCountClasses(t *testing.T) {
+	labels := map[string]string{"a": "x", "b": "y", "c": "x", "d": "y"}
+	got, err := CountClasses(labels, []string{"a", "b", "c"}, []string{"c"})
+	if want := []ClassCount{{"x", 2, 1}, {"y", 1, 0}}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("CountClasses = %+v, %v, want %+v", got, err, want)
+	}
+	if _, err := CountClasses(labels, []string{"a"}, []string{"d"}); err == nil || !strings.Contains(err.Error(), `"d" is not among`) {
+		t.Errorf("chosen outside pool: error %v", err)
+	}
+}

@@ -67,6 +67,19 @@ type Config struct {
 	DistillTemp   float64 `json:"distill_temp"`    // distillation temperature τ (Hinton et al. 2015)
 	DenseRef      string  `json:"dense_reference"` // a dense fine-tuned model evaluated on the same valid/test data: the summary's dense_metric
 
+	// Data-efficient fine-tuning (package coreset, docs/coreset.md):
+	// training dynamics, and training on a selected subset of train.
+	RecordDynamics    bool    `json:"record_dynamics"`     // write the per-example training-dynamics table dynamics.jsonl in out_dir
+	DynamicsEvery     int     `json:"dynamics_every"`      // steps between two recordings of the dynamics; 0: about one epoch
+	Coreset           string  `json:"coreset"`             // "": train on all of train; ccs, elfs, random, hardest or easiest: on a subset chosen first
+	CoresetRatio      float64 `json:"coreset_ratio"`       // fraction of the training examples kept, in (0, 1]
+	CoresetScore      string  `json:"coreset_score"`       // difficulty score: aum, forgetting, el2n or entropy
+	CoresetBeta       float64 `json:"coreset_beta"`        // fraction of hardest examples dropped first (ccs, elfs); < 0: by the ratio (DefaultBeta)
+	CoresetBetaSearch bool    `json:"coreset_beta_search"` // choose β on the validation set instead: one run per candidate
+	CoresetStrata     int     `json:"coreset_strata"`      // CCS score strata; 0: min(50, examples left)
+	CoresetClusters   int     `json:"coreset_clusters"`    // ELFS pseudo-classes; 0: the number of labels in train
+	CoresetDynamics   string  `json:"coreset_dynamics"`    // an existing dynamics table (or run directory) to score with; "": a dynamics run first
+
 	// stopAfter ends the run after this many steps without a final
 	// checkpoint, as if the process were killed (tests only).
 	stopAfter int
@@ -84,6 +97,7 @@ func DefaultConfig() Config {
 		WeightDecay: 0.01, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1,
 		EvalEvery: 100, SaveEvery: 100, LogEvery: 10, Seed: 1,
 		Router: "sigmoid", GroupSize: 32, Tau: 0.5, LambdaLR: 0.5, SepWeight: 0.1, DistillTemp: 2,
+		CoresetScore: "aum", CoresetBeta: -1,
 	}
 }
 
@@ -142,5 +156,5 @@ func (c *Config) Validate() error {
 	case c.Target > 0 && (c.Stage2Steps < 0 || c.Stage2Steps >= c.Steps):
 		return fmt.Errorf("stage2_steps must be in [0, steps), got %d", c.Stage2Steps)
 	}
-	return nil
+	return c.validateCoreset()
 }

@@ -58,6 +58,11 @@ func Run(cfg Config, log io.Writer) (*Summary, error) {
 	if err := prepareRunDir(&cfg); err != nil {
 		return nil, err
 	}
+	if cfg.Coreset != "" { // train on a subset chosen first (coreset.go)
+		if err := applyCoreset(&cfg, log); err != nil {
+			return nil, err
+		}
+	}
 	// Data: tokenized once, cached by tokenizer and data hash.
 	tok, err := data.LoadTokenizer(cfg.Model)
 	if err != nil {
@@ -109,6 +114,11 @@ func Run(cfg Config, log io.Writer) (*Summary, error) {
 		return nil, err
 	}
 	defer func() { ev.Close() }() // ev is rebuilt when the masks are calibrated
+	// Training dynamics for coreset selection (nil unless record_dynamics).
+	dyn, err := newDynamicsRecorder(&cfg, ds, model.Config, st)
+	if err != nil {
+		return nil, err
+	}
 	metrics, err := openMetrics(cfg.OutDir, st.Step)
 	if err != nil {
 		return nil, err
@@ -183,6 +193,9 @@ func Run(cfg Config, log io.Writer) (*Summary, error) {
 				st.Step, cfg.Steps, loss, lr, gnorm, float64(stepTokens)/dt, dt, sparseColumns(sparseRec))
 		}
 		bar.update(st.Step, loss)
+		if err := dyn.afterStep(st.Step, ev, ds.Train, model.Config, tok); err != nil {
+			return nil, err
+		}
 
 		// Evaluate, keep the best checkpoint, stop early when it stalls.
 		// A sparse model's checkpoints compete only once its masks are

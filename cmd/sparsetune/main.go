@@ -33,6 +33,7 @@ var commands = map[string]command{
 	"score":   {"score texts or token ids with a model (log-probabilities or class probabilities)", runScore},
 	"bench":   {"benchmark a training step (bench train)", runBench},
 	"info":    {"show the linear-algebra backend and build information", runInfo},
+	"coreset": {"choose a subset of a training file (CCS, ELFS, random, hardest, easiest)", runCoreset},
 	"export":  {"write a sparse checkpoint's kept units as a plain Hugging Face model", runExport},
 }
 

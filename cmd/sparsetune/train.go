@@ -63,6 +63,18 @@ func trainFlags(fs *pflag.FlagSet, fc *train.Config) {
 		"distill_temp":    "distillation temperature",
 		"dense_reference": "dense fine-tuned model directory evaluated on the same valid and test data (summary: dense_metric)",
 		"from_scratch":    "initialise the model randomly from --model's config.json (pretraining)",
+
+		// Training dynamics and coreset selection (docs/coreset.md).
+		"record_dynamics":     "record per-example training dynamics into dynamics.jsonl in the run directory",
+		"dynamics_every":      "steps between two recordings of the training dynamics (0: about one epoch)",
+		"coreset":             "train on a subset chosen first: ccs, elfs, random, hardest or easiest (see sparsetune coreset)",
+		"coreset_ratio":       "fraction of the training examples the subset keeps, in (0, 1]",
+		"coreset_score":       "difficulty score: aum, forgetting, el2n or entropy",
+		"coreset_beta":        "fraction of hardest examples dropped first by ccs and elfs (negative: by the ratio)",
+		"coreset_beta_search": "choose the hard-drop fraction on the validation set (one run per candidate)",
+		"coreset_strata":      "CCS score strata (0: min(50, examples))",
+		"coreset_clusters":    "ELFS pseudo-classes (0: the number of labels)",
+		"coreset_dynamics":    "existing dynamics table (or run directory) to score with instead of a dynamics run",
 	}
 	v := reflect.ValueOf(fc).Elem()
 	for i := 0; i < v.NumField(); i++ {

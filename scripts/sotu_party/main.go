@@ -1,0 +1,222 @@
+// Command sotu_party builds the speaker's-party task from the State of the
+// Union corpus: paragraph-sized passages labelled with the party of the
+// president who gave the speech, Democratic or Republican (the two parties
+// with enough speeches; the others are dropped).
+//
+//	go run ./scripts/sotu_party SHARED_SOTU_DIR OUT_DIR [train valid test]
+//
+// reads SHARED_SOTU_DIR/{train,valid,test}.jsonl (the shared corpus, split
+// there by year) and writes OUT_DIR/{train,valid,test}.jsonl with
+// {"id", "text", "label"} per line.
+//
+// How the task is built, so that it is neither trivial nor leaky:
+//
+//   - The corpus has one line per speech and no paragraph breaks, so a
+//     "paragraph" is made of consecutive sentences (split after . ! or ?
+//     followed by a space and a capital letter) until it holds at least
+//     minWords words; a leftover shorter than minWords at the end of a
+//     speech is dropped.
+//   - The three year-based splits of the shared corpus are pooled and the
+//     speeches (not the paragraphs) are assigned to train, valid and test
+//     by a hash of "<president> <year>", 70/10/20: paragraphs of one speech
+//     never appear in two splits. (The shared year split would make valid
+//     and test all post-1980, a period the training speeches never cover.)
+//   - Each split is then sampled down to the requested size without
+//     replacement (seeded), so every speech contributes in proportion to
+//     its length.
+//
+// Ids are "<year>-<president initials>-<paragraph index in the speech>",
+// stable across runs. The output is deterministic.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// minWords is a paragraph's minimum length: about 64 tokens of a 4096-entry
+// BPE vocabulary, the sequence length the coreset experiments use.
+const minWords = 45
+
+type speech struct {
+	Text      string `json:"text"`
+	Year      int    `json:"year"`
+	President string `json:"president"`
+	Party     string `json:"party"`
+}
+
+type example struct {
+	ID    string `json:"id"`
+	Text  string `json:"text"`
+	Label string `json:"label"`
+}
+
+var sentenceEnd = regexp.MustCompile(`[.!?]["')]?\s+`)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "sotu_party:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	if len(args) != 2 && len(args) != 5 {
+		return fmt.Errorf("usage: sotu_party SHARED_SOTU_DIR OUT_DIR [TRAIN VALID TEST]")
+	}
+	sizes := []int{2000, 400, 1000}
+	if len(args) == 5 {
+		for i, a := range args[2:] {
+			n, err := strconv.Atoi(a)
+			if err != nil || n < 1 {
+				return fmt.Errorf("split size %q: want a positive integer", a)
+			}
+			sizes[i] = n
+		}
+	}
+	var speeches []speech
+	for _, f := range []string{"train", "valid", "test"} {
+		s, err := readSpeeches(filepath.Join(args[0], f+".jsonl"))
+		if err != nil {
+			return err
+		}
+		speeches = append(speeches, s...)
+	}
+	splits := make([][]example, 3)
+	for _, s := range speeches {
+		if s.Party != "Democratic" && s.Party != "Republican" {
+			continue
+		}
+		k := splitOf(s)
+		splits[k] = append(splits[k], paragraphs(s)...)
+	}
+	if err := os.MkdirAll(args[1], 0o755); err != nil {
+		return err
+	}
+	for i, name := range []string{"train", "valid", "test"} {
+		ex := sample(splits[i], sizes[i], uint64(i+1))
+		if err := write(filepath.Join(args[1], name+".jsonl"), ex); err != nil {
+			return err
+		}
+		counts := map[string]int{}
+		for _, e := range ex {
+			counts[e.Label]++
+		}
+		fmt.Fprintf(os.Stderr, "%s: %d paragraphs (of %d) %v\n", name, len(ex), len(splits[i]), counts)
+	}
+	return nil
+}
+
+func readSpeeches(path string) ([]speech, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []speech
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<26)
+	for line := 1; sc.Scan(); line++ {
+		var s speech
+		if err := json.Unmarshal(sc.Bytes(), &s); err != nil {
+			return nil, fmt.Errorf("%s:%d: %v", path, line, err)
+		}
+		out = append(out, s)
+	}
+	return out, sc.Err()
+}
+
+// splitOf assigns a speech to train (0), valid (1) or test (2), 70/10/20,
+// by a hash of who gave it and when.
+func splitOf(s speech) int {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s %d", s.President, s.Year)
+	switch r := h.Sum64() % 100; {
+	case r < 70:
+		return 0
+	case r < 80:
+		return 1
+	default:
+		return 2
+	}
+}
+
+// paragraphs cuts a speech into runs of whole sentences of at least
+// minWords words.
+func paragraphs(s speech) []example {
+	initials := ""
+	for _, w := range strings.Fields(s.President) {
+		initials += string(unicode.ToLower([]rune(w)[0]))
+	}
+	var out []example
+	var cur []string
+	words := 0
+	flush := func() {
+		out = append(out, example{
+			ID:    fmt.Sprintf("%d-%s-%d", s.Year, initials, len(out)),
+			Text:  strings.Join(cur, " "),
+			Label: s.Party,
+		})
+		cur, words = nil, 0
+	}
+	text := strings.Join(strings.Fields(s.Text), " ")
+	for len(text) > 0 {
+		end := len(text)
+		for _, m := range sentenceEnd.FindAllStringIndex(text, -1) {
+			if m[1] < len(text) && unicode.IsUpper(rune(text[m[1]])) {
+				end = m[1]
+				break
+			}
+		}
+		sent := strings.TrimSpace(text[:end])
+		text = text[end:]
+		cur = append(cur, sent)
+		words += len(strings.Fields(sent))
+		if words >= minWords {
+			flush()
+		}
+	}
+	return out
+}
+
+// sample draws n examples without replacement (all when there are fewer),
+// in a seeded order, then sorts them by id for a stable file.
+func sample(ex []example, n int, seed uint64) []example {
+	r := rand.New(rand.NewPCG(seed, 0x736f7475)) // "sotu"
+	p := slices.Clone(ex)
+	r.Shuffle(len(p), func(i, j int) { p[i], p[j] = p[j], p[i] })
+	p = p[:min(n, len(p))]
+	slices.SortFunc(p, func(a, b example) int { return strings.Compare(a.ID, b.ID) })
+	return p
+}
+
+func write(path string, ex []example) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for _, e := range ex {
+		if err := enc.Encode(e); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

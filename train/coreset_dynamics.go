@@ -1,0 +1,257 @@
+package train
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+
+	"github.com/sparsetune/sparsetune/coreset"
+	"github.com/sparsetune/sparsetune/data"
+	"github.com/sparsetune/sparsetune/internal/atomicfile"
+	"github.com/sparsetune/sparsetune/nn"
+)
+
+// dynamicsEvalBatches caps the validation batches of a dynamics run, which
+// validates on its own training data only to keep the run's machinery
+// (best checkpoint, early stopping) working; its metric is not used.
+const dynamicsEvalBatches = 4
+
+// scores returns the difficulty scores of c.Score for every id of src,
+// from c.Dynamics or the work dir's table, recording it first if missing.
+func (c *SubsetConfig) scores(src *source, res *SubsetResult, log io.Writer) (map[string]float64, error) {
+	path := c.Dynamics
+	if path == "" {
+		name := "dynamics.jsonl"
+		if c.Method == CoresetELFS {
+			name = "dynamics-pseudo.jsonl"
+		}
+		path = filepath.Join(c.WorkDir, name)
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			if err := c.recordDynamics(src, path, res, log); err != nil {
+				return nil, err
+			}
+		} else if err != nil {
+			return nil, fmt.Errorf("coreset: %w", err)
+		} else {
+			fmt.Fprintf(log, "coreset: reusing the dynamics table %s\n", path)
+		}
+	}
+	if c.Method != CoresetELFS && src.labels == nil {
+		return nil, fmt.Errorf("coreset: method %s needs a label on every record of %s (elfs and random need none)", c.Method, c.Run.Train)
+	}
+	table, err := LoadDynamicsOf(path)
+	if err != nil {
+		return nil, err
+	}
+	res.Dynamics = path
+	kind, _ := coreset.ParseScoreKind(c.Score)
+	all, err := table.Scores(kind, 0)
+	if err != nil {
+		return nil, err
+	}
+	scores := make(map[string]float64, len(src.ids))
+	for _, id := range src.ids {
+		s, ok := all[id]
+		if !ok {
+			return nil, fmt.Errorf("coreset: the dynamics table %s has no example %q of %s: was it recorded on another file or with other ids?", path, id, c.Run.Train)
+		}
+		scores[id] = s
+	}
+	return scores, nil
+}
+
+// recordDynamics trains on src (on the true labels, or on pseudo-labels
+// for ELFS) with dynamics recording and saves the table at path once the
+// run is complete. An interrupted run is resumed.
+func (c *SubsetConfig) recordDynamics(src *source, path string, res *SubsetResult, log io.Writer) error {
+	cfg := c.Run
+	cfg.Task, cfg.RecordDynamics, cfg.Coreset = "classification", true, ""
+	cfg.Test, cfg.DenseRef, cfg.Target = "", "", 0
+	cfg.OutDir = filepath.Join(c.WorkDir, "dynamics-run")
+	if c.Method == CoresetELFS {
+		pseudo, err := c.pseudoLabels(src, res, log)
+		if err != nil {
+			return err
+		}
+		cfg.OutDir = filepath.Join(c.WorkDir, "dynamics-pseudo-run")
+		cfg.Train, cfg.TextField, cfg.LabelField, cfg.IDField = pseudo, "text", "label", "id"
+	} else if src.labels == nil {
+		return fmt.Errorf("coreset: method %s needs a label on every record of %s (elfs and random need none)", c.Method, c.Run.Train)
+	}
+	cfg.Valid = cfg.Train
+	if cfg.EvalBatches == 0 || cfg.EvalBatches > dynamicsEvalBatches {
+		cfg.EvalBatches = dynamicsEvalBatches
+	}
+	cfg.Resume = HoldsRun(cfg.OutDir)
+	fmt.Fprintf(log, "coreset: recording training dynamics: %d steps on %s in %s\n", cfg.Steps, cfg.Train, cfg.OutDir)
+	if _, err := Run(cfg, log); err != nil {
+		return fmt.Errorf("coreset: dynamics run: %w", err)
+	}
+	table, err := LoadDynamicsOf(cfg.OutDir)
+	if err != nil {
+		return err
+	}
+	return table.Save(path)
+}
+
+// pseudoLabels clusters the base model's embeddings of src into
+// pseudo-classes (coreset.PseudoLabels) and writes them as a JSONL file
+// {"id", "text", "label": "c<k>"} in the work dir for the proxy run.
+func (c *SubsetConfig) pseudoLabels(src *source, res *SubsetResult, log io.Writer) (string, error) {
+	k := c.Clusters
+	if k == 0 {
+		if src.labels == nil {
+			return "", fmt.Errorf("coreset: elfs: %s has no labels to count the classes by: give the number of clusters", c.Run.Train)
+		}
+		distinct := map[string]bool{}
+		for _, l := range src.labels {
+			distinct[l] = true
+		}
+		k = len(distinct)
+	}
+	fmt.Fprintf(log, "coreset: embedding %d examples with %s\n", len(src.recs), c.Run.Model)
+	emb, err := embedRecords(c.Run, src.recs)
+	if err != nil {
+		return "", err
+	}
+	assign, err := coreset.PseudoLabels(emb, k, c.Run.Seed)
+	if err != nil {
+		return "", err
+	}
+	res.ClusterSizes = make([]int, k)
+	for _, a := range assign {
+		res.ClusterSizes[a]++
+	}
+	if src.labels != nil {
+		p := purity(assign, src.labels)
+		res.Purity = &p
+	}
+	path := filepath.Join(c.WorkDir, "pseudo-labels.jsonl")
+	width := len(strconv.Itoa(k - 1))
+	err = atomicfile.Write(path, func(w io.Writer) error {
+		bw := bufio.NewWriter(w)
+		enc := json.NewEncoder(bw)
+		for _, r := range src.recs {
+			label := fmt.Sprintf("c%0*d", width, assign[r.ID])
+			if err := enc.Encode(map[string]string{"id": r.ID, "text": r.Text, "label": label}); err != nil {
+				return err
+			}
+		}
+		return bw.Flush()
+	})
+	return path, err
+}
+
+// purity is the share of examples whose cluster's most common label is
+// their own.
+func purity(assign map[string]int, labels map[string]string) float64 {
+	counts := map[int]map[string]int{}
+	for id, a := range assign {
+		if counts[a] == nil {
+			counts[a] = map[string]int{}
+		}
+		counts[a][labels[id]]++
+	}
+	top := 0
+	for _, byLabel := range counts {
+		best := 0
+		for _, n := range byLabel {
+			best = max(best, n)
+		}
+		top += best
+	}
+	return float64(top) / float64(len(assign))
+}
+
+// embedRecords returns the pooled final hidden state of the base model
+// cfg.Model for each record (see evaluator.embed), keyed by id. The text
+// is encoded as for classification and cut to the sequence length.
+func embedRecords(cfg Config, recs []data.Record) (map[string][]float32, error) {
+	tok, err := data.LoadTokenizer(cfg.Model)
+	if err != nil {
+		return nil, err
+	}
+	// A throwaway two-class head: only the hidden states are read, and a
+	// classifier's graph skips the (T, V) language-model logits.
+	m, err := nn.Load(cfg.Model, nn.LoadOptions{Task: nn.Classification, Labels: []string{"0", "1"}, Seed: cfg.Seed})
+	if err != nil {
+		return nil, err
+	}
+	T := cfg.SeqLen
+	if T == 0 {
+		T = min(m.Config.MaxPos, 256)
+	}
+	split := &data.Split{Name: "train", Labels: make([]int, len(recs))}
+	for _, r := range recs {
+		ids, err := data.EncodeForModel(tok, r.Text)
+		if err != nil {
+			return nil, fmt.Errorf("coreset: %s:%d: %w", cfg.Train, r.Line, err)
+		}
+		split.Seqs = append(split.Seqs, ids[:min(len(ids), T)])
+		split.IDs = append(split.IDs, r.ID)
+	}
+	batch := max(cfg.Batch, 1)
+	ev, err := newEvaluator(m, batch, T, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer ev.Close()
+	return ev.embed(split, m.Config, tok)
+}
+
+// searchBeta selects and trains on a subset for each of BetaCandidates
+// and returns the β whose run scores best on c.Run.Valid (the smaller β
+// on a tie). The runs go to <work dir>/beta-search.
+func (c *SubsetConfig) searchBeta(src *source, scores map[string]float64, budget int, res *SubsetResult, log io.Writer) (float64, error) {
+	res.BetaSearch = map[string]float64{}
+	best, bestMetric := -1.0, 0.0
+	for _, beta := range BetaCandidates {
+		if budget > len(scores)-dropCount(beta, len(scores)) {
+			continue // not enough examples left after the drop
+		}
+		name := fmt.Sprintf("%s-%g-seed%d-beta%g", c.Method, c.Ratio, c.Seed, beta)
+		dir := filepath.Join(c.WorkDir, "beta-search")
+		chosen, err := c.choose(src, scores, budget, beta, &SubsetResult{})
+		if err != nil {
+			return 0, err
+		}
+		subset := filepath.Join(dir, name+filepath.Ext(c.Run.Train))
+		if err := writeSubset(c.Run.Train, subset, chosen, src.idField); err != nil {
+			return 0, err
+		}
+		cfg := c.Run
+		cfg.Train, cfg.Test, cfg.Coreset, cfg.RecordDynamics = subset, "", "", false
+		cfg.OutDir = filepath.Join(dir, name)
+		cfg.Resume = false
+		if src.idNote != "file" {
+			cfg.IDField = data.DeriveIDs
+		}
+		if HoldsRun(cfg.OutDir) {
+			if err := os.RemoveAll(cfg.OutDir); err != nil {
+				return 0, err
+			}
+		}
+		fmt.Fprintf(log, "coreset: β search: training on the subset at β = %g\n", beta)
+		sum, err := Run(cfg, log)
+		if err != nil {
+			return 0, fmt.Errorf("coreset: β search at %g: %w", beta, err)
+		}
+		res.BetaSearch[strconv.FormatFloat(beta, 'g', -1, 64)] = sum.Metric
+		lower := sum.MetricName == "perplexity"
+		if best < 0 || better(sum.Metric, bestMetric, lower) {
+			best, bestMetric = beta, sum.Metric
+		}
+	}
+	if best < 0 {
+		return 0, fmt.Errorf("coreset: β search: no candidate in %v leaves %d examples", slices.Clone(BetaCandidates), budget)
+	}
+	fmt.Fprintf(log, "coreset: β search chose %g (valid %s %.4f)\n", best, "metric", bestMetric)
+	return best, nil
+}
