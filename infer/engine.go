@@ -40,6 +40,7 @@ type Engine struct {
 	cost           costTable
 	work           []*work
 	Stats          Stats
+	Usage          *Usage // nil unless RecordUsage was called
 }
 
 // layer is one transformer layer in the engine's layout: every projection

@@ -33,12 +33,31 @@ func (s Stats) Compute() float64 {
 	return s.Active / s.Dense
 }
 
+// Usage counts, per layer and kept unit, the tokens that switched the unit
+// on (Engine.RecordUsage).
+type Usage struct {
+	Tokens        int
+	Heads, Groups [][]int
+}
+
+// RecordUsage starts counting unit usage of batched forward passes into
+// e.Usage (from zero).
+func (e *Engine) RecordUsage() {
+	u := &Usage{}
+	for _, ly := range e.layers {
+		u.Heads = append(u.Heads, make([]int, len(ly.heads)))
+		u.Groups = append(u.Groups, make([]int, len(ly.groups)))
+	}
+	e.Usage = u
+}
+
 // ResetStats clears the engine's Stats.
 func (e *Engine) ResetStats() { e.Stats = Stats{} }
 
 // batch is one packed forward pass: every sequence's tokens one after the
 // other, N rows in all, no padding.
 type batch struct {
+	layer   int // the layer being run
 	n       int
 	off     []int // sequence i is rows off[i]..off[i+1]-1
 	pos     []int // position of each row in its sequence
@@ -89,7 +108,8 @@ func (e *Engine) Forward(seqs [][]int, types [][]int) ([]float32, []int, error) 
 		e.embed(b.x[b.off[i]*D:b.off[i+1]*D], s, ty, b.pos[b.off[i]:b.off[i+1]], 0)
 	}
 	b.a, b.y = make([]float32, b.n*D), make([]float32, b.n*D)
-	for _, ly := range e.layers {
+	for l, ly := range e.layers {
+		b.layer = l
 		e.layerForward(ly, b)
 	}
 	if e.finW != nil {
@@ -162,7 +182,7 @@ func (e *Engine) norm(y, x, w, b []float32, n int) {
 // gates fills on (n, U) with the routing decisions of one router for the n
 // rows of x: always-on units, then the routed ones by the gate rule
 // float32(σ(logit − shift)) > τ. It returns how many pairs are on.
-func (e *Engine) gates(on []bool, x []float32, n int, w, bias []float32, always []bool, tau float32, scratch *[]float32) int {
+func (e *Engine) gates(on []bool, x []float32, n int, w, bias []float32, always []bool, tau float32, scratch *[]float32, use []int) int {
 	U := len(always)
 	if U == 0 {
 		return 0
@@ -192,6 +212,9 @@ func (e *Engine) gates(on []bool, x []float32, n int, w, bias []float32, always 
 			on[r*U+u] = v
 			if v {
 				count++
+				if use != nil {
+					use[u]++
+				}
 			}
 		}
 	}
@@ -213,8 +236,15 @@ func (e *Engine) layerForward(ly *layer, b *batch) {
 	nh, ng := len(ly.heads), len(ly.groups)
 	b.hon = growBool(b.hon, n*nh)
 	b.gon = growBool(b.gon, n*ng)
-	hOn := e.gates(b.hon, b.x, n, ly.rh, ly.rhb, ly.headOn, ly.tau, &b.logit)
-	gOn := e.gates(b.gon, b.x, n, ly.rg, ly.rgb, ly.groupOn, ly.tau, &b.logit)
+	var hu, gu []int
+	if e.Usage != nil {
+		hu, gu = e.Usage.Heads[b.layer], e.Usage.Groups[b.layer]
+		if b.layer == 0 {
+			e.Usage.Tokens += n
+		}
+	}
+	hOn := e.gates(b.hon, b.x, n, ly.rh, ly.rhb, ly.headOn, ly.tau, &b.logit, hu)
+	gOn := e.gates(b.gon, b.x, n, ly.rg, ly.rgb, ly.groupOn, ly.tau, &b.logit, gu)
 	e.account(ly, b, hOn, gOn)
 
 	post := c.Family == nn.BERT || c.Family == nn.RoBERTa

@@ -15,19 +15,23 @@ import (
 
 // Summary is the last line a run prints: what scripts and sweeps consume.
 type Summary struct {
-	RunDir       string   `json:"run_dir"`
-	Checkpoint   string   `json:"checkpoint"`  // the best checkpoint (by the validation metric)
-	MetricName   string   `json:"metric_name"` // "accuracy" (classification) or "perplexity" (causal LM)
-	Metric       float64  `json:"metric"`      // best validation value of MetricName
-	TestMetric   *float64 `json:"test_metric,omitempty"`
-	Steps        int      `json:"steps"`
-	WallS        float64  `json:"wall_s"`
-	TokensPerS   float64  `json:"tokens_per_s"`
-	Target       *float64 `json:"target,omitempty"`            // sparse runs: the compute target
-	Compute      *float64 `json:"compute,omitempty"`           // sparse runs: measured hard-mask compute on valid at the best checkpoint
-	DenseMetric  *float64 `json:"dense_metric,omitempty"`      // dense_reference's MetricName on valid
-	DenseTest    *float64 `json:"dense_test_metric,omitempty"` // and on test
-	StoppedEarly bool     `json:"stopped_early,omitempty"`
+	RunDir     string   `json:"run_dir"`
+	Checkpoint string   `json:"checkpoint"`  // the best checkpoint (by the validation metric)
+	MetricName string   `json:"metric_name"` // "accuracy" (classification) or "perplexity" (causal LM)
+	Metric     float64  `json:"metric"`      // best validation value of MetricName
+	TestMetric *float64 `json:"test_metric,omitempty"`
+	Steps      int      `json:"steps"`
+	WallS      float64  `json:"wall_s"`
+	TokensPerS float64  `json:"tokens_per_s"`
+	Target     *float64 `json:"target,omitempty"`  // sparse runs: the compute target
+	Compute    *float64 `json:"compute,omitempty"` // sparse runs: measured hard-mask compute on valid at the best checkpoint
+	// Sparse runs end by hardening the best checkpoint into a sparse
+	// checkpoint for the engine; its compute measured by the engine on valid.
+	SparseCheckpoint string   `json:"sparse_checkpoint,omitempty"`
+	SparseCompute    *float64 `json:"sparse_compute,omitempty"`
+	DenseMetric      *float64 `json:"dense_metric,omitempty"`      // dense_reference's MetricName on valid
+	DenseTest        *float64 `json:"dense_test_metric,omitempty"` // and on test
+	StoppedEarly     bool     `json:"stopped_early,omitempty"`
 }
 
 // State is the trainer's position, saved in every checkpoint so that a
@@ -255,6 +259,17 @@ func Run(cfg Config, log io.Writer) (*Summary, error) {
 		metrics.write(m.record(st.BestStep, "test"))
 		v := m.Main()
 		sum.TestMetric = &v
+	}
+	// Harden the best checkpoint into the engine's sparse checkpoint.
+	if sp != nil {
+		if err := loadCheckpointWeights(sum.Checkpoint, model, sp); err != nil {
+			return nil, err
+		}
+		hr, err := harden(&cfg, model, sp, ds.Train, ds.Valid, HardenConfig{Out: filepath.Join(cfg.OutDir, "sparse")}, log)
+		if err != nil {
+			return nil, err
+		}
+		sum.SparseCheckpoint, sum.SparseCompute = hr.SparseCheckpoint, &hr.HeldOutCompute
 	}
 	if cfg.DenseRef != "" {
 		if err := evaluateDenseRef(&cfg, ds, tok, sum, log); err != nil {

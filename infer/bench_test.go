@@ -1,0 +1,52 @@
+package infer
+
+import (
+	"testing"
+)
+
+// benchEngine is the synthetic model of the speed figures: gpt2, 8 layers,
+// d 512, 8 heads, ffn 2048, vocab 4096, routers calibrated to compute 0.5.
+func benchEngine(b *testing.B) *Engine {
+	e, err := Synthetic(SyntheticConfig{Target: 0.5, Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return e
+}
+
+// BenchmarkScore runs the forward pass of a 16×128 scoring batch, dense
+// and sparse (compare the two ns/op in one run).
+func BenchmarkScore(b *testing.B) {
+	e := benchEngine(b)
+	seqs := RandomTokens(e.Config.Vocab, 16, 128, 3)
+	for _, dense := range []bool{true, false} {
+		name := map[bool]string{true: "dense", false: "sparse"}[dense]
+		b.Run(name, func(b *testing.B) {
+			e.Dense = dense
+			for b.Loop() {
+				if _, _, err := e.Forward(seqs, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkDecode decodes one token with a 64-token cache, dense and sparse.
+func BenchmarkDecode(b *testing.B) {
+	e := benchEngine(b)
+	for _, dense := range []bool{true, false} {
+		name := map[bool]string{true: "dense", false: "sparse"}[dense]
+		b.Run(name, func(b *testing.B) {
+			e.Dense = dense
+			s, _ := e.NewSession(1 << 20)
+			logits, _ := s.Step(1)
+			for b.Loop() {
+				if s.Len() >= 512 {
+					s, _ = e.NewSession(1 << 20)
+				}
+				logits, _ = s.Step(argmax(logits))
+			}
+		})
+	}
+}
