@@ -25,13 +25,14 @@ type EvalConfig struct {
 
 // EvalResult is what Evaluate prints as JSON.
 type EvalResult struct {
-	Model      string  `json:"model"`
-	Data       string  `json:"data"`
-	MetricName string  `json:"metric_name"`
-	Metric     float64 `json:"metric"`
-	Loss       float64 `json:"loss"`
-	F1         float64 `json:"f1,omitempty"`
-	Count      int     `json:"count"`
+	Model      string   `json:"model"`
+	Data       string   `json:"data"`
+	MetricName string   `json:"metric_name"`
+	Metric     float64  `json:"metric"`
+	Loss       float64  `json:"loss"`
+	F1         float64  `json:"f1,omitempty"`
+	Count      int      `json:"count"`
+	Compute    *float64 `json:"compute,omitempty"` // a sparse checkpoint's measured compute on the data
 }
 
 // Evaluate computes the model's task metric on one data file.

@@ -10,7 +10,9 @@ import (
 	"os"
 	"sort"
 
+	"github.com/sparsetune/sparsetune/checkpoints"
 	"github.com/sparsetune/sparsetune/data"
+	"github.com/sparsetune/sparsetune/infer"
 	"github.com/sparsetune/sparsetune/internal/atomicfile"
 	"github.com/sparsetune/sparsetune/nn"
 )
@@ -18,6 +20,7 @@ import (
 // ScoreConfig describes a scoring run.
 type ScoreConfig struct {
 	ModelDir string // Hugging Face model directory
+	Sparse   string // a sparse checkpoint, run by the inference engine, instead of ModelDir
 	Data     string // JSONL: one {"text": ...} or {"ids": [...]} object per line
 	Out      string // output JSONL; "" writes to the Score writer
 	PerToken bool   // add "token_logprobs" (decoders)
@@ -39,30 +42,54 @@ type ScoreResult struct {
 // Score runs a model over every input of cfg.Data and writes one JSON line
 // per input, in input order. Notes (truncations) go to log.
 func Score(cfg ScoreConfig, out, log io.Writer) error {
-	model, err := nn.Load(cfg.ModelDir, nn.LoadOptions{})
-	if err != nil {
-		return err
-	}
-	seqs, truncated, err := readScoreInputs(cfg.Data, cfg.ModelDir, model.Config)
-	if err != nil {
-		return err
-	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = 8
 	}
-	results, err := scoreAll(model, seqs, cfg)
-	if err != nil {
-		return err
+	var (
+		mc      *nn.Config
+		results []ScoreResult
+		seqs    [][]int
+		trunc   []bool
+	)
+	if cfg.Sparse != "" {
+		sp, err := checkpoints.ReadSparse(cfg.Sparse)
+		if err != nil {
+			return err
+		}
+		e, err := infer.New(sp)
+		if err != nil {
+			return err
+		}
+		mc = sp.Config
+		if seqs, trunc, err = readScoreInputs(cfg.Data, cfg.Sparse, mc); err != nil {
+			return err
+		}
+		if results, err = scoreSparse(e, seqs, cfg); err != nil {
+			return err
+		}
+		fmt.Fprintf(log, "measured compute %.4f over %d tokens\n", e.Stats.Compute(), e.Stats.Tokens)
+	} else {
+		model, err := nn.Load(cfg.ModelDir, nn.LoadOptions{})
+		if err != nil {
+			return err
+		}
+		mc = model.Config
+		if seqs, trunc, err = readScoreInputs(cfg.Data, cfg.ModelDir, mc); err != nil {
+			return err
+		}
+		if results, err = scoreAll(model, seqs, cfg); err != nil {
+			return err
+		}
 	}
 	nTrunc := 0
 	for i := range results {
-		if truncated[i] {
+		if trunc[i] {
 			results[i].Truncated = true
 			nTrunc++
 		}
 	}
 	if nTrunc > 0 {
-		fmt.Fprintf(log, "note: %d of %d inputs were longer than the model's %d positions and were truncated\n", nTrunc, len(seqs), model.Config.MaxPos)
+		fmt.Fprintf(log, "note: %d of %d inputs were longer than the model's %d positions and were truncated\n", nTrunc, len(seqs), mc.MaxPos)
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -196,6 +223,32 @@ func scoreAll(model *nn.Model, seqs [][]int, cfg ScoreConfig) ([]ScoreResult, er
 		logits := sg.gr.Logits.Value().Data().([]float32)
 		for r, i := range idx {
 			results[i] = scoreRow(c, logits, r, T, seqs[i], cfg.PerToken)
+		}
+	}
+	return results, nil
+}
+
+// scoreSparse scores sequences with the inference engine, cfg.Batch at a
+// time.
+func scoreSparse(e *infer.Engine, seqs [][]int, cfg ScoreConfig) ([]ScoreResult, error) {
+	c := e.Config
+	results := make([]ScoreResult, len(seqs))
+	for lo := 0; lo < len(seqs); lo += cfg.Batch {
+		batch := seqs[lo:min(lo+cfg.Batch, len(seqs))]
+		h, off, err := e.Forward(batch, nil)
+		if err != nil {
+			return nil, err
+		}
+		if c.Task == nn.Classification {
+			logits := e.ClassLogits(h, off)
+			for r := range batch {
+				results[lo+r] = scoreRow(c, logits, r, 1, batch[r], cfg.PerToken)
+			}
+			continue
+		}
+		logits := e.LMLogits(h, nil)
+		for r := range batch {
+			results[lo+r] = scoreRow(c, logits[off[r]*c.Vocab:off[r+1]*c.Vocab], 0, len(batch[r]), batch[r], cfg.PerToken)
 		}
 	}
 	return results, nil

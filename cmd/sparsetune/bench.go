@@ -14,12 +14,15 @@ import (
 )
 
 func runBench(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "infer" {
+		return runBenchInfer(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "train" {
 		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
-			fmt.Fprintln(stdout, "Usage: sparsetune bench train [flags]   (sparsetune bench train --help)")
+			fmt.Fprintln(stdout, "Usage: sparsetune bench train|infer [flags]   (sparsetune bench train --help, sparsetune bench infer --help)")
 			return nil
 		}
-		return usagef("want a benchmark name: sparsetune bench train [flags]")
+		return usagef("want a benchmark name: sparsetune bench train|infer [flags]")
 	}
 	fs := newFlags("bench train", "bench train [flags]", stderr)
 	c := train.BenchConfig{}

@@ -10,9 +10,10 @@ import (
 )
 
 func runEval(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("eval", "eval --model DIR --data FILE [flags]", stderr)
+	fs := newFlags("eval", "eval (--model DIR | --checkpoint SPARSE_DIR) --data FILE [flags]", stderr)
 	var c train.EvalConfig
 	fs.StringVar(&c.Model, "model", "", "model directory or training checkpoint")
+	sparse := fs.String("checkpoint", "", "sparse checkpoint directory, evaluated with the sparse inference engine (adds the measured compute)")
 	fs.StringVar(&c.Data, "data", "", "evaluation data (.jsonl, .csv, .tsv, .txt, .parquet)")
 	fs.StringVar(&c.TextField, "text-field", "text", "field holding the text")
 	fs.StringVar(&c.LabelField, "label-field", "label", "field holding the class label")
@@ -23,15 +24,22 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if c.Model == "" || c.Data == "" {
-		return usagef("--model and --data are required")
+	if (c.Model == "") == (*sparse == "") || c.Data == "" {
+		return usagef("--data and one of --model and --checkpoint are required")
 	}
 	if err := blas.Init(); err != nil {
 		return err
 	}
-	r, err := train.Evaluate(c)
+	evaluate := train.Evaluate
+	if *sparse != "" {
+		c.Model, evaluate = *sparse, train.EvaluateSparse
+	}
+	r, err := evaluate(c)
 	if err != nil {
 		return err
+	}
+	if r.Compute != nil {
+		fmt.Fprintf(stderr, "measured compute %.4f\n", *r.Compute)
 	}
 	fmt.Fprintf(stderr, "%s on %s: %s %.4f (loss %.4f, %d counted)\n", r.Model, r.Data, r.MetricName, r.Metric, r.Loss, r.Count)
 	b, _ := json.Marshal(r)

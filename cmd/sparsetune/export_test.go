@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,6 +86,40 @@ func TestExportCommand(t *testing.T) {
 		var stdout, stderr bytes.Buffer
 		if code := run(c.args, &stdout, &stderr); code != c.code || !strings.Contains(stdout.String()+stderr.String(), c.want) {
 			t.Errorf("%v: exit %d, output %q; want exit %d mentioning %q", c.args, code, stdout.String()+stderr.String(), c.code, c.want)
+		}
+	}
+}
+
+// TestScoreWithSparseCheckpoint: the engine scores a sparse checkpoint that
+// keeps every unit dense exactly as the graph scores the model itself.
+func TestScoreWithSparseCheckpoint(t *testing.T) {
+	fixture := filepath.Join("..", "..", "testdata", "fixtures", "gpt2")
+	in := filepath.Join(t.TempDir(), "in.jsonl")
+	os.WriteFile(in, []byte("{\"ids\": [1, 2, 3, 4, 5]}\n{\"ids\": [7, 3]}\n"), 0o644)
+	var a, b, errb bytes.Buffer
+	if code := run([]string{"score", "--model", fixture, "--data", in}, &a, &errb); code != 0 {
+		t.Fatalf("score --model: %s", errb.String())
+	}
+	if code := run([]string{"score", "--checkpoint", sparseFixture(t, false), "--data", in}, &b, &errb); code != 0 {
+		t.Fatalf("score --checkpoint: %s", errb.String())
+	}
+	var x, y []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(a.String()), "\n") {
+		var m map[string]any
+		json.Unmarshal([]byte(l), &m)
+		x = append(x, m)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(b.String()), "\n") {
+		var m map[string]any
+		json.Unmarshal([]byte(l), &m)
+		y = append(y, m)
+	}
+	if len(x) != 2 || len(y) != 2 {
+		t.Fatalf("results: %q and %q", a.String(), b.String())
+	}
+	for i := range x {
+		if d := math.Abs(x[i]["logprob"].(float64) - y[i]["logprob"].(float64)); d > 1e-4 {
+			t.Errorf("input %d: logprob %v (graph) vs %v (engine)", i, x[i]["logprob"], y[i]["logprob"])
 		}
 	}
 }

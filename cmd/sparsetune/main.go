@@ -27,14 +27,18 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"train":   {"fine-tune a model (no flags: the embedded default on the built-in task)", runTrain},
-	"eval":    {"evaluate a model or checkpoint on a data file", runEval},
-	"inspect": {"show what a model directory, checkpoint or run holds", runInspect},
-	"score":   {"score texts or token ids with a model (log-probabilities or class probabilities)", runScore},
-	"bench":   {"benchmark a training step (bench train)", runBench},
-	"info":    {"show the linear-algebra backend and build information", runInfo},
-	"coreset": {"choose a subset of a training file (CCS, ELFS, random, hardest, easiest)", runCoreset},
-	"export":  {"write a sparse checkpoint's kept units as a plain Hugging Face model", runExport},
+	"train":    {"fine-tune a model (no flags: the embedded default on the built-in task)", runTrain},
+	"eval":     {"evaluate a model or checkpoint on a data file", runEval},
+	"inspect":  {"show what a model directory, checkpoint or run holds", runInspect},
+	"score":    {"score texts or token ids with a model (log-probabilities or class probabilities)", runScore},
+	"bench":    {"benchmark a training step or the inference engine (bench train, bench infer)", runBench},
+	"info":     {"show the linear-algebra backend and build information", runInfo},
+	"sweep":    {"train one run per compute target and map the quality/compute frontier (sweep collect, sweep frontier)", runSweep},
+	"report":   {"render a run or a sweep into one Markdown file with its plots", runReport},
+	"coreset":  {"choose a subset of a training file (CCS, ELFS, random, hardest, easiest)", runCoreset},
+	"harden":   {"harden a sparse run into a sparse checkpoint for the inference engine", runHarden},
+	"generate": {"greedy generation with a sparse checkpoint (decoders)", runGenerate},
+	"export":   {"write a sparse checkpoint's kept units as a plain Hugging Face model", runExport},
 }
 
 // usageError marks errors in how the command was called (exit code 2).

@@ -8,9 +8,10 @@ import (
 )
 
 func runScore(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("score", "score --model DIR --data FILE.jsonl [--out FILE] [--per-token]", stderr)
+	fs := newFlags("score", "score (--model DIR | --checkpoint SPARSE_DIR) --data FILE.jsonl [--out FILE] [--per-token]", stderr)
 	var c train.ScoreConfig
 	fs.StringVar(&c.ModelDir, "model", "", "Hugging Face model directory (config.json, model.safetensors, tokenizer files)")
+	fs.StringVar(&c.Sparse, "checkpoint", "", "sparse checkpoint directory, run by the sparse inference engine")
 	fs.StringVar(&c.Data, "data", "", `JSONL input: one {"text": ...} or {"ids": [...]} object per line`)
 	fs.StringVar(&c.Out, "out", "", "write the JSONL results to this file (atomically) instead of stdout")
 	fs.BoolVar(&c.PerToken, "per-token", false, `add "token_logprobs" for every predicted token (decoders)`)
@@ -18,8 +19,8 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if c.ModelDir == "" || c.Data == "" {
-		return usagef("--model and --data are required")
+	if (c.ModelDir == "") == (c.Sparse == "") || c.Data == "" {
+		return usagef("--data and one of --model and --checkpoint are required")
 	}
 	if err := blas.Init(); err != nil {
 		return err

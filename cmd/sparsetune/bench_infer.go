@@ -1,0 +1,82 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/sparsetune/sparsetune/checkpoints"
+	"github.com/sparsetune/sparsetune/infer"
+	"github.com/sparsetune/sparsetune/internal/blas"
+)
+
+func runBenchInfer(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench infer", "bench infer (--checkpoint DIR | --synthetic [--family gpt2 --layers 8 --d-model 512 --heads 8 --ffn 2048 --target 0.5]) [flags]", stderr)
+	dir := fs.String("checkpoint", "", "sparse checkpoint directory to benchmark")
+	synthetic := fs.Bool("synthetic", false, "benchmark a random model with routers calibrated to --target on random tokens")
+	fs.Bool("dense", true, "also run the same engine densely, for the speedups (always on; kept for scripts)")
+	sc := infer.SyntheticConfig{}
+	fs.StringVar(&sc.Family, "family", "gpt2", "synthetic model family: gpt2 or llama")
+	fs.IntVar(&sc.Layers, "layers", 8, "synthetic model layers")
+	fs.IntVar(&sc.DModel, "d-model", 512, "synthetic model width")
+	fs.IntVar(&sc.Heads, "heads", 8, "synthetic model heads")
+	fs.IntVar(&sc.FFN, "ffn", 2048, "synthetic model FFN width")
+	fs.IntVar(&sc.Vocab, "vocab", 4096, "synthetic model vocabulary")
+	fs.IntVar(&sc.GroupSize, "group-size", 32, "synthetic model FFN group size")
+	fs.Float64Var(&sc.Target, "target", 0.5, "synthetic model compute target")
+	bc := infer.BenchConfig{}
+	fs.IntVar(&bc.Batch, "batch", 16, "scoring batch size")
+	fs.IntVar(&bc.SeqLen, "seq", 128, "scoring sequence length")
+	fs.IntVar(&bc.Prompt, "prompt", 16, "decoding: prompt tokens")
+	fs.IntVar(&bc.Gen, "gen", 112, "decoding: generated tokens (greedy)")
+	fs.IntVar(&bc.Reps, "reps", 5, "repetitions (medians are reported)")
+	denseAbove := fs.Float64("dense-above", -1, "run a block densely with masks when more than this fraction of its (token, unit) pairs is on (default: the engine's)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if (*dir == "") == !*synthetic {
+		return usagef("give exactly one of --checkpoint DIR and --synthetic")
+	}
+	if bc.Batch <= 0 || bc.SeqLen <= 0 || bc.Prompt <= 0 || bc.Gen < 0 || bc.Reps <= 0 {
+		return usagef("--batch, --seq, --prompt and --reps must be positive, --gen ≥ 0")
+	}
+	if err := blas.Init(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "blas: %s\n", blas.Name())
+	var e *infer.Engine
+	var err error
+	if *synthetic {
+		if !(sc.Target > 0 && sc.Target <= 1) {
+			return usagef("--target must be in (0, 1], got %g", sc.Target)
+		}
+		fmt.Fprintf(stderr, "synthetic %s: %d layers, d %d, %d heads, ffn %d, vocab %d, groups of %d; calibrating τ for compute %.2f\n",
+			sc.Family, sc.Layers, sc.DModel, sc.Heads, sc.FFN, sc.Vocab, sc.GroupSize, sc.Target)
+		e, err = infer.Synthetic(sc)
+	} else {
+		var sp *checkpoints.Sparse
+		if sp, err = checkpoints.ReadSparse(*dir); err == nil {
+			e, err = infer.New(sp)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if *denseAbove >= 0 {
+		e.DenseAbove = *denseAbove
+	}
+	fmt.Fprintf(stderr, "calibrated compute %.4f (τ %.4f)\n", e.Manifest.Compute, e.Manifest.Layers[0].Tau)
+	r, err := infer.Bench(e, bc, stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "scoring %d×%d: dense %.1f ms, sparse %.1f ms (%.2fx; compute %.3f, %.0f%% of blocks dense, union sparsity %.3f)\n",
+		r.Batch, r.SeqLen, r.ScoreMsDense, r.ScoreMsSparse, r.ScoreSpeedup, r.Compute, 100*r.DenseBlocks, r.UnionSparsity)
+	if r.DecodeMsDense > 0 {
+		fmt.Fprintf(stderr, "greedy decode, batch 1: dense %.2f ms/token, sparse %.2f ms/token (%.2fx; compute %.3f)\n",
+			r.DecodeMsDense, r.DecodeMsSparse, r.DecodeSpeedup, r.DecodeCompute)
+	}
+	b, _ := json.Marshal(r)
+	fmt.Fprintln(stdout, string(b))
+	return nil
+}

@@ -1,0 +1,114 @@
+package train
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/sparsetune/sparsetune/checkpoints"
+	"github.com/sparsetune/sparsetune/data"
+	"github.com/sparsetune/sparsetune/infer"
+	"github.com/sparsetune/sparsetune/nn"
+)
+
+// EvaluateSparse computes the task metric of a sparse checkpoint on one data
+// file with the inference engine, and the compute it measured there.
+func EvaluateSparse(c EvalConfig) (*EvalResult, error) {
+	if c.Batch <= 0 {
+		c.Batch = 8
+	}
+	if c.TextField == "" {
+		c.TextField = "text"
+	}
+	if c.LabelField == "" {
+		c.LabelField = "label"
+	}
+	if c.CacheDir == "" {
+		c.CacheDir = filepath.Join(os.TempDir(), "sparsetune-cache")
+	}
+	sp, err := checkpoints.ReadSparse(c.Model)
+	if err != nil {
+		return nil, err
+	}
+	e, err := infer.New(sp)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := data.LoadTokenizer(c.Model)
+	if err != nil {
+		return nil, err
+	}
+	key, err := data.TokenizerKey(c.Model)
+	if err != nil {
+		return nil, err
+	}
+	mc := sp.Config
+	if c.SeqLen == 0 {
+		c.SeqLen = min(mc.MaxPos, 256)
+	}
+	task := data.Task("causal-lm")
+	if mc.Task == nn.Classification {
+		task = "classification"
+	}
+	ds, err := data.Load(data.Spec{Task: task, Train: c.Data, Valid: c.Data, Text: c.TextField, Label: c.LabelField, ID: c.IDField,
+		SeqLen: c.SeqLen, Labels: mc.Labels, CacheDir: c.CacheDir}, tok, key)
+	if err != nil {
+		return nil, err
+	}
+	split := ds.Valid
+	if len(split.Seqs) == 0 {
+		return nil, fmt.Errorf("%s: nothing to evaluate", c.Data)
+	}
+	k := len(mc.Labels)
+	conf := make([][]int, k)
+	for i := range conf {
+		conf[i] = make([]int, k)
+	}
+	var nll float64
+	count := 0
+	for lo := 0; lo < len(split.Seqs); lo += c.Batch {
+		seqs := split.Seqs[lo:min(lo+c.Batch, len(split.Seqs))]
+		h, off, err := e.Forward(seqs, nil)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", c.Data, err)
+		}
+		if mc.Task == nn.CausalLM {
+			logits := e.LMLogits(h, nil)
+			for s, ids := range seqs {
+				for t := 0; t+1 < len(ids); t++ {
+					row := logits[(off[s]+t)*mc.Vocab : (off[s]+t+1)*mc.Vocab]
+					nll -= float64(row[ids[t+1]]) - logSumExp(row)
+					count++
+				}
+			}
+			continue
+		}
+		logits := e.ClassLogits(h, off)
+		for s := range seqs {
+			row := logits[s*k : (s+1)*k]
+			pred := 0
+			for j := range row {
+				if row[j] > row[pred] {
+					pred = j
+				}
+			}
+			label := split.Labels[lo+s]
+			conf[label][pred]++
+			nll -= float64(row[label]) - logSumExp(row)
+			count++
+		}
+	}
+	if count == 0 {
+		return nil, fmt.Errorf("%s: nothing to evaluate", c.Data)
+	}
+	r := &EvalResult{Model: c.Model, Data: c.Data, MetricName: metricName(mc.Task == nn.CausalLM), Loss: nll / float64(count), Count: count}
+	if mc.Task == nn.CausalLM {
+		r.Metric = math.Exp(r.Loss)
+	} else {
+		r.Metric, r.F1 = accuracyF1(conf)
+	}
+	cmp := e.Stats.Compute()
+	r.Compute = &cmp
+	return r, nil
+}
