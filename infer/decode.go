@@ -3,10 +3,12 @@ package infer
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	gblas "gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
 
+	"github.com/sparsetune/sparsetune/internal/blas"
 	"github.com/sparsetune/sparsetune/internal/ops"
 	"github.com/sparsetune/sparsetune/internal/parallel"
 	"github.com/sparsetune/sparsetune/nn"
@@ -14,9 +16,9 @@ import (
 
 // Session decodes one sequence token by token with a key/value cache
 // (decoders only). Per token it reads only the weights of the units the
-// routers keep: the active heads' query and output rows, the active
-// groups' neurons (matrix-vector products over contiguous row runs), the
-// keys and values of every kept head (the cache needs them), and the head.
+// routers keep: the active heads' query, key/value and output rows, the
+// active groups' neurons (matrix-vector products over contiguous row
+// runs), and the LM head.
 type Session struct {
 	e      *Engine
 	max    int
@@ -31,7 +33,10 @@ type Session struct {
 	hon    []bool
 	gon    []bool
 	runs   []run
-	kv     []float32
+	in     [][]float32 // per layer (max, D): normed attention inputs
+	done   [][]int     // per layer and key/value head: tokens whose keys and values are in the cache
+	active []int       // active heads of the current layer
+	need   []int       // key/value heads they read
 }
 
 // run is a contiguous range of rows [lo, hi) of a layer's FFN.
@@ -56,6 +61,8 @@ func (e *Engine) NewSession(maxLen int) (*Session, error) {
 	for _, ly := range e.layers {
 		s.k = append(s.k, make([]float32, maxLen*ly.kvHeads*e.S))
 		s.v = append(s.v, make([]float32, maxLen*ly.kvHeads*e.S))
+		s.in = append(s.in, make([]float32, maxLen*D))
+		s.done = append(s.done, make([]int, ly.kvHeads))
 	}
 	s.x, s.a = make([]float32, D), make([]float32, D)
 	for range parallel.Workers() {
@@ -111,55 +118,80 @@ func (s *Session) layerStep(l int, ly *layer) {
 		e.Stats.Active += float64(2*D+1) * float64(len(ly.rhb)+len(ly.rgb))
 	}
 
-	// Attention: keys and values of every kept head into the cache, then
-	// the active heads.
+	// Attention over the active heads. Keys and values are computed
+	// lazily: the normed inputs of every token are kept, and a key/value
+	// head's projections run, for all the tokens since it was last needed,
+	// only when an active query head reads it. The values are the same as
+	// computing them at every token, but a head's key/value weights are
+	// read once per use instead of once per token.
 	e.norm(s.a, s.x, ly.n1w, ly.n1b, 1)
 	y := s.acc[0]
 	clear(y)
 	if nh > 0 {
 		kvS := ly.kvHeads * S
-		s.kv = growF(s.kv, 2*kvS)
-		kk, vv := s.kv[:kvS], s.kv[kvS:]
-		s.rowsDot(kk, ly.k, []run{{0, kvS}}, s.a, ly.kb)
-		s.rowsDot(vv, ly.v, []run{{0, kvS}}, s.a, ly.vb)
-		if e.rope != nil {
-			for i := 0; i < ly.kvHeads; i++ {
-				e.rope.Rotate(kk[i*S:(i+1)*S], s.n)
-			}
-		}
-		copy(s.k[l][s.n*kvS:], kk)
-		copy(s.v[l][s.n*kvS:], vv)
-		s.runs = s.runs[:0]
-		for i, on := range s.hon {
-			if on {
-				s.runs = appendRun(s.runs, i*S, (i+1)*S)
-			}
-		}
-		s.q = growF(s.q, nh*S)
-		s.rowsDot(s.q, ly.q, s.runs, s.a, ly.qb)
-		s.ctx = growF(s.ctx, nh*S)
-		T := s.n + 1
-		scale := 1 / math.Sqrt(float64(S))
+		copy(s.in[l][s.n*D:(s.n+1)*D], s.a)
+		s.runs, s.active, s.need = s.runs[:0], s.active[:0], s.need[:0]
 		for i, on := range s.hon {
 			if !on {
 				continue
 			}
+			s.runs = appendRun(s.runs, i*S, (i+1)*S)
+			s.active = append(s.active, i)
+			if kv := ly.kvOf[i]; !slices.Contains(s.need, kv) {
+				s.need = append(s.need, kv)
+			}
+		}
+		s.q = growF(s.q, nh*S)
+		s.rowsDot(s.q, ly.q, s.runs, s.a, ly.qb)
+		done := s.done[l]
+		e.perUnit(len(s.need), func(w *work, u int) {
+			kv := s.need[u]
+			lo, hi := done[kv], s.n+1
+			m := hi - lo
+			A := s.in[l][lo*D : hi*D]
+			kb := grow(&w.out, 2*m*S)
+			wk, wv := ly.k[kv*S*D:(kv+1)*S*D], ly.v[kv*S*D:(kv+1)*S*D]
+			if m == 1 {
+				gonumBLAS.Sgemv(gblas.NoTrans, S, D, 1, wk, D, A, 1, 0, kb[:S], 1)
+				gonumBLAS.Sgemv(gblas.NoTrans, S, D, 1, wv, D, A, 1, 0, kb[S:], 1)
+			} else {
+				blas.Sgemm(false, true, m, S, D, 1, A, D, wk, D, 0, kb[:m*S], S)
+				blas.Sgemm(false, true, m, S, D, 1, A, D, wv, D, 0, kb[m*S:], S)
+			}
+			bk, bv := ly.kb[kv*S:(kv+1)*S], ly.vb[kv*S:(kv+1)*S]
+			for j := 0; j < m; j++ {
+				kr, vr := s.k[l][(lo+j)*kvS+kv*S:][:S], s.v[l][(lo+j)*kvS+kv*S:][:S]
+				for c := range kr {
+					kr[c] = kb[j*S+c] + bk[c]
+					vr[c] = kb[(m+j)*S+c] + bv[c]
+				}
+				if e.rope != nil {
+					e.rope.Rotate(kr, lo+j)
+				}
+			}
+			done[kv] = hi
+		})
+		s.ctx = growF(s.ctx, nh*S)
+		T := s.n + 1
+		scale := float32(1 / math.Sqrt(float64(S)))
+		e.perUnit(len(s.active), func(w *work, u int) {
+			i := s.active[u]
 			q := s.q[i*S : (i+1)*S]
 			if e.rope != nil {
 				e.rope.Rotate(q, s.n)
 			}
 			kv := ly.kvOf[i] * S
-			s.p = growF(s.p, T)
+			p := grow(&w.p, T)
 			for t := 0; t < T; t++ {
-				s.p[t] = gonumBLAS.Sdot(S, q, 1, s.k[l][t*kvS+kv:], 1) * float32(scale)
+				p[t] = gonumBLAS.Sdot(S, q, 1, s.k[l][t*kvS+kv:], 1) * scale
 			}
-			ops.SoftmaxRow(s.p, T)
+			ops.SoftmaxRow(p, T)
 			ctx := s.ctx[i*S : (i+1)*S]
 			clear(ctx)
 			for t := 0; t < T; t++ {
-				gonumBLAS.Saxpy(S, s.p[t], s.v[l][t*kvS+kv:], 1, ctx, 1)
+				gonumBLAS.Saxpy(S, p[t], s.v[l][t*kvS+kv:], 1, ctx, 1)
 			}
-		}
+		})
 		s.rowsAxpy(y, ly.o, s.runs, s.ctx)
 	}
 	addRowsBias(s.x, y, ly.ob, 1)
