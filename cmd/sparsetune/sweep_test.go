@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+	"gorgonia.org/tensor"
+
+	"github.com/sparsetune/sparsetune/nn"
+	"github.com/sparsetune/sparsetune/sweep"
+)
+
+// tinySweepArgs writes a one-layer GPT-2 with a byte-level tokenizer and a
+// two-class task, and returns the sweep flags that train it in seconds.
+func tinySweepArgs(t *testing.T) []string {
+	t.Helper()
+	dir := t.TempDir()
+	vocab := map[string]int{}
+	n := 0
+	for b := 0; b < 256; b++ { // GPT-2's bytes_to_unicode
+		if (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF) {
+			vocab[string(rune(b))] = b
+		} else {
+			vocab[string(rune(256+n))] = b
+			n++
+		}
+	}
+	vocab["<|endoftext|>"] = 256
+	vb, _ := json.Marshal(vocab)
+	os.WriteFile(filepath.Join(dir, "vocab.json"), vb, 0o644)
+	os.WriteFile(filepath.Join(dir, "merges.txt"), []byte("#version: 0.2\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"model_type":"gpt2","vocab_size":257,"n_embd":16,"n_layer":1,"n_head":2,"n_positions":32,"activation_function":"gelu_new","layer_norm_epsilon":1e-5,"bos_token_id":256,"eos_token_id":256}`), 0o644)
+	c, err := nn.LoadConfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (&nn.Model{Config: c, Params: nn.InitParams(c, 9, tensor.Float32)}).Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for i := 0; i < 40; i++ {
+		text, label := fmt.Sprintf("the cat %d sat on the mat and purred", i), "cat"
+		if i%2 == 1 {
+			text, label = fmt.Sprintf("the dog %d ran in the park and barked", i), "dog"
+		}
+		fmt.Fprintf(&b, "{\"id\": \"%d\", \"text\": %q, \"label\": %q}\n", i, text, label)
+	}
+	data := filepath.Join(dir, "data.jsonl")
+	os.WriteFile(data, []byte(b.String()), 0o644)
+	return []string{"--model", dir, "--task", "classification", "--train", data, "--test", data, "--targets", "0.7,0.5",
+		"--seq-len", "32", "--batch", "4", "--steps", "24", "--warmup", "2", "--lr", "3e-3", "--eval-every", "6", "--save-every", "6",
+		"--group-size", "16", "--stage2-steps", "6", "--target-warmup", "8", "--frontier-targets", "0.3,0.5", "--frontier-adapt-steps", "2"}
+}
+
+func runOK(t *testing.T, args ...string) string {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if code := run(args, &out, &errb); code != 0 {
+		t.Fatalf("%v: exit %d\n%s", args, code, errb.String())
+	}
+	return out.String()
+}
+
+// TestSweepEmittedCommandsMatchLocal runs a sweep locally, then the same
+// sweep twice more through the per-index commands of the emitted Slurm
+// script and Kubernetes manifest, each into its own directory; collect
+// gives all three the same table.
+func TestSweepEmittedCommandsMatchLocal(t *testing.T) {
+	flags := tinySweepArgs(t)
+	root := t.TempDir()
+	local := filepath.Join(root, "local")
+	runOK(t, append(append([]string{"sweep"}, flags...), "--out-dir", local, "--parallel", "2")...)
+
+	// Slurm: the exec line of the script, with the array index filled in.
+	slurmDir := filepath.Join(root, "slurm")
+	runOK(t, append(append([]string{"sweep"}, flags...), "--out-dir", slurmDir, "--emit", "slurm")...)
+	script := filepath.Join(slurmDir, "sweep.slurm")
+	if out, err := exec.Command("bash", "-n", script).CombinedOutput(); err != nil {
+		t.Fatalf("bash -n %s: %v\n%s", script, err, out)
+	}
+	m := regexp.MustCompile(`(?m)^exec (.*)$`).FindStringSubmatch(readFile(t, script))
+	if m == nil {
+		t.Fatalf("no exec line in\n%s", readFile(t, script))
+	}
+	array := regexp.MustCompile(`#SBATCH --array=0-(\d+)`).FindStringSubmatch(readFile(t, script))
+	last, _ := strconv.Atoi(array[1])
+	for i := 0; i <= last; i++ {
+		line := strings.ReplaceAll(m[1], `"$SLURM_ARRAY_TASK_ID"`, strconv.Itoa(i))
+		runOK(t, strings.Fields(line)[1:]...)
+	}
+
+	// Kubernetes: the container's command and args, with the completion
+	// index filled in.
+	k8sDir := filepath.Join(root, "k8s")
+	runOK(t, append(append([]string{"sweep"}, flags...), "--out-dir", k8sDir, "--emit", "k8s", "--mount", root)...)
+	var job struct {
+		Spec struct {
+			Completions int
+			Template    struct {
+				Spec struct{ Containers []struct{ Command, Args []string } }
+			}
+		}
+	}
+	if err := yaml.Unmarshal([]byte(readFile(t, filepath.Join(k8sDir, "sweep-job.yaml"))), &job); err != nil {
+		t.Fatal(err)
+	}
+	c := job.Spec.Template.Spec.Containers[0]
+	for i := 0; i < job.Spec.Completions; i++ {
+		args := strings.Split(strings.ReplaceAll(strings.Join(c.Args, "\x00"), "$(SWEEP_INDEX)", strconv.Itoa(i)), "\x00")
+		runOK(t, args...)
+	}
+
+	for _, dir := range []string{local, slurmDir, k8sDir} {
+		if dir != local {
+			runOK(t, "sweep", "collect", dir)
+		}
+		for _, f := range []string{sweep.ResultsCSV, sweep.ResultsMarkdown} {
+			if got, want := readFile(t, filepath.Join(dir, f)), readFile(t, filepath.Join(local, f)); got != want {
+				t.Errorf("%s/%s differs from the local sweep's:\n%s\nlocal:\n%s", dir, f, got, want)
+			}
+		}
+	}
+	if !strings.Contains(readFile(t, filepath.Join(local, sweep.ResultsCSV)), "frontier-adapted,target-0.50,0.30") {
+		t.Errorf("results.csv lacks the frontier:\n%s", readFile(t, filepath.Join(local, sweep.ResultsCSV)))
+	}
+	runOK(t, "report", local)
+	runOK(t, "report", filepath.Join(local, "target-0.50"))
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestSweepExitCodes: usage errors exit 2, run errors 1 with one line.
+func TestSweepExitCodes(t *testing.T) {
+	flags := tinySweepArgs(t)
+	dir := t.TempDir()
+	other := filepath.Join(dir, "other")
+	runOK(t, append(append([]string{"sweep"}, flags...), "--out-dir", other, "--emit", "slurm")...)
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"sweep", "--help"}, 0, "--targets"},
+		{[]string{"sweep", "collect", "--help"}, 0, "sweep collect DIR"},
+		{[]string{"report", "--help"}, 0, "--out"},
+		{[]string{"sweep", "--out-dir", filepath.Join(dir, "none")}, 2, "holds no sweep yet"},
+		{append(append([]string{"sweep"}, flags...), "--target", "0.5"), 2, "--targets"},
+		{append(append([]string{"sweep"}, flags...), "--targets", "0.4,1.5", "--out-dir", filepath.Join(dir, "a")), 2, "1.5 is not in (0, 1]"},
+		{append(append([]string{"sweep"}, flags...), "--frontier-from", "0.6", "--out-dir", filepath.Join(dir, "b")), 2, "frontier_from 0.6"},
+		{append(append([]string{"sweep"}, flags...), "--emit", "pbs", "--out-dir", filepath.Join(dir, "c")), 2, "want slurm or k8s"},
+		{append(append([]string{"sweep"}, flags...), "--steps", "30", "--out-dir", other), 1, "base.steps was 24, now 30"},
+		{[]string{"sweep", "--out-dir", other, "--index", "7"}, 1, "jobs 0 to 2"},
+		{[]string{"sweep", "collect", other}, 1, "have not finished: index 0 (dense)"},
+		{[]string{"sweep", "collect"}, 2, "want one sweep directory"},
+		{[]string{"report", filepath.Join(dir, "nothing")}, 1, "neither a sweep"},
+		{[]string{"sweep", "frontier", filepath.Join(dir, "nothing"), "--targets", "0.5"}, 1, "neither a finished run"},
+	}
+	for _, c := range cases {
+		var out, errb bytes.Buffer
+		code := run(c.args, &out, &errb)
+		all := out.String() + errb.String()
+		if code != c.code || !strings.Contains(all, c.want) {
+			t.Errorf("%v: exit %d (want %d), output %q (want %q)", c.args, code, c.code, all, c.want)
+		}
+		if strings.Contains(all, "goroutine ") || strings.Contains(all, "panic:") {
+			t.Errorf("%v: stack trace: %q", c.args, all)
+		}
+		var lines []string
+		for _, l := range strings.Split(strings.TrimSpace(errb.String()), "\n") {
+			if !strings.HasPrefix(l, "blas: ") {
+				lines = append(lines, l)
+			}
+		}
+		if c.code == 1 && len(lines) != 1 {
+			t.Errorf("%v: run error spans several lines: %q", c.args, errb.String())
+		}
+	}
+}

@@ -1,0 +1,21 @@
+// Package sweep maps the quality/compute frontier of sparse fine-tuning.
+//
+// A sweep is one training run per compute target plus one dense point, all
+// with the same base configuration (Plan, saved as sweep.json in the sweep
+// directory), sharing one tokenized-data cache. Each run is a job with its
+// own directory (dense/, target-0.50/, ...); a job writes result.json only
+// when it has finished, so a sweep that is run again skips the finished jobs
+// and resumes an interrupted one from its latest checkpoint. Run executes
+// the jobs in one process, some at a time; RunJob executes one, which is
+// what each task of a Slurm array or a Kubernetes Indexed Job runs (Emit
+// writes either), and Collect merges the jobs' results however they were
+// run into results.csv, results.md and two plots: quality against measured
+// compute and against measured latency, the dense model marked.
+//
+// The job of one target (by default the one nearest 0.5) also computes a
+// frontier from its own routers (train.Frontier): the hardening threshold is
+// recalibrated for many targets, with and without a short stage-2
+// adaptation, and the tables set these cheap points beside the retrained
+// ones. Report renders a sweep or a single run into one Markdown file with
+// its images beside it.
+package sweep

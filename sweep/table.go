@@ -1,0 +1,375 @@
+package sweep
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/sparsetune/sparsetune/train"
+)
+
+// Row kinds.
+const (
+	KindDense    = "dense"
+	KindRun      = "retrained"        // a run trained for its target
+	KindFrontier = "frontier"         // the frontier run's routers, τ recalibrated post hoc
+	KindAdapted  = "frontier-adapted" // and then a short stage-2 adaptation
+)
+
+// Row is one point of the quality/compute frontier.
+type Row struct {
+	Kind       string
+	Job        string   // the job directory (for frontier points, the source run's)
+	Target     float64  // compute target; 0 for the dense point
+	Metric     float64  // metric on valid
+	TestMetric *float64 // metric on test, when the runs have test data
+	Compute    float64  // measured hard-mask compute on valid; 1 for the dense point
+	Tau        float64  // frontier points: the calibrated threshold
+	AdaptSteps int      // frontier points: stage-2 adaptation steps
+	Latency    Latency  // dense and retrained points
+	Steps      int      // training steps of the run
+	WallS      float64  // training wall time
+}
+
+// Quality is the row's metric on test, else on valid.
+func (r Row) Quality() float64 {
+	if r.TestMetric != nil {
+		return *r.TestMetric
+	}
+	return r.Metric
+}
+
+// Table is a sweep's results: the dense point, the retrained runs (by
+// target, highest first) and the frontier points, with the jobs that have
+// not finished.
+type Table struct {
+	MetricName string
+	Rows       []Row
+	Frontier   *train.FrontierCurve // nil when the plan has none or it has not run
+	Missing    []Job
+}
+
+// Load reads every finished job of the sweep in dir into a table; jobs
+// without a result are listed in Missing. Latency is measured for jobs not
+// yet measured (see measureLatency).
+func Load(dir string) (*Table, *Plan, error) {
+	p, err := ReadPlan(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	t := &Table{}
+	var dense *Row
+	var denseFromRuns *Result // a sparse run that evaluated the given dense model
+	givenDense := false
+	for _, j := range p.Jobs() {
+		jdir := filepath.Join(dir, j.Name)
+		r, err := ReadResult(jdir)
+		if errors.Is(err, fs.ErrNotExist) {
+			t.Missing = append(t.Missing, j)
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		lat, err := jobLatency(jdir, r)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: latency: %w", j.Name, err)
+		}
+		if r.Summary == nil { // a given dense model: its figures come from the sparse runs
+			dense, givenDense = &Row{Kind: KindDense, Job: j.Name, Compute: 1, Latency: lat}, true
+			continue
+		}
+		s := r.Summary
+		t.MetricName = s.MetricName
+		row := Row{Kind: KindRun, Job: j.Name, Target: j.Target, Metric: s.Metric, TestMetric: s.TestMetric, Compute: 1,
+			Latency: lat, Steps: s.Steps, WallS: s.WallS}
+		if s.Compute != nil {
+			row.Compute = *s.Compute
+		}
+		if j.Target == 0 {
+			row.Kind = KindDense
+			dense = &row
+			continue
+		}
+		if s.DenseMetric != nil && denseFromRuns == nil {
+			denseFromRuns = r
+		}
+		t.Rows = append(t.Rows, row)
+		if p.Frontier.From == j.Target {
+			curve := &train.FrontierCurve{}
+			if err := readJSON(filepath.Join(jdir, FrontierFile), curve); err == nil {
+				t.Frontier = curve
+			} else if !errors.Is(err, fs.ErrNotExist) {
+				return nil, nil, err
+			} else {
+				t.Missing = append(t.Missing, Job{Index: j.Index, Name: j.Name + " frontier", Target: j.Target})
+			}
+		}
+	}
+	if givenDense && denseFromRuns != nil {
+		s := denseFromRuns.Summary
+		dense.Metric, dense.TestMetric = *s.DenseMetric, s.DenseTest
+	}
+	slices.SortStableFunc(t.Rows, func(a, b Row) int { return -cmpFloat(a.Target, b.Target) })
+	if dense != nil && (!givenDense || denseFromRuns != nil) { // a given dense model has figures once a run evaluated it
+		t.Rows = append([]Row{*dense}, t.Rows...)
+	}
+	if t.Frontier != nil {
+		for _, pt := range t.Frontier.Points {
+			kind := KindFrontier
+			if pt.AdaptSteps > 0 {
+				kind = KindAdapted
+			}
+			t.Rows = append(t.Rows, Row{Kind: kind, Job: jobName(t.Frontier.SourceTarget), Target: pt.Target, Metric: pt.Metric,
+				TestMetric: pt.TestMetric, Compute: pt.Compute, Tau: pt.Tau, AdaptSteps: pt.AdaptSteps})
+		}
+	}
+	return t, p, nil
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Dense is the dense point, or nil.
+func (t *Table) Dense() *Row { return t.first(KindDense) }
+
+func (t *Table) first(kind string) *Row {
+	for i := range t.Rows {
+		if t.Rows[i].Kind == kind {
+			return &t.Rows[i]
+		}
+	}
+	return nil
+}
+
+// Of returns the rows of the kind, in table order.
+func (t *Table) Of(kind string) []Row {
+	var out []Row
+	for _, r := range t.Rows {
+		if r.Kind == kind {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// hasTest reports whether every row has a test metric.
+func (t *Table) hasTest() bool {
+	for _, r := range t.Rows {
+		if r.TestMetric == nil {
+			return false
+		}
+	}
+	return len(t.Rows) > 0
+}
+
+// CSV renders every row, one line each, with the metrics as fractions
+// (accuracy) or values (perplexity) and empty cells for what was not
+// measured.
+func (t *Table) CSV() []byte {
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	m := t.MetricName
+	w.Write([]string{"kind", "job", "target", "valid_" + m, "test_" + m, "test_delta_vs_dense", "compute", "tau", "adapt_steps", "score_ms", "score_speedup", "decode_ms", "decode_speedup"})
+	dense := t.Dense()
+	for _, r := range t.Rows {
+		rec := []string{r.Kind, r.Job, num(r.Target, 2), num(r.Metric, 6), optNum(r.TestMetric, 6), "", num(r.Compute, 6), "", "", "", "", "", ""}
+		if dense != nil && dense.TestMetric != nil && r.TestMetric != nil {
+			rec[5] = num(*r.TestMetric-*dense.TestMetric, 6)
+		}
+		if r.Kind == KindFrontier || r.Kind == KindAdapted {
+			rec[7], rec[8] = num(r.Tau, 6), strconv.Itoa(r.AdaptSteps)
+		}
+		if l := r.Latency; l.Measured {
+			rec[9], rec[10], rec[11], rec[12] = num(l.ScoreMS, 4), num(l.ScoreSpeedup, 3), optZero(l.DecodeMS, 4), optZero(l.DecodeSpeedup, 3)
+		}
+		w.Write(rec)
+	}
+	w.Flush()
+	return b.Bytes()
+}
+
+func num(v float64, prec int) string { return strconv.FormatFloat(v, 'f', prec, 64) }
+
+func optNum(v *float64, prec int) string {
+	if v == nil {
+		return ""
+	}
+	return num(*v, prec)
+}
+
+func optZero(v float64, prec int) string {
+	if v == 0 {
+		return ""
+	}
+	return num(v, prec)
+}
+
+// fmtMetric shows accuracy in percent and perplexity as it is.
+func (t *Table) fmtMetric(v float64) string {
+	if t.MetricName == "accuracy" {
+		return fmt.Sprintf("%.2f", 100*v)
+	}
+	return fmt.Sprintf("%.3f", v)
+}
+
+func (t *Table) fmtOptMetric(v *float64) string {
+	if v == nil {
+		return "—"
+	}
+	return t.fmtMetric(*v)
+}
+
+// fmtDelta is a - b in accuracy points or perplexity.
+func (t *Table) fmtDelta(a, b *float64) string {
+	if a == nil || b == nil {
+		return "—"
+	}
+	d := *a - *b
+	if t.MetricName == "accuracy" {
+		d *= 100
+	}
+	return fmt.Sprintf("%+.2f", d)
+}
+
+func (t *Table) metricHeader() string {
+	if t.MetricName == "accuracy" {
+		return "accuracy (%)"
+	}
+	return t.MetricName
+}
+
+// Markdown renders the results table, and the frontier and its comparison
+// with the retrained runs when there is a frontier.
+func (t *Table) Markdown() []byte {
+	var b bytes.Buffer
+	mh := t.metricHeader()
+	dense := t.Dense()
+	var denseTest *float64
+	if dense != nil {
+		denseTest = dense.TestMetric
+	}
+	fmt.Fprintf(&b, "| run | target | valid %s | test %s | Δ test vs dense | measured compute | score latency (ms) | speedup |\n", mh, mh)
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range t.Rows {
+		if r.Kind != KindDense && r.Kind != KindRun {
+			continue
+		}
+		target := num(r.Target, 2)
+		if r.Kind == KindDense {
+			target = "dense"
+		}
+		lat, speed := "not measured", "—"
+		if r.Latency.Measured {
+			lat, speed = fmt.Sprintf("%.3f", r.Latency.ScoreMS), fmt.Sprintf("%.2f×", r.Latency.ScoreSpeedup)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.4f | %s | %s |\n", r.Job, target, t.fmtMetric(r.Metric), t.fmtOptMetric(r.TestMetric),
+			t.fmtDelta(r.TestMetric, denseTest), r.Compute, lat, speed)
+	}
+	if t.Frontier != nil {
+		b.WriteString("\n")
+		b.Write(t.frontierMarkdown())
+	}
+	if len(t.Missing) > 0 {
+		var names []string
+		for _, j := range t.Missing {
+			names = append(names, fmt.Sprintf("%s (index %d)", j.Name, j.Index))
+		}
+		fmt.Fprintf(&b, "\nNot finished: %s.\n", strings.Join(names, ", "))
+	}
+	return b.Bytes()
+}
+
+// frontierMarkdown is the frontier's own table and, at each retrained
+// target the frontier also has, the three ways of reaching it side by side.
+func (t *Table) frontierMarkdown() []byte {
+	var b bytes.Buffer
+	mh := t.metricHeader()
+	f := t.Frontier
+	fmt.Fprintf(&b, "Frontier from the routers of %s (trained for %.2f, τ %.4f), thresholds recalibrated per target:\n\n", jobName(f.SourceTarget), f.SourceTarget, f.SourceTau)
+	fmt.Fprintf(&b, "| target | adaptation steps | τ | valid %s | test %s | measured compute |\n", mh, mh)
+	b.WriteString("|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range t.Rows {
+		if r.Kind == KindFrontier || r.Kind == KindAdapted {
+			fmt.Fprintf(&b, "| %.2f | %d | %.4f | %s | %s | %.4f |\n", r.Target, r.AdaptSteps, r.Tau, t.fmtMetric(r.Metric), t.fmtOptMetric(r.TestMetric), r.Compute)
+		}
+	}
+	cmp := t.Shortcut()
+	if len(cmp) == 0 {
+		return b.Bytes()
+	}
+	q := "test"
+	if !t.hasTest() {
+		q = "valid"
+	}
+	fmt.Fprintf(&b, "\nWhat the shortcut costs (%s %s; Δ against the retrained run):\n\n", q, mh)
+	b.WriteString("| target | retrained | compute | frontier | compute | Δ | adapted | compute | Δ |\n")
+	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, c := range cmp {
+		fmt.Fprintf(&b, "| %.2f | %s | %.4f | %s | %.4f | %s |", c.Target, t.fmtMetric(c.Run.Quality()), c.Run.Compute,
+			t.fmtMetric(c.PostHoc.Quality()), c.PostHoc.Compute, t.fmtDelta(ptr(c.PostHoc.Quality()), ptr(c.Run.Quality())))
+		if c.Adapted != nil {
+			fmt.Fprintf(&b, " %s | %.4f | %s |\n", t.fmtMetric(c.Adapted.Quality()), c.Adapted.Compute, t.fmtDelta(ptr(c.Adapted.Quality()), ptr(c.Run.Quality())))
+		} else {
+			b.WriteString(" — | — | — |\n")
+		}
+	}
+	return b.Bytes()
+}
+
+func ptr(v float64) *float64 { return &v }
+
+// Comparison sets a retrained run beside the frontier's points for the same
+// target.
+type Comparison struct {
+	Target       float64
+	Run, PostHoc Row
+	Adapted      *Row    // nil without adaptation
+	PostHocDelta float64 // PostHoc.Quality() − Run.Quality()
+	AdaptedDelta float64 // Adapted.Quality() − Run.Quality()
+}
+
+// Shortcut compares, at every retrained target that the frontier also has,
+// the retrained run with the frontier's post hoc and adapted points.
+func (t *Table) Shortcut() []Comparison {
+	var out []Comparison
+	for _, run := range t.Of(KindRun) {
+		c := Comparison{Target: run.Target, Run: run}
+		found := false
+		for _, r := range t.Rows {
+			if math.Abs(r.Target-run.Target) > 1e-9 {
+				continue
+			}
+			switch r.Kind {
+			case KindFrontier:
+				c.PostHoc, found = r, true
+			case KindAdapted:
+				a := r
+				c.Adapted = &a
+			}
+		}
+		if !found {
+			continue
+		}
+		c.PostHocDelta = c.PostHoc.Quality() - run.Quality()
+		if c.Adapted != nil {
+			c.AdaptedDelta = c.Adapted.Quality() - run.Quality()
+		}
+		out = append(out, c)
+	}
+	return out
+}
