@@ -106,7 +106,9 @@ func TestSweepEmittedCommandsMatchLocal(t *testing.T) {
 		Spec struct {
 			Completions int
 			Template    struct {
-				Spec struct{ Containers []struct{ Command, Args []string } }
+				Spec struct {
+					Containers []struct{ Command, Args []string }
+				}
 			}
 		}
 	}
