@@ -1,0 +1,338 @@
+package infer
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"gorgonia.org/tensor"
+
+	"github.com/sparsetune/sparsetune/checkpoints"
+	"github.com/sparsetune/sparsetune/nn"
+	"github.com/sparsetune/sparsetune/router"
+)
+
+// SyntheticConfig describes a random model for benchmarking the engine
+// without a training run.
+type SyntheticConfig struct {
+	Family    string  // gpt2 or llama
+	Layers    int     // 8
+	DModel    int     // 512
+	Heads     int     // 8
+	FFN       int     // 2048
+	Vocab     int     // 4096, the size of the BPE vocabularies sparsetune trains
+	GroupSize int     // 32
+	Target    float64 // compute target the routers are calibrated to, in (0, 1]
+	Seed      uint64
+}
+
+func (c *SyntheticConfig) defaults() {
+	set := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	if c.Family == "" {
+		c.Family = "gpt2"
+	}
+	set(&c.Layers, 8)
+	set(&c.DModel, 512)
+	set(&c.Heads, 8)
+	set(&c.FFN, 2048)
+	set(&c.Vocab, 4096)
+	set(&c.GroupSize, 32)
+	if c.Target == 0 {
+		c.Target = 0.5
+	}
+}
+
+// Synthetic builds a random model with random contextual sigmoid routers
+// over every head and group, the threshold calibrated (one global τ, by
+// bisection) so that the engine's measured compute on random token
+// sequences is the target.
+func Synthetic(c SyntheticConfig) (*Engine, error) {
+	c.defaults()
+	if !(c.Target > 0 && c.Target <= 1) {
+		return nil, fmt.Errorf("target must be in (0, 1], got %g", c.Target)
+	}
+	mc := &nn.Config{Family: nn.Family(c.Family), Task: nn.CausalLM, Vocab: c.Vocab, D: c.DModel, L: c.Layers,
+		H: c.Heads, KVH: c.Heads, F: c.FFN, MaxPos: 1024, NormEps: 1e-5, PadID: -1, BOSID: -1, EOSID: -1}
+	switch mc.Family {
+	case nn.GPT2:
+		mc.Act, mc.Tied = "gelu_new", true
+	case nn.LLaMA:
+		mc.Act, mc.RoPETheta = "silu", 10000
+	default:
+		return nil, fmt.Errorf("synthetic models are gpt2 or llama, not %q", c.Family)
+	}
+	if mc.D%mc.H != 0 || c.GroupSize <= 0 || mc.F%c.GroupSize != 0 {
+		return nil, fmt.Errorf("d-model %d must be a multiple of heads %d and ffn %d of the group size %d", mc.D, mc.H, mc.F, c.GroupSize)
+	}
+	if err := mc.Validate(); err != nil {
+		return nil, err
+	}
+	m := &nn.Model{Config: mc, Params: nn.InitParams(mc, c.Seed, tensor.Float32)}
+	rc := router.DefaultConfig()
+	rc.GroupSize = c.GroupSize
+	set, err := router.New(rc, mc, c.Seed, tensor.Float32)
+	if err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(c.Seed, 99))
+	for _, p := range set.Params() {
+		d := p.Value.Data().([]float32)
+		for i := range d {
+			if len(p.Shape) == 2 {
+				d[i] = float32(rng.NormFloat64())
+			} else {
+				d[i] = 0
+			}
+		}
+	}
+	man := checkpoints.SparseManifest{Router: string(rc.Kind), GroupSize: c.GroupSize, Target: c.Target,
+		Calibration: checkpoints.SparseCalib{Source: "random tokens", Sequences: 4, SeqLen: 128}}
+	for l := 0; l < mc.L; l++ {
+		ml := checkpoints.SparseLayer{Tau: 0.5}
+		for h := 0; h < mc.H; h++ {
+			ml.Heads = append(ml.Heads, h)
+		}
+		for g := 0; g < mc.F/c.GroupSize; g++ {
+			ml.Groups = append(ml.Groups, g)
+		}
+		man.Layers = append(man.Layers, ml)
+	}
+	sp, err := Build(m, set.Params(), man)
+	if err != nil {
+		return nil, err
+	}
+	e, err := New(sp)
+	if err != nil {
+		return nil, err
+	}
+	calib := RandomTokens(mc.Vocab, 4, 128, c.Seed+1)
+	compute, err := e.CalibrateTau(calib, c.Target)
+	if err != nil {
+		return nil, err
+	}
+	e.Manifest.Compute = compute
+	e.Manifest.Calibration.Tokens = 4 * 128
+	return e, nil
+}
+
+// RandomTokens returns B sequences of T random token ids.
+func RandomTokens(vocab, B, T int, seed uint64) [][]int {
+	rng := rand.New(rand.NewPCG(seed, 5))
+	out := make([][]int, B)
+	for i := range out {
+		out[i] = make([]int, T)
+		for j := range out[i] {
+			out[i][j] = rng.IntN(vocab)
+		}
+	}
+	return out
+}
+
+// CalibrateTau sets one threshold for every layer so that the measured
+// compute on seqs is as close to target as bisection over τ finds (30
+// halvings), and returns that compute.
+func (e *Engine) CalibrateTau(seqs [][]int, target float64) (float64, error) {
+	measure := func(tau float64) (float64, error) {
+		for i, ly := range e.layers {
+			ly.tau = float32(tau)
+			e.Manifest.Layers[i].Tau = tau
+		}
+		return e.MeasureCompute(seqs)
+	}
+	lo, hi := 0.0, 1.0 // compute falls as τ rises
+	best, bestGap := 0.5, math.Inf(1)
+	for range 30 {
+		mid := (lo + hi) / 2
+		c, err := measure(mid)
+		if err != nil {
+			return 0, err
+		}
+		if gap := math.Abs(c - target); gap < bestGap {
+			best, bestGap = mid, gap
+		}
+		if c > target {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return measure(best)
+}
+
+// MeasureCompute runs seqs (32 at a time) and returns their measured
+// compute; the engine's Stats are reset before and after.
+func (e *Engine) MeasureCompute(seqs [][]int) (float64, error) {
+	e.ResetStats()
+	for lo := 0; lo < len(seqs); lo += 32 {
+		if _, _, err := e.Forward(seqs[lo:min(lo+32, len(seqs))], nil); err != nil {
+			return 0, err
+		}
+	}
+	c := e.Stats.Compute()
+	e.ResetStats()
+	return c, nil
+}
+
+// BenchConfig sets what Bench measures.
+type BenchConfig struct {
+	Batch, SeqLen int // scoring batch (16 × 128)
+	Prompt, Gen   int // decoding: prompt tokens, then generated tokens (16, 112)
+	Reps          int // repetitions of each measurement; the median is reported (5)
+	Seed          uint64
+}
+
+// BenchResult holds the figures of one Bench run.
+type BenchResult struct {
+	ScoreMsDense   float64 `json:"score_ms_dense"`  // one scoring batch, dense
+	ScoreMsSparse  float64 `json:"score_ms_sparse"` // the same batch, sparse
+	ScoreSpeedup   float64 `json:"score_speedup"`
+	ScoreTokPerS   float64 `json:"score_tokens_per_s_sparse"`
+	DecodeMsDense  float64 `json:"decode_ms_per_token_dense"`
+	DecodeMsSparse float64 `json:"decode_ms_per_token_sparse"`
+	DecodeSpeedup  float64 `json:"decode_speedup"`
+	Compute        float64 `json:"compute"`           // measured compute of the sparse scoring batch
+	DecodeCompute  float64 `json:"decode_compute"`    // and of the decoded tokens
+	DenseBlocks    float64 `json:"dense_block_share"` // share of scoring blocks run dense with masks
+	UnionSparsity  float64 `json:"union_sparsity"`    // units off for every token of a scoring block
+	Batch          int     `json:"batch"`
+	SeqLen         int     `json:"seq_len"`
+	GenTokens      int     `json:"gen_tokens"`
+	WeightsMB      float64 `json:"weights_mb"`
+}
+
+// Bench measures the engine dense and sparse in one run: scoring a batch
+// (forward pass and next-token logits of every position) and batch-1
+// greedy decoding. Dense and sparse alternate within each repetition so
+// that both see the same machine state.
+func Bench(e *Engine, c BenchConfig, log io.Writer) (*BenchResult, error) {
+	if c.Batch == 0 {
+		c.Batch, c.SeqLen = 16, 128
+	}
+	if c.Prompt == 0 {
+		c.Prompt, c.Gen = 16, 112
+	}
+	if c.Reps == 0 {
+		c.Reps = 5
+	}
+	r := &BenchResult{Batch: c.Batch, SeqLen: c.SeqLen, GenTokens: c.Gen}
+	seqs := RandomTokens(e.Config.Vocab, c.Batch, c.SeqLen, c.Seed+7)
+	score := func() (float64, error) {
+		start := time.Now()
+		h, off, err := e.Forward(seqs, nil)
+		if err != nil {
+			return 0, err
+		}
+		if e.Config.Task == nn.CausalLM {
+			e.LMLogits(h, nil)
+		} else {
+			e.ClassLogits(h, off)
+		}
+		return time.Since(start).Seconds() * 1e3, nil
+	}
+	decoder := e.Config.Task == nn.CausalLM && (e.Config.Family == nn.GPT2 || e.Config.Family == nn.LLaMA)
+	prompt := RandomTokens(e.Config.Vocab, 1, c.Prompt, c.Seed+8)[0]
+	decode := func() (float64, error) {
+		s, err := e.NewSession(c.Prompt + c.Gen)
+		if err != nil {
+			return 0, err
+		}
+		var logits []float32
+		for _, id := range prompt {
+			if logits, err = s.Step(id); err != nil {
+				return 0, err
+			}
+		}
+		start := time.Now()
+		for range c.Gen {
+			if logits, err = s.Step(argmax(logits)); err != nil {
+				return 0, err
+			}
+		}
+		return time.Since(start).Seconds() * 1e3 / float64(c.Gen), nil
+	}
+	var sd, ss, dd, ds []float64
+	for rep := 0; rep <= c.Reps; rep++ { // rep 0 warms up
+		for _, dense := range []bool{true, false} {
+			e.Dense = dense
+			e.ResetStats()
+			ms, err := score()
+			if err != nil {
+				return nil, err
+			}
+			if !dense && rep == 0 {
+				st := e.Stats
+				r.Compute = st.Compute()
+				r.DenseBlocks = float64(st.DenseBlocks) / float64(st.Blocks)
+				r.UnionSparsity = 1 - float64(st.UnionOn)/float64(st.UnionUnits)
+			}
+			var dms float64
+			if decoder {
+				e.ResetStats()
+				if dms, err = decode(); err != nil {
+					return nil, err
+				}
+				if !dense && rep == 0 {
+					r.DecodeCompute = e.Stats.Compute()
+				}
+			}
+			if rep == 0 {
+				continue
+			}
+			if dense {
+				sd, dd = append(sd, ms), append(dd, dms)
+			} else {
+				ss, ds = append(ss, ms), append(ds, dms)
+			}
+			if log != nil {
+				fmt.Fprintf(log, "rep %d %-6s score %8.1f ms  decode %6.2f ms/token\n", rep, map[bool]string{true: "dense", false: "sparse"}[dense], ms, dms)
+			}
+		}
+	}
+	e.Dense = false
+	r.ScoreMsDense, r.ScoreMsSparse = median(sd), median(ss)
+	r.ScoreSpeedup = r.ScoreMsDense / r.ScoreMsSparse
+	r.ScoreTokPerS = float64(c.Batch*c.SeqLen) / r.ScoreMsSparse * 1e3
+	if decoder {
+		r.DecodeMsDense, r.DecodeMsSparse = median(dd), median(ds)
+		r.DecodeSpeedup = r.DecodeMsDense / r.DecodeMsSparse
+	}
+	r.WeightsMB = float64(e.weightCount()) * 4 / 1e6
+	return r, nil
+}
+
+func (e *Engine) weightCount() int {
+	n := len(e.wte) + len(e.wpe)
+	for _, ly := range e.layers {
+		n += len(ly.q) + len(ly.k) + len(ly.v) + len(ly.o) + len(ly.up) + len(ly.gate) + len(ly.down)
+	}
+	if e.Config.Task == nn.CausalLM && !e.Config.Tied {
+		n += len(e.lmHead)
+	}
+	return n
+}
+
+func argmax(v []float32) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
