@@ -251,7 +251,7 @@ func Bench(e *Engine, c BenchConfig, log io.Writer) (*BenchResult, error) {
 		}
 		start := time.Now()
 		for range c.Gen {
-			if logits, err = s.Step(argmax(logits)); err != nil {
+			if logits, err = s.Step(Argmax(logits)); err != nil {
 				return 0, err
 			}
 		}
@@ -318,7 +318,9 @@ func (e *Engine) weightCount() int {
 	return n
 }
 
-func argmax(v []float32) int {
+// Argmax returns the index of the largest logit (the first on ties):
+// greedy decoding's choice.
+func Argmax(v []float32) int {
 	best := 0
 	for i, x := range v {
 		if x > v[best] {

@@ -1,6 +1,7 @@
 package infer
 
 import (
+	"fmt"
 	"testing"
 )
 
@@ -45,8 +46,32 @@ func BenchmarkDecode(b *testing.B) {
 				if s.Len() >= 512 {
 					s, _ = e.NewSession(1 << 20)
 				}
-				logits, _ = s.Step(argmax(logits))
+				logits, _ = s.Step(Argmax(logits))
 			}
 		})
+	}
+}
+
+// BenchmarkCrossover times one 16×128 scoring batch with every block run
+// per unit (dense-above 1) and every block run dense with masks
+// (dense-above 0), at several compute targets: where the two cross is the
+// default Engine.DenseAbove.
+func BenchmarkCrossover(b *testing.B) {
+	for _, target := range []float64{0.5, 0.6, 0.7, 0.8, 0.9} {
+		e, err := Synthetic(SyntheticConfig{Target: target, Seed: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		seqs := RandomTokens(e.Config.Vocab, 16, 128, 3)
+		for _, above := range []float64{1, 0} {
+			b.Run(fmt.Sprintf("target=%.1f/dense-above=%g", target, above), func(b *testing.B) {
+				e.DenseAbove = above
+				for b.Loop() {
+					if _, _, err := e.Forward(seqs, nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }

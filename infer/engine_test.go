@@ -55,9 +55,9 @@ func testRouters(t testing.TB, c *nn.Config, kind router.Kind, k int) *router.Se
 	return set
 }
 
-// hardMasked runs model m with set's hard gates on seqs (all of length T)
-// through the training graph and returns the logits.
-func hardMasked(t testing.TB, m *nn.Model, set *router.Set, seqs [][]int) []float32 {
+// maskedGraph runs model m with set's hard gates on seqs (all of length
+// T) through the training graph and returns the graph after the run.
+func maskedGraph(t testing.TB, m *nn.Model, set *router.Set, seqs [][]int) *nn.Graph {
 	B, T := len(seqs), len(seqs[0])
 	gr, err := m.Build(nn.BuildOptions{B: B, T: T, Dtype: tensor.Float32, Gates: set.GateFunc(router.Hard)})
 	if err != nil {
@@ -81,53 +81,39 @@ func hardMasked(t testing.TB, m *nn.Model, set *router.Set, seqs [][]int) []floa
 	if err := run.Run(); err != nil {
 		t.Fatal(err)
 	}
-	return append([]float32(nil), gr.Logits.Value().Data().([]float32)...)
+	return gr
+}
+
+// hardMasked returns the training graph's hard-masked logits on seqs.
+func hardMasked(t testing.TB, m *nn.Model, set *router.Set, seqs [][]int) []float32 {
+	return append([]float32(nil), maskedGraph(t, m, set, seqs).Logits.Value().Data().([]float32)...)
 }
 
 // usageManifest keeps the units on for at least one token of seqs under the
 // graph's hard gates and makes dense the ones on for every token: the
 // manifest hardening writes with prune-below 0 and dense-above 1.
 func usageManifest(t testing.TB, m *nn.Model, set *router.Set, seqs [][]int, k int) checkpoints.SparseManifest {
-	B, T := len(seqs), len(seqs[0])
-	gr, err := m.Build(nn.BuildOptions{B: B, T: T, Dtype: tensor.Float32, Gates: set.GateFunc(router.Hard)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	run, err := gr.Compile(false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer run.Close()
-	b := &nn.Batch{}
-	for _, s := range seqs {
-		b.IDs = append(b.IDs, s...)
-	}
-	if m.Config.Task == nn.Classification {
-		b.Labels = make([]int, B)
-	}
-	gr.Feed(b)
-	if err := run.Run(); err != nil {
-		t.Fatal(err)
-	}
+	n := len(seqs) * len(seqs[0])
+	maskedGraph(t, m, set, seqs)
 	man := checkpoints.SparseManifest{Router: string(set.Config.Kind), GroupSize: k, Shift: set.Config.ProbShift()}
 	head, ffn := set.Probs()
 	for l := 0; l < m.Config.L; l++ {
 		ml := checkpoints.SparseLayer{Tau: set.Config.Tau}
-		hs := usage(head[l].Value().Data().([]float32), B*T, m.Config.H)
-		gs := usage(ffn[l].Value().Data().([]float32), B*T, m.Config.F/k)
-		for u, n := range hs {
-			if n > 0 {
+		hs := usage(head[l].Value().Data().([]float32), n, m.Config.H)
+		gs := usage(ffn[l].Value().Data().([]float32), n, m.Config.F/k)
+		for u, c := range hs {
+			if c > 0 {
 				ml.Heads = append(ml.Heads, u)
 			}
-			if n == B*T {
+			if c == n {
 				ml.HeadsDense = append(ml.HeadsDense, u)
 			}
 		}
-		for u, n := range gs {
-			if n > 0 {
+		for u, c := range gs {
+			if c > 0 {
 				ml.Groups = append(ml.Groups, u)
 			}
-			if n == B*T {
+			if c == n {
 				ml.GroupsDense = append(ml.GroupsDense, u)
 			}
 		}

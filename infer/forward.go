@@ -320,6 +320,21 @@ func (e *Engine) account(ly *layer, b *batch, hOn, gOn int) {
 	_ = hOn
 }
 
+// block lists, per unit, the rows on (b.idx) for one of a layer's parts
+// with U units and on (token, unit) pairs on, accounts for it in the
+// stats, and reports whether it runs dense with the mask applied.
+func (e *Engine) block(b *batch, flags []bool, U, on int) bool {
+	b.idx = unitRows(b.idx, flags, b.n, U)
+	dense := e.Dense || float64(on) > e.DenseAbove*float64(b.n*U)
+	e.Stats.Blocks++
+	e.Stats.UnionOn += union(b.idx)
+	e.Stats.UnionUnits += U
+	if dense {
+		e.Stats.DenseBlocks++
+	}
+	return dense
+}
+
 // unitRows fills idx[u] with the rows on for each of U units.
 func unitRows(idx [][]int, on []bool, n, U int) [][]int {
 	for len(idx) < U {
@@ -363,14 +378,7 @@ func (e *Engine) attention(ly *layer, b *batch, in []float32, on int) {
 	b.k, b.v = growF(b.k, n*kvS), growF(b.v, n*kvS)
 	linear(b.k, in, ly.k, ly.kb, n, kvS, D)
 	linear(b.v, in, ly.v, ly.vb, n, kvS, D)
-	b.idx = unitRows(b.idx, b.hon, n, nh)
-	dense := e.Dense || float64(on) > e.DenseAbove*float64(n*nh)
-	e.Stats.Blocks++
-	e.Stats.UnionOn += union(b.idx)
-	e.Stats.UnionUnits += nh
-	if dense {
-		e.Stats.DenseBlocks++
-	}
+	dense := e.block(b, b.hon, nh, on)
 	b.q = growF(b.q, n*hS)
 	if dense {
 		linear(b.q, in, ly.q, ly.qb, n, hS, D)
@@ -471,13 +479,7 @@ func (e *Engine) ffn(ly *layer, b *batch, in []float32, on int) {
 		return
 	}
 	F := ng * k
-	b.idx = unitRows(b.idx, b.gon, n, ng)
-	dense := e.Dense || float64(on) > e.DenseAbove*float64(n*ng)
-	e.Stats.Blocks++
-	e.Stats.UnionOn += union(b.idx)
-	e.Stats.UnionUnits += ng
-	if dense {
-		e.Stats.DenseBlocks++
+	if e.block(b, b.gon, ng, on) {
 		b.h = growF(b.h, n*F)
 		blas.Sgemm(false, true, n, F, D, 1, in, D, ly.up, D, 0, b.h, F)
 		if ly.gate != nil {

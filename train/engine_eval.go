@@ -3,8 +3,6 @@ package train
 import (
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 
 	"github.com/sparsetune/sparsetune/checkpoints"
 	"github.com/sparsetune/sparsetune/data"
@@ -15,18 +13,7 @@ import (
 // EvaluateSparse computes the task metric of a sparse checkpoint on one data
 // file with the inference engine, and the compute it measured there.
 func EvaluateSparse(c EvalConfig) (*EvalResult, error) {
-	if c.Batch <= 0 {
-		c.Batch = 8
-	}
-	if c.TextField == "" {
-		c.TextField = "text"
-	}
-	if c.LabelField == "" {
-		c.LabelField = "label"
-	}
-	if c.CacheDir == "" {
-		c.CacheDir = filepath.Join(os.TempDir(), "sparsetune-cache")
-	}
+	c.defaults()
 	sp, err := checkpoints.ReadSparse(c.Model)
 	if err != nil {
 		return nil, err

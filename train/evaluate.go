@@ -35,8 +35,7 @@ type EvalResult struct {
 	Compute    *float64 `json:"compute,omitempty"` // a sparse checkpoint's measured compute on the data
 }
 
-// Evaluate computes the model's task metric on one data file.
-func Evaluate(c EvalConfig) (*EvalResult, error) {
+func (c *EvalConfig) defaults() {
 	if c.Batch <= 0 {
 		c.Batch = 8
 	}
@@ -49,6 +48,11 @@ func Evaluate(c EvalConfig) (*EvalResult, error) {
 	if c.CacheDir == "" {
 		c.CacheDir = filepath.Join(os.TempDir(), "sparsetune-cache")
 	}
+}
+
+// Evaluate computes the model's task metric on one data file.
+func Evaluate(c EvalConfig) (*EvalResult, error) {
+	c.defaults()
 	m, err := nn.Load(c.Model, nn.LoadOptions{})
 	if err != nil {
 		return nil, err

@@ -63,7 +63,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	start := time.Now()
 	var out []int
 	for len(out) < *maxNew && s.Len() < len(ids)+*maxNew {
-		next := argmax(logits)
+		next := infer.Argmax(logits)
 		if next == sp.Config.EOSID {
 			break
 		}
@@ -81,14 +81,4 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	b, _ := json.Marshal(map[string]any{"prompt": *prompt, "completion": text, "tokens": out})
 	fmt.Fprintln(stdout, string(b))
 	return nil
-}
-
-func argmax(v []float32) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
 }
