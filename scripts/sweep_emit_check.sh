@@ -5,7 +5,7 @@
 # SLURM_ARRAY_TASK_ID set, as Slurm would), and by running the emitted
 # Kubernetes Indexed Job's container arguments once per completion index —
 # then `sweep collect` merges the last two, and all three tables must be
-# byte-identical. The Slurm script must pass `bash -n`; the manifest must be
+# byte-identical (collected without latency: timings differ from run to run). The Slurm script must pass `bash -n`; the manifest must be
 # YAML of a batch/v1 Job with completionMode Indexed (checked with Python's
 # yaml module).
 #
@@ -30,7 +30,7 @@ flags=(--targets 0.7,0.5 --model "$base" --task classification --id-field -
   --frontier-targets 0.5,0.7 --frontier-adapt-steps 3 --cache-dir "$work/cache")
 
 echo "== local sweep" >&2
-"$bin" sweep "${flags[@]}" --out-dir "$root/local" >/dev/null 2>"$root/local.log"
+"$bin" sweep "${flags[@]}" --out-dir "$root/local" --latency=false >/dev/null 2>"$root/local.log"
 
 echo "== Slurm: emit, bash -n, run every array index" >&2
 "$bin" sweep "${flags[@]}" --out-dir "$root/slurm" --emit slurm --binary "$bin" >/dev/null
@@ -39,7 +39,7 @@ last=$(sed -n 's/^#SBATCH --array=0-\([0-9]*\).*/\1/p' "$root/slurm/sweep.slurm"
 for i in $(seq 0 "$last"); do
   SLURM_ARRAY_TASK_ID=$i bash "$root/slurm/sweep.slurm" >/dev/null 2>>"$root/slurm.log"
 done
-"$bin" sweep collect "$root/slurm" >/dev/null 2>&1
+"$bin" sweep collect "$root/slurm" --latency=false >/dev/null 2>&1
 
 echo "== Kubernetes: emit, check the manifest, run every completion index" >&2
 "$bin" sweep "${flags[@]}" --out-dir "$root/k8s" --emit k8s --binary "$bin" >/dev/null
@@ -57,7 +57,7 @@ EOF
 while IFS= read -r line; do
   eval "$line" >/dev/null 2>>"$root/k8s.log" # the container's command line, shell-quoted by Python
 done <"$root/k8s-args.txt"
-"$bin" sweep collect "$root/k8s" >/dev/null 2>&1
+"$bin" sweep collect "$root/k8s" --latency=false >/dev/null 2>&1
 
 echo "== tables" >&2
 for d in slurm k8s; do

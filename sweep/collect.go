@@ -17,9 +17,12 @@ const (
 // Collect merges the results of the sweep in dir, however its jobs were run
 // (one process, a Slurm array, a Kubernetes Indexed Job), into results.csv,
 // results.md and the two plots. Every job must have finished; the error
-// names those that have not and how to run them.
-func Collect(dir string) (*Table, error) {
-	t, _, err := Load(dir)
+// names those that have not and how to run them. With latency, each sparse
+// checkpoint not yet timed is timed on the inference engine (one after
+// another, so run collect where the timings mean something); without, the
+// table has only the timings measured before.
+func Collect(dir string, latency bool) (*Table, error) {
+	t, _, err := Load(dir, latency)
 	if err != nil {
 		return nil, err
 	}

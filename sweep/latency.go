@@ -3,33 +3,63 @@ package sweep
 import (
 	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
+	"slices"
+
+	"github.com/sparsetune/sparsetune/checkpoints"
+	"github.com/sparsetune/sparsetune/infer"
 )
 
-// Latency is what the inference engine measured for one job's checkpoint.
+// Latency is what the inference engine measured for one job's sparse
+// checkpoint: the same scoring batch and greedy decode run dense and sparse,
+// alternating, the medians of several repetitions.
 type Latency struct {
 	Measured      bool    `json:"measured"`
-	ScoreMS       float64 `json:"score_ms,omitempty"`       // scoring one sequence of seq_len tokens
-	DecodeMS      float64 `json:"decode_ms,omitempty"`      // one generated token (language models)
-	ScoreSpeedup  float64 `json:"score_speedup,omitempty"`  // the dense model's scoring time over this one's, same engine and machine
-	DecodeSpeedup float64 `json:"decode_speedup,omitempty"` // the same for decoding
-	Compute       float64 `json:"compute,omitempty"`        // compute the engine's kernels spent, as a fraction of dense
-	Note          string  `json:"note,omitempty"`           // why it was not measured
+	ScoreMS       float64 `json:"score_ms,omitempty"`        // scoring one batch of latencyBatch × seq_len tokens, sparse
+	DenseScoreMS  float64 `json:"dense_score_ms,omitempty"`  // the same batch run dense by the same engine
+	DecodeMS      float64 `json:"decode_ms,omitempty"`       // one generated token, sparse (language models)
+	DenseDecodeMS float64 `json:"dense_decode_ms,omitempty"` // and dense
+	ScoreSpeedup  float64 `json:"score_speedup,omitempty"`   // DenseScoreMS / ScoreMS
+	DecodeSpeedup float64 `json:"decode_speedup,omitempty"`  // DenseDecodeMS / DecodeMS
+	Compute       float64 `json:"compute,omitempty"`         // compute the engine's kernels spent on the scoring batch
+	Note          string  `json:"note,omitempty"`            // why it was not measured
 }
 
-// measureLatency times a checkpoint on the inference engine. It is the one
-// place the engine is called from; until the engine's benchmark is wired in
-// here it reports every checkpoint as not measured, and the tables and the
-// latency plot say so.
-var measureLatency = func(checkpoint string) (Latency, error) {
-	return Latency{Note: "not measured: this build has no inference engine benchmark"}, nil
+// latencyBatch is the scoring batch of the latency measurement: the batch
+// the sweeps train with by default, so a row's latency is the cost of
+// scoring what one training step sees.
+const latencyBatch = 16
+
+// measureLatency times a sparse checkpoint on the inference engine (scoring
+// latencyBatch random sequences of seqLen tokens, and greedy decoding for
+// language models). It is the one place the engine is called from; a
+// checkpoint that is not a sparse one (a dense model) is not measured.
+var measureLatency = func(checkpoint string, seqLen int) (Latency, error) {
+	if _, err := os.Stat(filepath.Join(checkpoint, checkpoints.SparseManifestFile)); err != nil {
+		return Latency{Note: "not measured: not a sparse checkpoint"}, nil
+	}
+	sp, err := checkpoints.ReadSparse(checkpoint)
+	if err != nil {
+		return Latency{}, err
+	}
+	e, err := infer.New(sp)
+	if err != nil {
+		return Latency{}, err
+	}
+	r, err := infer.Bench(e, infer.BenchConfig{Batch: latencyBatch, SeqLen: seqLen}, nil)
+	if err != nil {
+		return Latency{}, err
+	}
+	return Latency{Measured: true, ScoreMS: r.ScoreMsSparse, DenseScoreMS: r.ScoreMsDense, DecodeMS: r.DecodeMsSparse,
+		DenseDecodeMS: r.DecodeMsDense, ScoreSpeedup: r.ScoreSpeedup, DecodeSpeedup: r.DecodeSpeedup, Compute: r.Compute}, nil
 }
 
 // jobLatency returns the job's latency: the cached measurement in
 // latency.json, else a fresh one (cached when measured). Latency is measured
 // at collect time, one checkpoint after another, so that every row of a
 // table was timed on the same machine without other jobs running.
-func jobLatency(jdir string, r *Result) (Latency, error) {
+func jobLatency(jdir string, r *Result, seqLen int, measure bool) (Latency, error) {
 	path := filepath.Join(jdir, LatencyFile)
 	var l Latency
 	if err := readJSON(path, &l); err == nil && l.Measured {
@@ -37,9 +67,42 @@ func jobLatency(jdir string, r *Result) (Latency, error) {
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return l, err
 	}
-	l, err := measureLatency(r.Checkpoint())
+	if !measure {
+		return Latency{Note: "not measured: collected without latency"}, nil
+	}
+	l, err := measureLatency(r.Checkpoint(), seqLen)
 	if err != nil || !l.Measured {
 		return l, err
 	}
 	return l, writeJSON(path, l)
+}
+
+// denseLatency is the dense point's latency: the same engine's dense runs,
+// which every sparse measurement includes (the median over the jobs, whose
+// models share one architecture).
+func denseLatency(rows []Row) Latency {
+	var score, decode []float64
+	for _, r := range rows {
+		if r.Kind == KindRun && r.Latency.Measured {
+			score, decode = append(score, r.Latency.DenseScoreMS), append(decode, r.Latency.DenseDecodeMS)
+		}
+	}
+	if len(score) == 0 {
+		return Latency{Note: "not measured: no sparse run was measured"}
+	}
+	l := Latency{Measured: true, ScoreMS: median(score), DenseScoreMS: median(score), DecodeMS: median(decode), DenseDecodeMS: median(decode), ScoreSpeedup: 1, Compute: 1}
+	if l.DecodeMS > 0 {
+		l.DecodeSpeedup = 1
+	}
+	return l
+}
+
+func median(v []float64) float64 {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
 }

@@ -75,7 +75,7 @@ func (t *Table) LatencyPlot() (*plot.Plot, error) {
 	label, q := t.qualityAxis()
 	p := plot.New()
 	p.Title.Text = "Quality vs measured latency"
-	p.X.Label.Text = "scoring latency per sequence (ms)"
+	p.X.Label.Text = fmt.Sprintf("scoring latency of %d sequences on the engine (ms)", latencyBatch)
 	p.Y.Label.Text = label
 	p.Add(plotter.NewGrid())
 	var measured []Row

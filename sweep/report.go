@@ -53,7 +53,7 @@ func Report(dir, out string) (string, error) {
 }
 
 func sweepReport(dir, imgDir string) ([]byte, error) {
-	t, p, err := Load(dir)
+	t, p, err := Load(dir, false) // timings as collect measured them
 	if err != nil {
 		return nil, err
 	}

@@ -156,21 +156,9 @@ func runOne(dir string, p *Plan, j Job, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	r.Summary = sum
-	r.SparseCheckpoint = sparseCheckpoint(sum)
+	r.Summary, r.SparseCheckpoint = sum, sum.SparseCheckpoint
 	fmt.Fprintf(w, "finished in %.0f s: %s %.4f%s\n", time.Since(start).Seconds(), sum.MetricName, sum.Metric, computeNote(sum))
 	return writeJSON(filepath.Join(jdir, ResultFile), r)
-}
-
-// sparseCheckpoint reads the summary's sparse_checkpoint, which runs that
-// write a hardened sparse checkpoint report; "" when there is none.
-func sparseCheckpoint(sum *train.Summary) string {
-	b, _ := json.Marshal(sum)
-	var s struct {
-		SparseCheckpoint string `json:"sparse_checkpoint"`
-	}
-	json.Unmarshal(b, &s)
-	return s.SparseCheckpoint
 }
 
 func computeNote(sum *train.Summary) string {

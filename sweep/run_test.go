@@ -21,7 +21,7 @@ func TestSweepRunsResumesAndCollects(t *testing.T) {
 	must(t, WritePlan(dir, p))
 	var log strings.Builder
 	must(t, Run(dir, p, 2, &log))
-	tab, err := Collect(dir)
+	tab, err := Collect(dir, true)
 	must(t, err)
 
 	rows, err := csv.NewReader(strings.NewReader(read(t, filepath.Join(dir, ResultsCSV)))).ReadAll()
@@ -43,9 +43,14 @@ func TestSweepRunsResumesAndCollects(t *testing.T) {
 		}
 	}
 	md := read(t, filepath.Join(dir, ResultsMarkdown))
-	for _, s := range []string{"| dense | dense |", "| target-0.50 | 0.50 |", "not measured", "What the shortcut costs", "Frontier from the routers of target-0.50"} {
+	for _, s := range []string{"| dense | dense |", "| 1.00× |", "| target-0.50 | 0.50 |", "What the shortcut costs", "Frontier from the routers of target-0.50"} {
 		if !strings.Contains(md, s) {
 			t.Errorf("results.md lacks %q:\n%s", s, md)
+		}
+	}
+	for _, r := range tab.Rows[:3] {
+		if !r.Latency.Measured || r.Latency.ScoreMS <= 0 || r.Latency.ScoreSpeedup <= 0 {
+			t.Errorf("%s: latency %+v", r.Job, r.Latency)
 		}
 	}
 	checkPNG(t, filepath.Join(dir, ComputePlot))
@@ -61,7 +66,7 @@ func TestSweepRunsResumesAndCollects(t *testing.T) {
 	csvBefore := read(t, filepath.Join(dir, ResultsCSV))
 	log.Reset()
 	must(t, Run(dir, p, 1, &log))
-	_, err = Collect(dir)
+	_, err = Collect(dir, true)
 	must(t, err)
 	out := log.String()
 	for _, s := range []string{"[dense] finished earlier; skipped", "[target-0.50] finished earlier; skipped", "[target-0.50] frontier finished earlier; skipped",
@@ -86,7 +91,7 @@ func TestCollectNamesMissingJobs(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "sweep")
 	must(t, WritePlan(dir, p))
 	must(t, RunJob(dir, p, 2, &strings.Builder{}))
-	_, err := Collect(dir)
+	_, err := Collect(dir, true)
 	if err == nil || !strings.Contains(err.Error(), "index 0 (dense), 1 (target-0.70)") {
 		t.Fatalf("collect of a partial sweep: %v", err)
 	}
@@ -112,7 +117,7 @@ func TestDenseReferenceIsTheDensePoint(t *testing.T) {
 	sw := filepath.Join(dir, "sweep")
 	must(t, WritePlan(sw, p))
 	must(t, Run(sw, p, 1, &strings.Builder{}))
-	tab, err := Collect(sw)
+	tab, err := Collect(sw, true)
 	must(t, err)
 	if _, err := os.Stat(filepath.Join(sw, "dense", "metrics.jsonl")); err == nil {
 		t.Fatal("a dense run was trained although a dense model was given")
@@ -123,9 +128,9 @@ func TestDenseReferenceIsTheDensePoint(t *testing.T) {
 	}
 }
 
-// TestMeasuredLatencyReachesTheTable: once measureLatency measures, collect
-// caches each job's figures, the table shows them and the latency plot has
-// points.
+// TestMeasuredLatencyReachesTheTable: collect measures each sparse
+// checkpoint once (latency.json caches it), the dense row takes the engine's
+// dense timings, and the table and the latency plot show them.
 func TestMeasuredLatencyReachesTheTable(t *testing.T) {
 	p := tinyPlan(t)
 	p.Frontier, p.Targets = FrontierPlan{}, []float64{0.5}
@@ -133,28 +138,30 @@ func TestMeasuredLatencyReachesTheTable(t *testing.T) {
 	must(t, WritePlan(dir, p))
 	must(t, Run(dir, p, 1, &strings.Builder{}))
 	calls := 0
-	defer func(f func(string) (Latency, error)) { measureLatency = f }(measureLatency)
-	measureLatency = func(ckpt string) (Latency, error) {
-		calls++
-		if strings.Contains(ckpt, "dense") {
-			return Latency{Measured: true, ScoreMS: 2, ScoreSpeedup: 1}, nil
+	defer func(f func(string, int) (Latency, error)) { measureLatency = f }(measureLatency)
+	measureLatency = func(ckpt string, seqLen int) (Latency, error) {
+		if filepath.Base(ckpt) != "sparse" {
+			return Latency{Note: "not measured: not a sparse checkpoint"}, nil
 		}
-		return Latency{Measured: true, ScoreMS: 1.25, ScoreSpeedup: 1.6}, nil
+		if seqLen != 32 {
+			t.Errorf("measured at seq_len %d, the sweep's is 32", seqLen)
+		}
+		calls++
+		return Latency{Measured: true, ScoreMS: 1.25, DenseScoreMS: 2, ScoreSpeedup: 1.6}, nil
 	}
-	tab, err := Collect(dir)
+	tab, err := Collect(dir, true)
 	must(t, err)
-	if calls != 2 {
-		t.Fatalf("%d measurements for two jobs", calls)
-	}
-	if _, err := Collect(dir); err != nil || calls != 2 {
-		t.Fatalf("a second collect measured again (%d calls, %v); want the cached latency.json", calls, err)
+	if _, err := Collect(dir, true); err != nil || calls != 1 {
+		t.Fatalf("%d measurements of one sparse checkpoint over two collects (%v); want one, then the cached latency.json", calls, err)
 	}
 	md := string(tab.Markdown())
-	if !strings.Contains(md, "| 1.250 | 1.60× |") {
-		t.Fatalf("results.md lacks the measured latency:\n%s", md)
+	for _, s := range []string{"| 2.00 | 1.00× |", "| 1.25 | 1.60× |"} {
+		if !strings.Contains(md, s) {
+			t.Errorf("results.md lacks %q:\n%s", s, md)
+		}
 	}
-	if !strings.Contains(read(t, filepath.Join(dir, ResultsCSV)), ",1.2500,1.600,,") {
-		t.Fatalf("results.csv lacks the measured latency:\n%s", read(t, filepath.Join(dir, ResultsCSV)))
+	if csv := read(t, filepath.Join(dir, ResultsCSV)); !strings.Contains(csv, ",1.250,1.600,,") || !strings.Contains(csv, ",2.000,1.000,,") {
+		t.Fatalf("results.csv lacks the measured latency:\n%s", csv)
 	}
 	checkPNG(t, filepath.Join(dir, LatencyPlot))
 }

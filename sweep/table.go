@@ -34,8 +34,11 @@ type Row struct {
 	Tau        float64  // frontier points: the calibrated threshold
 	AdaptSteps int      // frontier points: stage-2 adaptation steps
 	Latency    Latency  // dense and retrained points
-	Steps      int      // training steps of the run
-	WallS      float64  // training wall time
+	// SparseCompute is the compute of the hardened sparse checkpoint
+	// (retrained points), as the engine measured it on valid.
+	SparseCompute float64
+	Steps         int     // training steps of the run
+	WallS         float64 // training wall time
 }
 
 // Quality is the row's metric on test, else on valid.
@@ -57,9 +60,10 @@ type Table struct {
 }
 
 // Load reads every finished job of the sweep in dir into a table; jobs
-// without a result are listed in Missing. Latency is measured for jobs not
-// yet measured (see measureLatency).
-func Load(dir string) (*Table, *Plan, error) {
+// without a result are listed in Missing. With measure, latency is measured
+// for jobs not yet measured (see measureLatency); without, only the
+// measurements an earlier collect cached are used.
+func Load(dir string, measure bool) (*Table, *Plan, error) {
 	p, err := ReadPlan(dir)
 	if err != nil {
 		return nil, nil, err
@@ -78,12 +82,12 @@ func Load(dir string) (*Table, *Plan, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		lat, err := jobLatency(jdir, r)
+		lat, err := jobLatency(jdir, r, p.Base.SeqLen, measure)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: latency: %w", j.Name, err)
 		}
 		if r.Summary == nil { // a given dense model: its figures come from the sparse runs
-			dense, givenDense = &Row{Kind: KindDense, Job: j.Name, Compute: 1, Latency: lat}, true
+			dense, givenDense = &Row{Kind: KindDense, Job: j.Name, Compute: 1}, true
 			continue
 		}
 		s := r.Summary
@@ -92,6 +96,9 @@ func Load(dir string) (*Table, *Plan, error) {
 			Latency: lat, Steps: s.Steps, WallS: s.WallS}
 		if s.Compute != nil {
 			row.Compute = *s.Compute
+		}
+		if s.SparseCompute != nil {
+			row.SparseCompute = *s.SparseCompute
 		}
 		if j.Target == 0 {
 			row.Kind = KindDense
@@ -118,6 +125,9 @@ func Load(dir string) (*Table, *Plan, error) {
 		dense.Metric, dense.TestMetric = *s.DenseMetric, s.DenseTest
 	}
 	slices.SortStableFunc(t.Rows, func(a, b Row) int { return -cmpFloat(a.Target, b.Target) })
+	if dense != nil {
+		dense.Latency = denseLatency(t.Rows) // the engine runs every sparse checkpoint dense too
+	}
 	if dense != nil && (!givenDense || denseFromRuns != nil) { // a given dense model has figures once a run evaluated it
 		t.Rows = append([]Row{*dense}, t.Rows...)
 	}
@@ -184,10 +194,11 @@ func (t *Table) CSV() []byte {
 	var b bytes.Buffer
 	w := csv.NewWriter(&b)
 	m := t.MetricName
-	w.Write([]string{"kind", "job", "target", "valid_" + m, "test_" + m, "test_delta_vs_dense", "compute", "tau", "adapt_steps", "score_ms", "score_speedup", "decode_ms", "decode_speedup"})
+	w.Write([]string{"kind", "job", "target", "valid_" + m, "test_" + m, "test_delta_vs_dense", "compute", "tau", "adapt_steps",
+		"sparse_checkpoint_compute", "score_ms", "score_speedup", "decode_ms", "decode_speedup"})
 	dense := t.Dense()
 	for _, r := range t.Rows {
-		rec := []string{r.Kind, r.Job, num(r.Target, 2), num(r.Metric, 6), optNum(r.TestMetric, 6), "", num(r.Compute, 6), "", "", "", "", "", ""}
+		rec := []string{r.Kind, r.Job, num(r.Target, 2), num(r.Metric, 6), optNum(r.TestMetric, 6), "", num(r.Compute, 6), "", "", optZero(r.SparseCompute, 6), "", "", "", ""}
 		if dense != nil && dense.TestMetric != nil && r.TestMetric != nil {
 			rec[5] = num(*r.TestMetric-*dense.TestMetric, 6)
 		}
@@ -195,7 +206,7 @@ func (t *Table) CSV() []byte {
 			rec[7], rec[8] = num(r.Tau, 6), strconv.Itoa(r.AdaptSteps)
 		}
 		if l := r.Latency; l.Measured {
-			rec[9], rec[10], rec[11], rec[12] = num(l.ScoreMS, 4), num(l.ScoreSpeedup, 3), optZero(l.DecodeMS, 4), optZero(l.DecodeSpeedup, 3)
+			rec[10], rec[11], rec[12], rec[13] = num(l.ScoreMS, 3), num(l.ScoreSpeedup, 3), optZero(l.DecodeMS, 4), optZero(l.DecodeSpeedup, 3)
 		}
 		w.Write(rec)
 	}
@@ -263,8 +274,8 @@ func (t *Table) Markdown() []byte {
 	if dense != nil {
 		denseTest = dense.TestMetric
 	}
-	fmt.Fprintf(&b, "| run | target | valid %s | test %s | Δ test vs dense | measured compute | score latency (ms) | speedup |\n", mh, mh)
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "| run | target | valid %s | test %s | Δ test vs dense | measured compute | sparse checkpoint compute | scoring latency (ms) | speedup |\n", mh, mh)
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range t.Rows {
 		if r.Kind != KindDense && r.Kind != KindRun {
 			continue
@@ -275,10 +286,14 @@ func (t *Table) Markdown() []byte {
 		}
 		lat, speed := "not measured", "—"
 		if r.Latency.Measured {
-			lat, speed = fmt.Sprintf("%.3f", r.Latency.ScoreMS), fmt.Sprintf("%.2f×", r.Latency.ScoreSpeedup)
+			lat, speed = fmt.Sprintf("%.2f", r.Latency.ScoreMS), fmt.Sprintf("%.2f×", r.Latency.ScoreSpeedup)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.4f | %s | %s |\n", r.Job, target, t.fmtMetric(r.Metric), t.fmtOptMetric(r.TestMetric),
-			t.fmtDelta(r.TestMetric, denseTest), r.Compute, lat, speed)
+		spc := "—"
+		if r.SparseCompute > 0 {
+			spc = fmt.Sprintf("%.4f", r.SparseCompute)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.4f | %s | %s | %s |\n", r.Job, target, t.fmtMetric(r.Metric), t.fmtOptMetric(r.TestMetric),
+			t.fmtDelta(r.TestMetric, denseTest), r.Compute, spc, lat, speed)
 	}
 	if t.Frontier != nil {
 		b.WriteString("\n")

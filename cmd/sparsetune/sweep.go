@@ -30,6 +30,7 @@ type sweepFlags struct {
 	frontierFrom, emit, emitTo string
 	emitOpts                   sweep.EmitOptions
 	configFile                 string
+	latency                    bool
 }
 
 func (s *sweepFlags) register(fs *pflag.FlagSet) {
@@ -49,7 +50,10 @@ func (s *sweepFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&s.emitOpts.Mount, "mount", "", "where the claim is mounted (k8s; default: --out-dir's top-level directory)")
 	fs.StringVar(&s.emitOpts.Memory, "memory", "8Gi", "memory per job (k8s)")
 	fs.StringVar(&s.configFile, "config", "", "JSON training config for every run (keys as in train_config.json)")
+	fs.BoolVar(&s.latency, "latency", true, latencyUsage)
 }
+
+const latencyUsage = "time each sparse checkpoint on the inference engine when collecting (--latency=false: only timings measured before)"
 
 func runSweep(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "collect" {
@@ -107,7 +111,7 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	if err := sweep.Run(dir, plan, sf.parallel, stderr); err != nil {
 		return err
 	}
-	return collect(dir, stdout, stderr)
+	return collect(dir, sf.latency, stdout, stderr)
 }
 
 // sweepPlan is the plan the flags describe, or, when they describe none
@@ -116,7 +120,7 @@ func sweepPlan(fs *pflag.FlagSet, fc *train.Config, sf *sweepFlags, dir string, 
 	described := sf.configFile != ""
 	fs.Visit(func(f *pflag.Flag) {
 		switch f.Name {
-		case "out-dir", "index", "parallel", "emit", "emit-file", "binary", "cpus", "job-name", "image", "claim", "mount", "memory":
+		case "out-dir", "index", "parallel", "emit", "emit-file", "binary", "cpus", "job-name", "image", "claim", "mount", "memory", "latency":
 		default:
 			described = true
 		}
@@ -205,20 +209,26 @@ func emitSweep(dir string, p *sweep.Plan, sf *sweepFlags, stdout, stderr io.Writ
 }
 
 func runSweepCollect(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("sweep collect", "sweep collect DIR", stderr)
+	fs := newFlags("sweep collect", "sweep collect DIR [--latency=false]", stderr)
+	latency := fs.Bool("latency", true, latencyUsage)
 	if err := fs.Parse(args); err != nil {
 		return parseErr(err)
 	}
 	if fs.NArg() != 1 {
 		return usagef("want one sweep directory")
 	}
-	return collect(fs.Arg(0), stdout, stderr)
+	if *latency {
+		if err := blas.Init(); err != nil {
+			return err
+		}
+	}
+	return collect(fs.Arg(0), *latency, stdout, stderr)
 }
 
 // collect merges a sweep's results, shows the table and prints where the
 // files are as the last line.
-func collect(dir string, stdout, stderr io.Writer) error {
-	t, err := sweep.Collect(dir)
+func collect(dir string, latency bool, stdout, stderr io.Writer) error {
+	t, err := sweep.Collect(dir, latency)
 	if err != nil {
 		return err
 	}

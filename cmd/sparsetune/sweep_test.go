@@ -73,12 +73,13 @@ func runOK(t *testing.T, args ...string) string {
 // TestSweepEmittedCommandsMatchLocal runs a sweep locally, then the same
 // sweep twice more through the per-index commands of the emitted Slurm
 // script and Kubernetes manifest, each into its own directory; collect
-// gives all three the same table.
+// gives all three the same table (without timings, which no two runs
+// share). Collecting with latency then times every sparse checkpoint.
 func TestSweepEmittedCommandsMatchLocal(t *testing.T) {
 	flags := tinySweepArgs(t)
 	root := t.TempDir()
 	local := filepath.Join(root, "local")
-	runOK(t, append(append([]string{"sweep"}, flags...), "--out-dir", local, "--parallel", "2")...)
+	runOK(t, append(append([]string{"sweep"}, flags...), "--out-dir", local, "--parallel", "2", "--latency=false")...)
 
 	// Slurm: the exec line of the script, with the array index filled in.
 	slurmDir := filepath.Join(root, "slurm")
@@ -123,7 +124,7 @@ func TestSweepEmittedCommandsMatchLocal(t *testing.T) {
 
 	for _, dir := range []string{local, slurmDir, k8sDir} {
 		if dir != local {
-			runOK(t, "sweep", "collect", dir)
+			runOK(t, "sweep", "collect", dir, "--latency=false")
 		}
 		for _, f := range []string{sweep.ResultsCSV, sweep.ResultsMarkdown} {
 			if got, want := readFile(t, filepath.Join(dir, f)), readFile(t, filepath.Join(local, f)); got != want {
@@ -133,6 +134,13 @@ func TestSweepEmittedCommandsMatchLocal(t *testing.T) {
 	}
 	if !strings.Contains(readFile(t, filepath.Join(local, sweep.ResultsCSV)), "frontier-adapted,target-0.50,0.30") {
 		t.Errorf("results.csv lacks the frontier:\n%s", readFile(t, filepath.Join(local, sweep.ResultsCSV)))
+	}
+	runOK(t, "sweep", "collect", local)
+	for _, line := range strings.Split(readFile(t, filepath.Join(local, sweep.ResultsCSV)), "\n")[1:4] {
+		f := strings.Split(line, ",")
+		if ms, err := strconv.ParseFloat(f[10], 64); err != nil || ms <= 0 {
+			t.Errorf("no scoring latency in %q", line)
+		}
 	}
 	runOK(t, "report", local)
 	runOK(t, "report", filepath.Join(local, "target-0.50"))
