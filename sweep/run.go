@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -90,7 +91,14 @@ func Run(dir string, p *Plan, parallel int, log io.Writer) error {
 	}
 	close(next)
 	wg.Wait()
-	return errors.Join(errs...)
+	if len(errs) <= 1 {
+		return errors.Join(errs...)
+	}
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return errors.New(strings.Join(msgs, "; ")) // one line, as every error of the command line is
 }
 
 // RunJob runs job index of the plan in dir unless it has finished, and then
