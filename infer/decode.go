@@ -151,9 +151,13 @@ func (s *Session) layerStep(l int, ly *layer) {
 			A := s.in[l][lo*D : hi*D]
 			kb := grow(&w.out, 2*m*S)
 			wk, wv := ly.k[kv*S*D:(kv+1)*S*D], ly.v[kv*S*D:(kv+1)*S*D]
-			if m == 1 {
-				gonumBLAS.Sgemv(gblas.NoTrans, S, D, 1, wk, D, A, 1, 0, kb[:S], 1)
-				gonumBLAS.Sgemv(gblas.NoTrans, S, D, 1, wv, D, A, 1, 0, kb[S:], 1)
+			if m <= 8 {
+				// Matrix-vector products: the head's weights (2·S·D) come
+				// from memory once and stay in L2 for the other tokens.
+				for j := 0; j < m; j++ {
+					gonumBLAS.Sgemv(gblas.NoTrans, S, D, 1, wk, D, A[j*D:(j+1)*D], 1, 0, kb[j*S:(j+1)*S], 1)
+					gonumBLAS.Sgemv(gblas.NoTrans, S, D, 1, wv, D, A[j*D:(j+1)*D], 1, 0, kb[(m+j)*S:(m+j+1)*S], 1)
+				}
 			} else {
 				blas.Sgemm(false, true, m, S, D, 1, A, D, wk, D, 0, kb[:m*S], S)
 				blas.Sgemm(false, true, m, S, D, 1, A, D, wv, D, 0, kb[m*S:], S)
