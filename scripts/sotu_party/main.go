@@ -3,11 +3,18 @@
 // president who gave the speech, Democratic or Republican (the two parties
 // with enough speeches; the others are dropped).
 //
-//	go run ./scripts/sotu_party SHARED_SOTU_DIR OUT_DIR [train valid test]
+//	go run ./scripts/sotu_party [-label party|era] SHARED_SOTU_DIR OUT_DIR [TRAIN VALID TEST]
 //
 // reads SHARED_SOTU_DIR/{train,valid,test}.jsonl (the shared corpus, split
 // there by year) and writes OUT_DIR/{train,valid,test}.jsonl with
-// {"id", "text", "label"} per line.
+// {"id", "text", "label"} per line, TRAIN, VALID and TEST paragraphs
+// (default 2000, 400, 1000).
+//
+// -label era labels every speech (all parties) with its half-century
+// instead: 1790-1849, 1850-1899, 1900-1949 or 1950-2021. Party from one
+// paragraph is close to chance for a small model (a 1.3 M-parameter GPT-2
+// reaches 0.57 test accuracy after 500 steps at 128 tokens); the era is
+// learnable in a few hundred steps but far from saturated.
 //
 // How the task is built, so that it is neither trivial nor leaky:
 //
@@ -22,8 +29,9 @@
 //     never appear in two splits. (The shared year split would make valid
 //     and test all post-1980, a period the training speeches never cover.)
 //   - Each split is then sampled down to the requested size without
-//     replacement (seeded), so every speech contributes in proportion to
-//     its length.
+//     replacement (seeded), the same number from each label where the
+//     split has enough, so that accuracy is not dominated by one class;
+//     within a label every speech contributes in proportion to its length.
 //
 // Ids are "<year>-<president initials>-<paragraph index in the speech>",
 // stable across runs. The output is deterministic.
@@ -32,6 +40,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
@@ -48,6 +57,8 @@ import (
 // BPE vocabulary, the sequence length the coreset experiments use.
 const minWords = 45
 
+// speech is one line of the shared corpus. Party is replaced by the era
+// label with -label era.
 type speech struct {
 	Text      string `json:"text"`
 	Year      int    `json:"year"`
@@ -71,8 +82,14 @@ func main() {
 }
 
 func run(args []string) error {
-	if len(args) != 2 && len(args) != 5 {
-		return fmt.Errorf("usage: sotu_party SHARED_SOTU_DIR OUT_DIR [TRAIN VALID TEST]")
+	fl := flag.NewFlagSet("sotu_party", flag.ContinueOnError)
+	labelBy := fl.String("label", "party", "party (Democratic or Republican) or era (half-century)")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	args = fl.Args()
+	if len(args) != 2 && len(args) != 5 || (*labelBy != "party" && *labelBy != "era") {
+		return fmt.Errorf("usage: sotu_party [-label party|era] SHARED_SOTU_DIR OUT_DIR [TRAIN VALID TEST]")
 	}
 	sizes := []int{2000, 400, 1000}
 	if len(args) == 5 {
@@ -94,7 +111,9 @@ func run(args []string) error {
 	}
 	splits := make([][]example, 3)
 	for _, s := range speeches {
-		if s.Party != "Democratic" && s.Party != "Republican" {
+		if *labelBy == "era" {
+			s.Party = era(s.Year)
+		} else if s.Party != "Democratic" && s.Party != "Republican" {
 			continue
 		}
 		k := splitOf(s)
@@ -134,6 +153,21 @@ func readSpeeches(path string) ([]speech, error) {
 		out = append(out, s)
 	}
 	return out, sc.Err()
+}
+
+// era is the half-century of a year, the last one running to the end of
+// the corpus.
+func era(year int) string {
+	switch {
+	case year < 1850:
+		return "1790-1849"
+	case year < 1900:
+		return "1850-1899"
+	case year < 1950:
+		return "1900-1949"
+	default:
+		return "1950-2021"
+	}
 }
 
 // splitOf assigns a speech to train (0), valid (1) or test (2), 70/10/20,
@@ -190,14 +224,31 @@ func paragraphs(s speech) []example {
 }
 
 // sample draws n examples without replacement (all when there are fewer),
-// in a seeded order, then sorts them by id for a stable file.
+// as evenly over the labels as the split allows: labels take turns, each
+// from its own seeded shuffle, until n are drawn. The result is sorted by
+// id for a stable file.
 func sample(ex []example, n int, seed uint64) []example {
 	r := rand.New(rand.NewPCG(seed, 0x736f7475)) // "sotu"
-	p := slices.Clone(ex)
-	r.Shuffle(len(p), func(i, j int) { p[i], p[j] = p[j], p[i] })
-	p = p[:min(n, len(p))]
-	slices.SortFunc(p, func(a, b example) int { return strings.Compare(a.ID, b.ID) })
-	return p
+	byLabel := map[string][]example{}
+	for _, e := range ex {
+		byLabel[e.Label] = append(byLabel[e.Label], e)
+	}
+	labels := make([]string, 0, len(byLabel))
+	for l, p := range byLabel {
+		r.Shuffle(len(p), func(i, j int) { p[i], p[j] = p[j], p[i] })
+		labels = append(labels, l)
+	}
+	slices.Sort(labels)
+	var out []example
+	for i := 0; len(out) < min(n, len(ex)); i++ {
+		for _, l := range labels {
+			if i < len(byLabel[l]) && len(out) < n {
+				out = append(out, byLabel[l][i])
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b example) int { return strings.Compare(a.ID, b.ID) })
+	return out
 }
 
 func write(path string, ex []example) error {
