@@ -206,11 +206,16 @@ func paragraphs(s speech) []example {
 	text := strings.Join(strings.Fields(s.Text), " ")
 	for len(text) > 0 {
 		end := len(text)
-		for _, m := range sentenceEnd.FindAllStringIndex(text, -1) {
-			if m[1] < len(text) && unicode.IsUpper(rune(text[m[1]])) {
-				end = m[1]
+		for from := 0; from < len(text); {
+			m := sentenceEnd.FindStringIndex(text[from:])
+			if m == nil {
 				break
 			}
+			if at := from + m[1]; at < len(text) && unicode.IsUpper(rune(text[at])) {
+				end = at
+				break
+			}
+			from += m[1]
 		}
 		sent := strings.TrimSpace(text[:end])
 		text = text[end:]
