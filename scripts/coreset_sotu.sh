@@ -9,8 +9,9 @@
 # WORKDIR (default /tmp/coreset-sotu) receives the task, the selections and
 # the runs; BASE is the pretrained model to fine-tune (default: the SOTU +
 # Moby-Dick GPT-2 of scripts/real_data.sh, WORKDIR-independent at
-# /tmp/sparsetune-real/pretrain/best). Reads ../shared/datasets/sotu. About
-# an hour on one core (each of the 41 runs is 200 steps of 16 × 64 tokens).
+# /tmp/sparsetune-real/pretrain/best). Reads ../shared/datasets/sotu. STEPS
+# (default 120) sets the steps of every run, JOBS (default 2) how many
+# single-threaded training runs go at once. About 40 minutes of one core.
 #
 # The task: paragraphs of State of the Union addresses labelled with their
 # half-century (4 classes), speeches split 70/10/20 into train/valid/test,
@@ -39,50 +40,64 @@ task=$work/task
 runs=$work/runs
 sel=$work/select
 results=$work/results.tsv
+steps=${STEPS:-120}  # optimizer steps of every run
+jobs=${JOBS:-2}      # training runs at a time (each on one thread)
 mkdir -p "$runs" "$sel"
 # Training: the same for every run (and for the dynamics runs).
-common=(--model "$base" --seq-len 64 --batch 16 --steps 200 --lr 1e-3 --warmup 20 --dropout 0.1
+common=(--model "$base" --seq-len 64 --batch 16 --steps "$steps" --lr 1e-3 --warmup 20 --dropout 0.1
         --cache-dir "$work/cache")
-evals=(--task classification --valid "$task/valid.jsonl" --test "$task/test.jsonl" --eval-every 100 --save-every 200 --log-every 100)
+evals=(--task classification --valid "$task/valid.jsonl" --test "$task/test.jsonl"
+       --eval-every $((steps / 2)) --save-every "$steps" --log-every 20)
 
-# train NAME SEED FILE: one run, appending "name seed test valid" to results.
-train() {
-  local name=$1 seed=$2 file=$3
-  if [[ ! -f $runs/$name/summary.json ]]; then
-    rm -rf "${runs:?}/$name"
-    "$st" train "${common[@]}" "${evals[@]}" --seed "$seed" --train "$file" --out-dir "$runs/$name" \
-      > "$runs/$name.json" 2> "$runs/$name.log"
-    mkdir -p "$runs/$name" && mv "$runs/$name.json" "$runs/$name/summary.json"
-  fi
-  local s; s=$(cat "$runs/$name/summary.json")
-  local test valid
-  test=$(sed -E 's/.*"test_metric":([0-9.]+).*/\1/' <<<"$s")
-  valid=$(sed -E 's/.*"metric":([0-9.]+).*/\1/' <<<"$s")
-  printf '%s\t%s\t%s\t%s\n' "${name%-seed*}" "$seed" "$test" "$valid" >> "$results"
-  echo "$name: test $test valid $valid" >&2
+# Selections first. They share --work-dir, so each kind of dynamics (labels
+# for ccs and hardest, pseudo-labels for elfs) is recorded once, by the
+# first call that needs it (seed 1), with 4 recordings over the run.
+list=$work/runs.txt
+select1() { # select1 METHOD RATIO SEED
+  local out=$sel/$1-$2-seed$3.jsonl
+  [[ -f $out ]] && return
+  "$st" coreset "${common[@]}" --seed "$3" --dynamics-every $((steps / 4)) \
+    --data "$task/train.jsonl" --ratio "$2" --method "$1" --score aum \
+    --out "$out" --work-dir "$sel/work" > "$out.report.json" 2> "$out.log"
+  echo "selected $out" >&2
 }
-
-: > "$results"
-for seed in 1 2 3; do
-  train "full-1-seed$seed" "$seed" "$task/train.jsonl"
-done
+# The two dynamics runs side by side.
+select1 ccs 0.1 1 & select1 elfs 0.1 1 & wait
+printf 'full-1-seed%s %s %s\n' 1 1 "$task/train.jsonl" 2 2 "$task/train.jsonl" 3 3 "$task/train.jsonl" > "$list"
 for ratio in 0.1 0.3 0.5; do
   for seed in 1 2 3; do
     for method in random ccs hardest elfs; do
-      out=$sel/$method-$ratio-seed$seed.jsonl
-      # Selections share --work-dir, so the dynamics are recorded once;
-      # the dynamics run takes its seed from the first call (seed 1).
-      [[ -f $out ]] || "$st" coreset "${common[@]}" --seed "$seed" --dynamics-every 25 \
-        --data "$task/train.jsonl" --ratio "$ratio" --method "$method" --score aum \
-        --out "$out" --work-dir "$sel/work" > "$out.report.json" 2> "$out.log"
-      train "$method-$ratio-seed$seed" "$seed" "$out"
+      select1 "$method" "$ratio" "$seed"
+      echo "$method-$ratio-seed$seed $seed $sel/$method-$ratio-seed$seed.jsonl" >> "$list"
     done
   done
 done
 
+# train NAME SEED FILE: one run; its JSON summary lands in runs/NAME/summary.json.
+train() {
+  local name=$1 seed=$2 file=$3
+  [[ -f $runs/$name/summary.json ]] && return
+  rm -rf "${runs:?}/$name"
+  "$st" train "${common[@]}" "${evals[@]}" --seed "$seed" --train "$file" --out-dir "$runs/$name" \
+    > "$runs/$name.json" 2> "$runs/$name.log"
+  mv "$runs/$name.json" "$runs/$name/summary.json"
+  echo "trained $name" >&2
+}
+export -f train
+export st runs
+export common_s="${common[*]}" evals_s="${evals[*]}"
+# Arrays do not cross into the xargs shells: rebuild them there.
+xargs -P "$jobs" -L 1 bash -c 'common=($common_s); evals=($evals_s); train "$@"' _ < "$list"
+
 # Mean ± sd (n − 1) of test accuracy over the seeds, per method and ratio.
+: > "$results"
+while read -r name seed _; do
+  s=$(cat "$runs/$name/summary.json")
+  printf '%s\t%s\t%s\t%s\n' "${name%-seed*}" "$seed" \
+    "$(sed -E 's/.*"test_metric":([0-9.]+).*/\1/' <<<"$s")" "$(sed -E 's/.*"metric":([0-9.]+).*/\1/' <<<"$s")" >> "$results"
+done < "$list"
 echo
-echo "method ratio: test accuracy mean ± sd (valid mean), 3 seeds"
+echo "method-ratio: test accuracy mean ± sd (valid mean), 3 seeds"
 awk -F'\t' '{ k=$1; n[k]++; s[k]+=$3; q[k]+=$3*$3; v[k]+=$4 }
   END { for (k in n) { m=s[k]/n[k]; sd=(n[k]>1)?sqrt((q[k]-n[k]*m*m)/(n[k]-1)):0;
         printf "%-12s %.4f ± %.4f (valid %.4f)\n", k, m, sd, v[k]/n[k] } }' "$results" | sort
