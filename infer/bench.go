@@ -136,8 +136,8 @@ func RandomTokens(vocab, B, T int, seed uint64) [][]int {
 }
 
 // CalibrateTau sets one threshold for every layer so that the measured
-// compute on seqs is as close to target as bisection over τ finds (30
-// halvings), and returns that compute.
+// compute on seqs is as close to target as bisection over τ finds (20
+// halvings, τ to 1e-6), and returns that compute.
 func (e *Engine) CalibrateTau(seqs [][]int, target float64) (float64, error) {
 	measure := func(tau float64) (float64, error) {
 		for i, ly := range e.layers {
@@ -148,7 +148,7 @@ func (e *Engine) CalibrateTau(seqs [][]int, target float64) (float64, error) {
 	}
 	lo, hi := 0.0, 1.0 // compute falls as τ rises
 	best, bestGap := 0.5, math.Inf(1)
-	for range 30 {
+	for range 20 {
 		mid := (lo + hi) / 2
 		c, err := measure(mid)
 		if err != nil {
