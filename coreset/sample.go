@@ -31,6 +31,7 @@ type Report struct {
 
 // Stratum is one score range of CCS: [Lo, Hi), the last one [Lo, Hi].
 type Stratum struct {
+	Class     string  `json:"class,omitempty"` // the class stratified (CCSByClass); "" for CCS
 	Lo        float64 `json:"lo"`
 	Hi        float64 `json:"hi"`
 	Available int     `json:"available"` // ids in the range after the β drop

@@ -64,9 +64,12 @@ type SubsetConfig struct {
 	// subset of each of BetaCandidates and keeps the best on Run.Valid.
 	Beta       float64
 	BetaSearch bool
-	Strata     int    // CCS strata; 0: min(50, examples left after the β drop)
-	Clusters   int    // ELFS pseudo-classes; 0: the number of labels in Train
-	Seed       uint64 // the selection's random draws (Random, CCS strata, β-search subsets)
+	Strata     int // CCS strata; 0: min(50, examples left after the β drop)
+	// ByClass runs CCS within each class, the budget split in proportion to
+	// the class sizes (coreset.CCSByClass); CCS only, needs labels.
+	ByClass  bool
+	Clusters int    // ELFS pseudo-classes; 0: the number of labels in Train
+	Seed     uint64 // the selection's random draws (Random, CCS strata, β-search subsets)
 	// Dynamics is an existing table (or a run directory holding one) to
 	// score with. "" uses WorkDir's table for the method (dynamics.jsonl,
 	// or dynamics-pseudo.jsonl for ELFS) and records it first if missing.
@@ -98,7 +101,7 @@ type SubsetResult struct {
 	Beta       *float64             `json:"beta,omitempty"`
 	Dropped    int                  `json:"dropped,omitempty"` // hardest examples dropped (ccs, elfs)
 	Strata     []coreset.Stratum    `json:"strata,omitempty"`  // ccs
-	Classes    []coreset.ClassCount `json:"classes,omitempty"` // when Train has labels
+	Classes    []coreset.ClassCount `json:"classes,omitempty"` // per label: examples in Train (available) and selected (taken); when Train has labels
 	// ELFS: the size of each pseudo-class, and their purity against the
 	// true labels when Train has them (the share of examples whose cluster's
 	// majority label is their own; 1/classes is chance for balanced data).
@@ -192,6 +195,8 @@ func (c *SubsetConfig) Validate() error {
 		return errors.New("coreset: a work directory is required for the dynamics runs")
 	case c.Run.Train == "":
 		return errors.New("coreset: no data file to select from")
+	case c.ByClass && c.Method != CoresetCCS:
+		return fmt.Errorf("coreset: by-class selection is a variant of ccs, not of %s", c.Method)
 	case c.BetaSearch && c.Run.Valid == "":
 		return errors.New("coreset: a β search needs a validation file to compare the candidates on")
 	case c.Method != CoresetRandom && c.Dynamics == "" && c.Run.Model == "":
@@ -216,6 +221,14 @@ func (c *SubsetConfig) choose(src *source, scores map[string]float64, budget int
 	strata := c.Strata
 	if strata == 0 {
 		strata = min(50, len(scores)-dropCount(beta, len(scores)))
+	}
+	if c.ByClass {
+		chosen, rep, err := coreset.CCSByClass(scores, src.labels, budget, beta, strata, c.Seed)
+		if err != nil {
+			return nil, err
+		}
+		res.Beta, res.Dropped, res.Strata = &beta, rep.Dropped, rep.Strata
+		return chosen, nil
 	}
 	var opt coreset.Options
 	if src.labels != nil {
@@ -334,7 +347,7 @@ func applyCoreset(cfg *Config, log io.Writer) error {
 	run := *cfg
 	run.Coreset, run.RecordDynamics, run.Resume = "", false, false
 	res, err := SelectSubset(SubsetConfig{Run: run, Method: cfg.Coreset, Ratio: cfg.CoresetRatio, Score: cfg.CoresetScore,
-		Beta: cfg.CoresetBeta, BetaSearch: cfg.CoresetBetaSearch, Strata: cfg.CoresetStrata, Clusters: cfg.CoresetClusters,
+		Beta: cfg.CoresetBeta, BetaSearch: cfg.CoresetBetaSearch, Strata: cfg.CoresetStrata, ByClass: cfg.CoresetByClass, Clusters: cfg.CoresetClusters,
 		Seed: cfg.Seed, Dynamics: cfg.CoresetDynamics, WorkDir: dir, Out: out}, log)
 	if err != nil {
 		return err
@@ -361,7 +374,7 @@ func (c *Config) validateCoreset() error {
 		return nil
 	}
 	sc := SubsetConfig{Run: *c, Method: c.Coreset, Ratio: c.CoresetRatio, Score: c.CoresetScore, Beta: c.CoresetBeta,
-		BetaSearch: c.CoresetBetaSearch, Strata: c.CoresetStrata, Clusters: c.CoresetClusters, Dynamics: c.CoresetDynamics, WorkDir: "-"}
+		BetaSearch: c.CoresetBetaSearch, Strata: c.CoresetStrata, ByClass: c.CoresetByClass, Clusters: c.CoresetClusters, Dynamics: c.CoresetDynamics, WorkDir: "-"}
 	if err := sc.Validate(); err != nil {
 		return fmt.Errorf("%s (coreset_* settings)", strings.TrimPrefix(err.Error(), "coreset: "))
 	}

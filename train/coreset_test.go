@@ -255,3 +255,24 @@ func TestTrainOnCoreset(t *testing.T) {
 		t.Errorf("the run trained on %q, want the subset", saved.Train)
 	}
 }
+
+// TestSelectSubsetByClass: CCS by class keeps the classes' proportions
+// (12 cat, 12 dog → 3 and 3 of 6).
+func TestSelectSubsetByClass(t *testing.T) {
+	model := byteLevelModelDir(t, true)
+	dir := t.TempDir()
+	c := subsetConfig(t, model, writeTopicData(t, dir, 24), filepath.Join(dir, "work"), CoresetCCS, 0.25)
+	c.ByClass = true
+	res, err := SelectSubset(c, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []coreset.ClassCount{{Label: "cat", Available: 12, Taken: 3}, {Label: "dog", Available: 12, Taken: 3}}
+	if !slices.Equal(res.Classes, want) || res.Strata[0].Class != "cat" {
+		t.Errorf("classes %+v, first stratum %+v; want %+v and cat's strata first", res.Classes, res.Strata[0], want)
+	}
+	c.Method = CoresetHardest
+	if _, err := SelectSubset(c, io.Discard); err == nil || !strings.Contains(err.Error(), "variant of ccs") {
+		t.Errorf("by class with hardest: error %v", err)
+	}
+}
