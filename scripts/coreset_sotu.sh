@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Data-efficient fine-tuning on State of the Union: coreset selection
-# (CCS, ELFS, random, hardest-only) at data ratios 0.1, 0.3 and 0.5 with 3
+# (CCS, CCS by class, ELFS, random, hardest-only) at data ratios 0.1, 0.3 and 0.5 with 3
 # seeds each, against training on all the data. Prints a table of test
 # accuracy (mean ± sd over the seeds).
 #
@@ -53,11 +53,12 @@ evals=(--task classification --valid "$task/valid.jsonl" --test "$task/test.json
 # for ccs and hardest, pseudo-labels for elfs) is recorded once, by the
 # first call that needs it (seed 1), with 4 recordings over the run.
 list=$work/runs.txt
-select1() { # select1 METHOD RATIO SEED
-  local out=$sel/$1-$2-seed$3.jsonl
+select1() { # select1 METHOD RATIO SEED; METHOD ccs-byclass is ccs --by-class
+  local out=$sel/$1-$2-seed$3.jsonl method=$1 extra=()
   [[ -f $out ]] && return
+  if [[ $method == ccs-byclass ]]; then method=ccs extra=(--by-class); fi
   "$st" coreset "${common[@]}" --seed "$3" --dynamics-every $((steps / 4)) \
-    --data "$task/train.jsonl" --ratio "$2" --method "$1" --score aum \
+    --data "$task/train.jsonl" --ratio "$2" --method "$method" "${extra[@]}" --score aum \
     --out "$out" --work-dir "$sel/work" > "$out.report.json" 2> "$out.log"
   echo "selected $out" >&2
 }
@@ -66,7 +67,7 @@ select1 ccs 0.1 1 & select1 elfs 0.1 1 & wait
 printf 'full-1-seed%s %s %s\n' 1 1 "$task/train.jsonl" 2 2 "$task/train.jsonl" 3 3 "$task/train.jsonl" > "$list"
 for ratio in 0.1 0.3 0.5; do
   for seed in 1 2 3; do
-    for method in random ccs hardest elfs; do
+    for method in random ccs ccs-byclass hardest elfs; do
       select1 "$method" "$ratio" "$seed"
       echo "$method-$ratio-seed$seed $seed $sel/$method-$ratio-seed$seed.jsonl" >> "$list"
     done
