@@ -89,45 +89,20 @@ func loadFrontier(fc FrontierConfig, log io.Writer) (*frontier, *FrontierCurve, 
 	if fc.AdaptSteps < 0 {
 		return nil, nil, fmt.Errorf("frontier: adapt steps must be ≥ 0, got %d", fc.AdaptSteps)
 	}
-	cfg := DefaultConfig()
-	if err := readJSON(filepath.Join(ckpt, checkpoints.ConfigFile), &cfg); err != nil {
-		return nil, nil, err
-	}
-	if cfg.Target <= 0 {
-		return nil, nil, fmt.Errorf("frontier: %s is a dense run; a frontier needs a sparse run's routers", fc.Run)
-	}
-	var st State
-	if err := checkpoints.ReadState(ckpt, &st); err != nil {
-		return nil, nil, err
-	}
-	if fc.CacheDir != "" {
-		cfg.CacheDir = fc.CacheDir
-	}
-	cfg.Resume = false
-	tok, err := data.LoadTokenizer(cfg.Model)
-	if err != nil {
-		return nil, nil, fmt.Errorf("frontier: the run's base model: %w", err)
-	}
-	model, ds, err := loadModelAndData(&cfg, tok)
+	r, err := openSparseRun(ckpt, fc.CacheDir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("frontier: %w", err)
 	}
-	sp, err := newSparsity(&cfg, model, io.Discard)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := loadCheckpointWeights(ckpt, model, sp); err != nil {
-		return nil, nil, err
-	}
+	cfg, st, model, ds, tok, sp := r.cfg, r.state, r.model, r.ds, r.tok, r.sp
 	floor := sp.cost.Router / sp.cost.Dense()
 	for _, t := range fc.Targets {
 		if t <= floor || t > 1 {
 			return nil, nil, fmt.Errorf("frontier: target %g is outside (%.3f, 1]: the routers alone cost %.3f of the dense routed compute", t, floor, floor)
 		}
 	}
-	f := &frontier{cfg: &cfg, model: model, sp: sp, ds: ds, tok: tok, log: log,
+	f := &frontier{cfg: cfg, model: model, sp: sp, ds: ds, tok: tok, log: log,
 		saved:   model.Params.Convert(tensor.Float32), // the checkpoint's weights, restored before each point
-		batches: calibrationBatches(ds.Train, &cfg, model.Config, tok)}
+		batches: calibrationBatches(ds.Train, cfg, model.Config, tok)}
 	curve := &FrontierCurve{Run: fc.Run, Checkpoint: ckpt, MetricName: metricName(model.Config.Task == nn.CausalLM),
 		SourceTarget: cfg.Target, SourceTau: st.Tau}
 	return f, curve, nil
