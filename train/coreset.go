@@ -357,6 +357,7 @@ func applyCoreset(cfg *Config, log io.Writer) error {
 		return err
 	}
 	cfg.Train = out
+	cfg.Task = "classification" // what the subset was chosen for, whatever the base model's head
 	// The subset's ids come from the file as written: derived ones name
 	// lines of the input, so derive them anew from the subset's lines.
 	if res.IDs != "file" {

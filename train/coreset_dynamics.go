@@ -228,6 +228,7 @@ func (c *SubsetConfig) searchBeta(src *source, scores map[string]float64, budget
 		}
 		cfg := c.Run
 		cfg.Train, cfg.Test, cfg.Coreset, cfg.RecordDynamics = subset, "", "", false
+		cfg.Task = "classification"
 		cfg.OutDir = filepath.Join(dir, name)
 		cfg.Resume = false
 		if src.idNote != "file" {
@@ -252,6 +253,6 @@ func (c *SubsetConfig) searchBeta(src *source, scores map[string]float64, budget
 	if best < 0 {
 		return 0, fmt.Errorf("coreset: β search: no candidate in %v leaves %d examples", slices.Clone(BetaCandidates), budget)
 	}
-	fmt.Fprintf(log, "coreset: β search chose %g (valid %s %.4f)\n", best, "metric", bestMetric)
+	fmt.Fprintf(log, "coreset: β search chose %g (valid metric %.4f)\n", best, bestMetric)
 	return best, nil
 }

@@ -276,3 +276,36 @@ func TestSelectSubsetByClass(t *testing.T) {
 		t.Errorf("by class with hardest: error %v", err)
 	}
 }
+
+// TestSelectSubsetBetaSearch: every candidate β that leaves room for the
+// budget gets a run, and the chosen β is the one with the best valid metric.
+func TestSelectSubsetBetaSearch(t *testing.T) {
+	model := byteLevelModelDir(t, true)
+	dir := t.TempDir()
+	data := writeTopicData(t, dir, 24)
+	c := subsetConfig(t, model, data, filepath.Join(dir, "work"), CoresetCCS, 0.5)
+	c.Run.Valid, c.BetaSearch = data, true
+	defer func(saved []float64) { BetaCandidates = saved }(BetaCandidates)
+	BetaCandidates = []float64{0, 0.3, 0.6} // three runs keep the test short
+	res, err := SelectSubset(c, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Budget 12 of 24: β 0.6 leaves 10, too few; 0 and 0.3 run.
+	if len(res.BetaSearch) != 2 || res.Beta == nil || res.Dropped != dropCount(*res.Beta, 24) {
+		t.Fatalf("β search %v, chose %v", res.BetaSearch, res.Beta)
+	}
+	best, ok := res.BetaSearch[fmt.Sprint(*res.Beta)]
+	if !ok {
+		t.Fatalf("chose β %v, not a candidate that ran: %v", *res.Beta, res.BetaSearch)
+	}
+	for b, m := range res.BetaSearch {
+		if m > best {
+			t.Errorf("chose β %v (valid %v) but β %s scored %v", *res.Beta, best, b, m)
+		}
+	}
+	c.Run.Valid = ""
+	if _, err := SelectSubset(c, io.Discard); err == nil || !strings.Contains(err.Error(), "needs a validation file") {
+		t.Errorf("β search without valid: error %v", err)
+	}
+}
