@@ -123,3 +123,17 @@ func TestScoreWithSparseCheckpoint(t *testing.T) {
 		}
 	}
 }
+
+// TestInspectSparse: inspect recognises a sparse checkpoint and prints its
+// layers.
+func TestInspectSparse(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"inspect", sparseFixture(t, true)}, &out, &errb); code != 0 {
+		t.Fatalf("inspect: exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"sparse checkpoint", "router:            sigmoid", "layer  0"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("inspect output lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -33,6 +33,9 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "run directory %s; latest checkpoint %s\n", dir, latest)
 		dir = latest
 	}
+	if _, err := os.Stat(filepath.Join(dir, checkpoints.SparseManifestFile)); err == nil {
+		return inspectSparse(dir, stdout)
+	}
 	m, err := nn.Load(dir, nn.LoadOptions{})
 	if err != nil {
 		return err
@@ -65,6 +68,25 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 			t := f.Tensors[n]
 			fmt.Fprintf(stdout, "  %-60s %-5s %v\n", n, t.DType, t.Shape)
 		}
+	}
+	return nil
+}
+
+// inspectSparse summarises a sparse checkpoint: the model, the router, and
+// per layer the kept, dense and routed units and the threshold.
+func inspectSparse(dir string, w io.Writer) error {
+	sp, err := checkpoints.ReadSparse(dir)
+	if err != nil {
+		return err
+	}
+	c, m := sp.Config, sp.Manifest
+	fmt.Fprintf(w, "sparse checkpoint: %s (format %s v%d, %s, %s)\n", dir, m.Format, m.Version, c.Family, c.Task)
+	fmt.Fprintf(w, "dense shape:       %d layers, d %d, %d heads, ffn %d in %d groups of %d\n", c.L, c.D, c.H, c.F, c.F/m.GroupSize, m.GroupSize)
+	fmt.Fprintf(w, "router:            %s; target %.3f, measured compute %.4f on %d calibration sequences (%s)\n",
+		m.Router, m.Target, m.Compute, m.Calibration.Sequences, m.Calibration.Source)
+	for l, ml := range m.Layers {
+		fmt.Fprintf(w, "  layer %2d: τ %.4f | heads %d kept (%d dense) of %d | groups %d kept (%d dense) of %d\n",
+			l, ml.Tau, len(ml.Heads), len(ml.HeadsDense), c.H, len(ml.Groups), len(ml.GroupsDense), c.F/m.GroupSize)
 	}
 	return nil
 }
