@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"time"
 
 	"github.com/sparsetune/sparsetune/checkpoints"
 	"github.com/sparsetune/sparsetune/data"
@@ -23,7 +24,7 @@ type HardenConfig struct {
 	// calibration tokens is removed physically; one on for at least
 	// DenseAbove of them runs for every token without routing.
 	PruneBelow, DenseAbove float64
-	Sequences              int    // calibration sequences (default 256)
+	Sequences              int    // calibration sequences (default 128)
 	CacheDir               string // token cache; "": the run's
 }
 
@@ -47,7 +48,7 @@ func (h *HardenConfig) defaults() {
 		h.DenseAbove = 0.999
 	}
 	if h.Sequences == 0 {
-		h.Sequences = 256
+		h.Sequences = 128
 	}
 }
 
@@ -65,10 +66,12 @@ func Harden(hc HardenConfig, log io.Writer) (*HardenResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	r, err := openSparseRun(ckpt, hc.CacheDir)
 	if err != nil {
 		return nil, err
 	}
+	fmt.Fprintf(log, "harden: loaded %s and its data in %.1f s\n", ckpt, time.Since(start).Seconds())
 	calib := r.ds.Train
 	if hc.Data != "" {
 		spec := r.spec
@@ -139,7 +142,8 @@ func openSparseRun(ckpt, cacheDir string) (*loadedRun, error) {
 
 // harden turns a model and its trained routers into a sparse checkpoint:
 //
-//  1. one global threshold τ is calibrated (bisection) so that the
+//  1. one global threshold τ is calibrated (bisection, starting from the
+//     trained τ) so that the
 //     engine's measured compute on the calibration sequences is the target;
 //  2. with that τ, units on for at most PruneBelow of the calibration tokens
 //     are removed physically and units on for at least DenseAbove of them
@@ -190,10 +194,12 @@ func harden(cfg *Config, m *nn.Model, sp *sparsity, calib, heldOut *data.Split, 
 	if err != nil {
 		return nil, err
 	}
-	if _, err := e.CalibrateTau(seqs, target); err != nil {
+	start := time.Now()
+	if _, err := e.CalibrateTau(seqs, target, rc.Tau); err != nil {
 		return nil, err
 	}
 	tau := e.Manifest.Layers[0].Tau
+	fmt.Fprintf(log, "harden: τ %.4f calibrated on %d sequences in %.1f s\n", tau, len(seqs), time.Since(start).Seconds())
 	e.RecordUsage()
 	if _, err := e.MeasureCompute(seqs); err != nil {
 		return nil, err

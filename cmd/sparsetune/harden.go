@@ -18,7 +18,7 @@ func runHarden(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&c.Target, "target", 0, "compute target (default: the run's)")
 	fs.Float64Var(&c.PruneBelow, "prune-below", 0.001, "remove units on for at most this fraction of calibration tokens")
 	fs.Float64Var(&c.DenseAbove, "dense-above", 0.999, "make units on for at least this fraction of calibration tokens dense")
-	fs.IntVar(&c.Sequences, "sequences", 256, "calibration sequences")
+	fs.IntVar(&c.Sequences, "sequences", 128, "calibration sequences")
 	fs.StringVar(&c.CacheDir, "cache-dir", "", "tokenized-data cache (default: the run's)")
 	if err := parse(fs, args); err != nil {
 		return err
