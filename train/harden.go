@@ -5,12 +5,16 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"time"
+
+	"gorgonia.org/tensor"
 
 	"github.com/sparsetune/sparsetune/checkpoints"
 	"github.com/sparsetune/sparsetune/data"
 	"github.com/sparsetune/sparsetune/infer"
 	"github.com/sparsetune/sparsetune/nn"
+	"github.com/sparsetune/sparsetune/router"
 )
 
 // HardenConfig describes the hardening of a sparse run into a sparse
@@ -186,7 +190,14 @@ func harden(cfg *Config, m *nn.Model, sp *sparsity, calib, heldOut *data.Split, 
 		}
 		man.Layers = append(man.Layers, ml)
 	}
-	full, err := infer.Build(m, sp.params(), man)
+	// A static router's gates are σ(logit) for every token: calibrate and
+	// count usage with the logits as the biases of a router whose weights
+	// are zero, then fold the decisions into the pruning.
+	routers, calibMan := sp.params(), man
+	if rc.Kind == router.Static {
+		routers, calibMan.Router = staticAsContextual(sp.params(), c.D), string(router.Sigmoid)
+	}
+	full, err := infer.Build(m, routers, calibMan)
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +225,7 @@ func harden(cfg *Config, m *nn.Model, sp *sparsity, calib, heldOut *data.Split, 
 				switch {
 				case f <= hc.PruneBelow:
 					res.Removed++
-				case f >= hc.DenseAbove || rc.Kind == "static":
+				case f >= hc.DenseAbove || rc.Kind == router.Static:
 					*kept, *dense = append(*kept, u), append(*dense, u)
 					res.Dense++
 				default:
@@ -227,7 +238,7 @@ func harden(cfg *Config, m *nn.Model, sp *sparsity, calib, heldOut *data.Split, 
 		pick(use.Groups[l], &ml.Groups, &ml.GroupsDense)
 		man.Layers[l] = ml
 	}
-	pruned, err := infer.Build(m, sp.params(), man)
+	pruned, err := infer.Build(m, routers, man)
 	if err != nil {
 		return nil, err
 	}
@@ -251,4 +262,22 @@ func harden(cfg *Config, m *nn.Model, sp *sparsity, calib, heldOut *data.Split, 
 	fmt.Fprintf(log, "hardened: τ %.4f, compute %.4f on %d calibration sequences (%s), %.4f held out; %d units removed, %d dense, %d routed → %s\n",
 		tau, res.Compute, len(seqs), calib.Name, res.HeldOutCompute, res.Removed, res.Dense, res.Routed, hc.Out)
 	return res, nil
+}
+
+// staticAsContextual turns static router logits (router.layers.{l}.{part}.logits)
+// into the weight (zero) and bias (the logits) of a contextual router with
+// the same gates.
+func staticAsContextual(ps []*nn.Param, D int) []*nn.Param {
+	var out []*nn.Param
+	for _, p := range ps {
+		pre, ok := strings.CutSuffix(p.Name, ".logits")
+		if !ok {
+			continue
+		}
+		u := p.Shape[0]
+		out = append(out,
+			&nn.Param{Name: pre + ".weight", Shape: []int{D, u}, Value: tensor.New(tensor.WithShape(D, u), tensor.Of(tensor.Float32))},
+			&nn.Param{Name: pre + ".bias", Shape: []int{u}, Value: p.Value})
+	}
+	return out
 }

@@ -22,8 +22,17 @@ import (
 // calibrated τ) on that file: units removed were never on there and dense
 // units always were, so pruning changes nothing on it.
 func TestHardenedCheckpointMatchesMaskedModel(t *testing.T) {
+	for _, kind := range []string{"sigmoid", "static"} {
+		t.Run(kind, func(t *testing.T) { testHardened(t, kind) })
+	}
+}
+
+func testHardened(t *testing.T, kind string) {
 	dir := t.TempDir()
 	c := sparseRun(t, dir)
+	if c.Router = kind; kind == "static" {
+		c.RouterLR = 0.1 // one logit per unit: see Config.RouterLR
+	}
 	sum, err := Run(c, &strings.Builder{})
 	if err != nil {
 		t.Fatal(err)
@@ -43,6 +52,9 @@ func TestHardenedCheckpointMatchesMaskedModel(t *testing.T) {
 	t.Logf("%s", log.String())
 	if math.Abs(hr.Compute-c.Target) > 0.1 {
 		t.Errorf("calibrated compute %.3f, target %.2f", hr.Compute, c.Target)
+	}
+	if kind == "static" && (hr.Routed != 0 || hr.Removed == 0) {
+		t.Errorf("a static router hardened into %d routed and %d removed units; want every kept unit dense and some removed", hr.Routed, hr.Removed)
 	}
 	sp, err := checkpoints.ReadSparse(out)
 	if err != nil {
@@ -73,6 +85,16 @@ func TestHardenedCheckpointMatchesMaskedModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer run.Close()
+	// The control: the model without gates (every unit of the dense model).
+	plain, err := r.model.Build(nn.BuildOptions{B: B, T: T, Dtype: tensor.Float32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plainRun, err := plain.Compile(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plainRun.Close()
 	worst, masking := 0.0, 0.0
 	for lo := 0; lo+B <= len(split.Seqs); lo += B {
 		idx := []int{lo, lo + 1, lo + 2, lo + 3}
@@ -88,17 +110,20 @@ func TestHardenedCheckpointMatchesMaskedModel(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := e.ClassLogits(h, off)
-		e.Dense = true
-		h, off, _ = e.Forward(split.Seqs[lo:lo+B], nil)
-		dense := e.ClassLogits(h, off)
-		e.Dense = false
+		if err := plain.Feed(makeBatch(split, idx, B, T, r.model.Config, r.tok)); err != nil {
+			t.Fatal(err)
+		}
+		if err := plainRun.Run(); err != nil {
+			t.Fatal(err)
+		}
+		dense := plain.Logits.Value().Data().([]float32)
 		for i := range got {
 			worst = math.Max(worst, math.Abs(float64(got[i]-want[i])))
 			masking = math.Max(masking, math.Abs(float64(dense[i]-want[i])))
 		}
 	}
 	if masking < 1e-4 {
-		t.Fatalf("running every kept unit changes the logits by only %.2g: the comparison cannot see the masks", masking)
+		t.Fatalf("the ungated model's logits differ by only %.2g: the comparison cannot see the masks", masking)
 	}
 	if worst > 1e-4 {
 		t.Fatalf("engine vs hard-masked training graph: max abs logit error %.3g", worst)
