@@ -13,7 +13,9 @@ import (
 
 	"github.com/sparsetune/sparsetune/checkpoints"
 	"github.com/sparsetune/sparsetune/data"
+	"github.com/sparsetune/sparsetune/infer"
 	"github.com/sparsetune/sparsetune/nn"
+	"github.com/sparsetune/sparsetune/router"
 )
 
 // FrontierConfig asks for a quality/compute curve from one finished sparse
@@ -48,9 +50,9 @@ type FrontierCurve struct {
 }
 
 // Frontier loads a finished sparse run's best checkpoint with its routers and,
-// for each target, calibrates τ on the run's calibration batches (as the run
-// did at its stage switch), then evaluates the hard-masked model on valid and
-// test. With AdaptSteps > 0 each point is evaluated again after that many
+// for each target, calibrates τ so that the hard masks spend the target on
+// the run's calibration sequences, then evaluates the hard-masked model on
+// valid and test. With AdaptSteps > 0 each point is evaluated again after that many
 // stage-2 steps (hard masks, frozen routers) started from the checkpoint, with
 // the learning rates of the run's own stage 2 compressed into AdaptSteps
 // steps. Every point starts from the same checkpoint, so the points are
@@ -102,7 +104,8 @@ func loadFrontier(fc FrontierConfig, log io.Writer) (*frontier, *FrontierCurve, 
 	}
 	f := &frontier{cfg: cfg, model: model, sp: sp, ds: ds, tok: tok, log: log,
 		saved:   model.Params.Convert(tensor.Float32), // the checkpoint's weights, restored before each point
-		batches: calibrationBatches(ds.Train, cfg, model.Config, tok)}
+		batches: calibrationBatches(ds.Train, cfg, model.Config, tok),
+		calib:   frontierCalibration(ds.Train, cfg)}
 	curve := &FrontierCurve{Run: fc.Run, Checkpoint: ckpt, MetricName: metricName(model.Config.Task == nn.CausalLM),
 		SourceTarget: cfg.Target, SourceTau: st.Tau}
 	return f, curve, nil
@@ -136,7 +139,7 @@ func readJSON(path string, v any) error {
 }
 
 // frontier holds what the points share: the model with the checkpoint's
-// weights and routers, the data and the calibration batches.
+// weights and routers, the data and the calibration data.
 type frontier struct {
 	cfg     *Config
 	model   *nn.Model
@@ -145,7 +148,24 @@ type frontier struct {
 	tok     data.Tokenizer
 	log     io.Writer
 	saved   *nn.Params
-	batches []*nn.Batch
+	batches []*nn.Batch // the run's calibration batches (soft calibration, static routers)
+	calib   [][]int     // calibration sequences (hard-mask calibration on the engine)
+}
+
+// frontierCalibSeqs is how many training sequences a frontier point's τ is
+// calibrated on: as many as the hardening of a run's sparse checkpoint uses
+// by default, so both calibrations are equally precise.
+const frontierCalibSeqs = 128
+
+// frontierCalibration takes frontierCalibSeqs training sequences in the
+// fixed order of the run's own calibration batches.
+func frontierCalibration(split *data.Split, cfg *Config) [][]int {
+	order := data.Shuffle(len(split.Seqs), cfg.Seed, 1<<30)
+	out := make([][]int, 0, frontierCalibSeqs)
+	for _, i := range order[:min(len(order), frontierCalibSeqs)] {
+		out = append(out, split.Seqs[i])
+	}
+	return out
 }
 
 // point restores the checkpoint's weights, calibrates τ for target, adapts
@@ -154,10 +174,7 @@ func (f *frontier) point(target float64, steps int) (*FrontierPoint, error) {
 	for i, p := range f.model.Params.List {
 		copy(p.Value.Data().([]float32), f.saved.List[i].Value.Data().([]float32))
 	}
-	runTarget := f.cfg.Target
-	f.cfg.Target = target // calibrate reads the target from the config
-	tau, err := f.sp.calibrate(f.model, f.batches)
-	f.cfg.Target = runTarget
+	tau, err := f.calibrate(target)
 	if err != nil {
 		return nil, err
 	}
@@ -193,6 +210,53 @@ func (f *frontier) point(target float64, steps int) (*FrontierPoint, error) {
 	}
 	fmt.Fprintln(f.log, line)
 	return p, nil
+}
+
+// calibrate sets the routers' τ so that the hard masks spend target on the
+// calibration sequences as the inference engine measures them (bisection on
+// τ, infer.Engine.CalibrateTau, as the hardening of a run does), and
+// returns it. The soft calibration a run does at its stage switch reads the
+// gate probabilities of a pass in which every unit runs a little; after
+// stage 2 the model is adapted to hard masks and those probabilities no
+// longer predict what the masks spend once earlier layers' masks change
+// later layers' inputs (at target 0.2, a SpamAssassin run trained for 0.5
+// kept no unit at all), so the frontier measures the masks themselves. A
+// static router's gates do not depend on the input, and the soft
+// calibration is exact for it.
+func (f *frontier) calibrate(target float64) (float64, error) {
+	rc := f.sp.set.Config
+	if rc.Kind == router.Static {
+		runTarget := f.cfg.Target
+		f.cfg.Target = target // the soft calibration reads the target from the config
+		defer func() { f.cfg.Target = runTarget }()
+		return f.sp.calibrate(f.model, f.batches)
+	}
+	mc := f.model.Config
+	man := checkpoints.SparseManifest{Router: string(rc.Kind), GroupSize: rc.GroupSize, Shift: rc.ProbShift(), Target: target}
+	for l := 0; l < mc.L; l++ {
+		ml := checkpoints.SparseLayer{Tau: rc.Tau}
+		for h := 0; h < mc.H; h++ {
+			ml.Heads = append(ml.Heads, h)
+		}
+		for g := 0; g < mc.F/rc.GroupSize; g++ {
+			ml.Groups = append(ml.Groups, g)
+		}
+		man.Layers = append(man.Layers, ml)
+	}
+	sp, err := infer.Build(f.model, f.sp.params(), man)
+	if err != nil {
+		return 0, err
+	}
+	e, err := infer.New(sp)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := e.CalibrateTau(f.calib, target, 0); err != nil {
+		return 0, err
+	}
+	tau := e.Manifest.Layers[0].Tau
+	f.sp.set.Config.Tau = tau
+	return tau, nil
 }
 
 // adapt runs steps stage-2 steps on the model: hard masks at the calibrated
