@@ -162,7 +162,8 @@ func NearestTarget(targets []float64) float64 {
 
 // WritePlan saves p as dir's plan. A directory that already holds a plan
 // must hold this one: a sweep is resumed, or run job by job, only with the
-// settings it started with.
+// settings it started with. Settings that the saved plan does not name (it
+// was written before they existed) count as their defaults.
 func WritePlan(dir string, p *Plan) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("sweep directory: %w", err)
@@ -173,17 +174,18 @@ func WritePlan(dir string, p *Plan) error {
 	}
 	b = append(b, '\n')
 	path := filepath.Join(dir, PlanFile)
-	old, err := os.ReadFile(path)
-	if err == nil {
-		if !bytes.Equal(old, b) {
-			return fmt.Errorf("%s holds a sweep with other settings (%s); resume it with the same settings, or choose another --out-dir", dir, planDiff(old, b))
-		}
-		return nil
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return atomicfile.WriteFile(path, b, 0o644)
 	}
-	if !errors.Is(err, fs.ErrNotExist) {
+	saved, err := ReadPlan(dir)
+	if err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(path, b, 0o644)
+	old, _ := json.MarshalIndent(saved, "", "  ")
+	if old = append(old, '\n'); !bytes.Equal(old, b) {
+		return fmt.Errorf("%s holds a sweep with other settings (%s); resume it with the same settings, or choose another --out-dir", dir, planDiff(old, b))
+	}
+	return nil
 }
 
 // ReadPlan loads dir's plan.
@@ -196,7 +198,7 @@ func ReadPlan(dir string) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{}
+	p := &Plan{Base: train.DefaultConfig()} // settings the file does not name keep their defaults
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(p); err != nil {

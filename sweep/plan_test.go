@@ -1,6 +1,7 @@
 package sweep
 
 import (
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -51,6 +52,22 @@ func TestWritePlanGuardsTheSweep(t *testing.T) {
 	}
 	if _, err := ReadPlan(t.TempDir()); err == nil || !strings.Contains(err.Error(), "holds no sweep") {
 		t.Fatalf("reading a plan from an empty directory: %v", err)
+	}
+
+	// A plan saved before a setting existed: the setting counts as its
+	// default, so the sweep resumes; named with another value, it differs.
+	b := read(t, filepath.Join(dir, PlanFile))
+	old := strings.Replace(b, "\"schedule\": \"cosine\",", "", 1)
+	if old == b {
+		t.Fatal("the saved plan names no schedule")
+	}
+	must(t, os.WriteFile(filepath.Join(dir, PlanFile), []byte(old), 0o644))
+	must(t, WritePlan(dir, p))
+	q = tinyPlan(t)
+	q.Base = p.Base
+	q.Base.Schedule = "linear"
+	if err := WritePlan(dir, q); err == nil || !strings.Contains(err.Error(), `base.schedule was "cosine", now "linear"`) {
+		t.Fatalf("a changed schedule: %v", err)
 	}
 }
 
