@@ -11,7 +11,8 @@
 # Moby-Dick GPT-2 of scripts/real_data.sh, WORKDIR-independent at
 # /tmp/sparsetune-real/pretrain/best). Reads ../shared/datasets/sotu. STEPS
 # (default 120) sets the steps of every run, JOBS (default 2) how many
-# single-threaded training runs go at once. About 40 minutes of one core.
+# single-threaded training runs go at once. About an hour on a shared
+# 2-core machine with the defaults (48 training runs, 2 dynamics runs).
 #
 # The task: paragraphs of State of the Union addresses labelled with their
 # half-century (4 classes), speeches split 70/10/20 into train/valid/test,
