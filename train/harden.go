@@ -85,6 +85,7 @@ func Harden(hc HardenConfig, log io.Writer) (*HardenResult, error) {
 			return nil, fmt.Errorf("harden: calibration data: %w", err)
 		}
 		calib = ds.Train
+		calib.Name = hc.Data
 	}
 	return harden(r.cfg, r.model, r.sp, calib, r.ds.Valid, hc, log)
 }
