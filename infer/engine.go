@@ -19,10 +19,12 @@ type Engine struct {
 	// weights with the routers ignored, the dense reference of benchmarks
 	// (on a checkpoint that kept every unit it is the dense model).
 	Dense bool
-	// DenseAbove is the fraction of (token, unit) pairs on in a layer's
-	// heads or groups above which a batch runs that part with one dense
-	// product and the mask applied, instead of one product per unit over
-	// the tokens that use it. See Stats.DenseBlocks.
+	// DenseAbove, in [0, 1], is the fraction of (token, unit) pairs on in
+	// a layer's heads or groups above which a batch runs that part with
+	// one dense product and the mask applied, instead of one product per
+	// unit over the tokens that use it. Negative (the default): the engine
+	// times both paths per layer part and runs the faster (see block).
+	// Stats.DenseBlocks counts the dense ones.
 	DenseAbove float64
 
 	S      int // head size
@@ -39,6 +41,7 @@ type Engine struct {
 	zeroD, zeroMax []float32
 	cost           costTable
 	work           []*work
+	timers         []pathTimer // per layer and part, see block
 	Stats          Stats
 	Usage          *Usage // nil unless RecordUsage was called
 }
@@ -86,7 +89,7 @@ func New(sp *checkpoints.Sparse) (*Engine, error) {
 	if len(m.Layers) != c.L {
 		return nil, fmt.Errorf("sparse checkpoint: %d manifest layers for a %d-layer model", len(m.Layers), c.L)
 	}
-	e := &Engine{Config: c, Manifest: m, S: c.S(), act: act, DenseAbove: defaultDenseAbove}
+	e := &Engine{Config: c, Manifest: m, S: c.S(), act: act, DenseAbove: -1}
 	t := tensors{m: sp.Tensors}
 	D, S, k := c.D, c.S(), m.GroupSize
 	e.zeroD = make([]float32, max(D, c.F))
@@ -187,9 +190,6 @@ func New(sp *checkpoints.Sparse) (*Engine, error) {
 	e.cost = newCostTable(c, k, m.Router != "static")
 	return e, nil
 }
-
-// defaultDenseAbove: see Engine.DenseAbove and BenchmarkFFNCrossover.
-const defaultDenseAbove = 0.6
 
 // onFlags marks which of kept are in dense.
 func onFlags(kept, dense []int) []bool {

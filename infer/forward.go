@@ -3,6 +3,7 @@ package infer
 import (
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/sparsetune/sparsetune/internal/blas"
 	"github.com/sparsetune/sparsetune/internal/ops"
@@ -321,18 +322,83 @@ func (e *Engine) account(ly *layer, b *batch, hOn, gOn int) {
 }
 
 // block lists, per unit, the rows on (b.idx) for one of a layer's parts
-// with U units and on (token, unit) pairs on, accounts for it in the
-// stats, and reports whether it runs dense with the mask applied.
-func (e *Engine) block(b *batch, flags []bool, U, on int) bool {
+// (part 0 heads, 1 FFN groups) with U units and on (token, unit) pairs on,
+// accounts for it in the stats, and reports whether it runs dense with the
+// mask applied; done records how long the block took.
+//
+// With Engine.DenseAbove in [0, 1] the choice is that threshold on the
+// fraction of pairs on. Otherwise (the default) it is measured: each
+// (layer, part) keeps the running time per pair of both paths, tries each
+// once, then runs the one predicted faster for this block's pairs, and
+// re-times the other every 16th block while the two are within a factor 2
+// (a sparse path slower than dense never runs for long).
+func (e *Engine) block(b *batch, flags []bool, U, on, part int) (dense bool, done func()) {
 	b.idx = unitRows(b.idx, flags, b.n, U)
-	dense := e.Dense || float64(on) > e.DenseAbove*float64(b.n*U)
+	all := float64(b.n * U)
+	switch {
+	case e.Dense:
+		dense = true
+	case e.DenseAbove >= 0:
+		dense = float64(on) > e.DenseAbove*all
+	default:
+		dense = e.tuner(b.layer, part).choose(float64(on), all)
+	}
 	e.Stats.Blocks++
 	e.Stats.UnionOn += union(b.idx)
 	e.Stats.UnionUnits += U
 	if dense {
 		e.Stats.DenseBlocks++
 	}
+	start := time.Now()
+	return dense, func() {
+		if !e.Dense && e.DenseAbove < 0 {
+			e.tuner(b.layer, part).record(dense, time.Since(start).Seconds(), float64(on), all)
+		}
+	}
+}
+
+// pathTimer is the measured cost per (token, unit) pair of a layer part's
+// two paths: per unit over the pairs on, and dense over all pairs.
+type pathTimer struct {
+	sparse, dense float64 // seconds per pair, running means (0: not measured)
+	blocks        int
+}
+
+func (e *Engine) tuner(layer, part int) *pathTimer {
+	if e.timers == nil {
+		e.timers = make([]pathTimer, 2*len(e.layers))
+	}
+	return &e.timers[2*layer+part]
+}
+
+func (t *pathTimer) choose(on, all float64) bool {
+	switch {
+	case t.dense == 0:
+		return true
+	case t.sparse == 0:
+		return false
+	}
+	s, d := on*t.sparse, all*t.dense
+	dense := d <= s
+	t.blocks++
+	if t.blocks%16 == 0 && max(s, d) < 2*min(s, d) {
+		dense = !dense // keep the other path's time current
+	}
 	return dense
+}
+
+func (t *pathTimer) record(dense bool, seconds, on, all float64) {
+	ewma := func(old, v float64) float64 {
+		if old == 0 {
+			return v
+		}
+		return 0.7*old + 0.3*v
+	}
+	if dense {
+		t.dense = ewma(t.dense, seconds/all)
+	} else if on > 0 {
+		t.sparse = ewma(t.sparse, seconds/on)
+	}
 }
 
 // unitRows fills idx[u] with the rows on for each of U units.
@@ -378,7 +444,8 @@ func (e *Engine) attention(ly *layer, b *batch, in []float32, on int) {
 	b.k, b.v = growF(b.k, n*kvS), growF(b.v, n*kvS)
 	linear(b.k, in, ly.k, ly.kb, n, kvS, D)
 	linear(b.v, in, ly.v, ly.vb, n, kvS, D)
-	dense := e.block(b, b.hon, nh, on)
+	dense, done := e.block(b, b.hon, nh, on, 0)
+	defer done()
 	b.q = growF(b.q, n*hS)
 	if dense {
 		linear(b.q, in, ly.q, ly.qb, n, hS, D)
@@ -479,7 +546,9 @@ func (e *Engine) ffn(ly *layer, b *batch, in []float32, on int) {
 		return
 	}
 	F := ng * k
-	if e.block(b, b.gon, ng, on) {
+	dense, done := e.block(b, b.gon, ng, on, 1)
+	defer done()
+	if dense {
 		b.h = growF(b.h, n*F)
 		blas.Sgemm(false, true, n, F, D, 1, in, D, ly.up, D, 0, b.h, F)
 		if ly.gate != nil {

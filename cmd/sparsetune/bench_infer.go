@@ -30,7 +30,7 @@ func runBenchInfer(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&bc.Prompt, "prompt", 16, "decoding: prompt tokens")
 	fs.IntVar(&bc.Gen, "gen", 112, "decoding: generated tokens (greedy)")
 	fs.IntVar(&bc.Reps, "reps", 5, "repetitions (medians are reported)")
-	denseAbove := fs.Float64("dense-above", -1, "run a block densely with masks when more than this fraction of its (token, unit) pairs is on (default: the engine's)")
+	denseAbove := fs.Float64("dense-above", -1, "run a block densely with masks when more than this fraction of its (token, unit) pairs is on (default: measured per layer part, the faster path)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
