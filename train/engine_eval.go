@@ -5,7 +5,6 @@ import (
 	"math"
 
 	"github.com/sparsetune/sparsetune/checkpoints"
-	"github.com/sparsetune/sparsetune/data"
 	"github.com/sparsetune/sparsetune/infer"
 	"github.com/sparsetune/sparsetune/nn"
 )
@@ -22,24 +21,8 @@ func EvaluateSparse(c EvalConfig) (*EvalResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	tok, err := data.LoadTokenizer(c.Model)
-	if err != nil {
-		return nil, err
-	}
-	key, err := data.TokenizerKey(c.Model)
-	if err != nil {
-		return nil, err
-	}
 	mc := sp.Config
-	if c.SeqLen == 0 {
-		c.SeqLen = min(mc.MaxPos, 256)
-	}
-	task := data.Task("causal-lm")
-	if mc.Task == nn.Classification {
-		task = "classification"
-	}
-	ds, err := data.Load(data.Spec{Task: task, Train: c.Data, Valid: c.Data, Text: c.TextField, Label: c.LabelField, ID: c.IDField,
-		SeqLen: c.SeqLen, Labels: mc.Labels, CacheDir: c.CacheDir}, tok, key)
+	ds, _, err := c.load(mc)
 	if err != nil {
 		return nil, err
 	}

@@ -50,6 +50,29 @@ func (c *EvalConfig) defaults() {
 	}
 }
 
+// load tokenizes c.Data for a model of config mc with the tokenizer of
+// c.Model (a model directory or a sparse checkpoint).
+func (c *EvalConfig) load(mc *nn.Config) (*data.Dataset, data.Tokenizer, error) {
+	tok, err := data.LoadTokenizer(c.Model)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := data.TokenizerKey(c.Model)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.SeqLen == 0 {
+		c.SeqLen = min(mc.MaxPos, 256)
+	}
+	task := data.Task("causal-lm")
+	if mc.Task == nn.Classification {
+		task = "classification"
+	}
+	ds, err := data.Load(data.Spec{Task: task, Train: c.Data, Valid: c.Data, Text: c.TextField, Label: c.LabelField, ID: c.IDField,
+		SeqLen: c.SeqLen, Labels: mc.Labels, CacheDir: c.CacheDir}, tok, key)
+	return ds, tok, err
+}
+
 // Evaluate computes the model's task metric on one data file.
 func Evaluate(c EvalConfig) (*EvalResult, error) {
 	c.defaults()
@@ -57,23 +80,7 @@ func Evaluate(c EvalConfig) (*EvalResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	tok, err := data.LoadTokenizer(c.Model)
-	if err != nil {
-		return nil, err
-	}
-	key, err := data.TokenizerKey(c.Model)
-	if err != nil {
-		return nil, err
-	}
-	if c.SeqLen == 0 {
-		c.SeqLen = min(m.Config.MaxPos, 256)
-	}
-	task := data.Task("causal-lm")
-	if m.Config.Task == nn.Classification {
-		task = "classification"
-	}
-	ds, err := data.Load(data.Spec{Task: task, Train: c.Data, Valid: c.Data, Text: c.TextField, Label: c.LabelField, ID: c.IDField,
-		SeqLen: c.SeqLen, Labels: m.Config.Labels, CacheDir: c.CacheDir}, tok, key)
+	ds, tok, err := c.load(m.Config)
 	if err != nil {
 		return nil, err
 	}
