@@ -120,6 +120,8 @@ func Synthetic(c SyntheticConfig) (*Engine, error) {
 	}
 	e.Manifest.Compute = compute
 	e.Manifest.Calibration.Tokens = 4 * 128
+	e.Source = sp
+	e.Source.Manifest = e.Manifest
 	return e, nil
 }
 

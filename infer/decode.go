@@ -8,7 +8,6 @@ import (
 	gblas "gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
 
-	"github.com/sparsetune/sparsetune/internal/blas"
 	"github.com/sparsetune/sparsetune/internal/ops"
 	"github.com/sparsetune/sparsetune/internal/parallel"
 	"github.com/sparsetune/sparsetune/nn"
@@ -144,23 +143,18 @@ func (s *Session) layerStep(l int, ly *layer) {
 		s.q = growF(s.q, nh*S)
 		s.rowsDot(s.q, ly.q, s.runs, s.a, ly.qb)
 		done := s.done[l]
-		e.perUnit(len(s.need), func(w *work, u int) {
+		e.eachUnit(len(s.need), func(w *work, u int) {
 			kv := s.need[u]
 			lo, hi := done[kv], s.n+1
 			m := hi - lo
 			A := s.in[l][lo*D : hi*D]
 			kb := grow(&w.out, 2*m*S)
 			wk, wv := ly.k[kv*S*D:(kv+1)*S*D], ly.v[kv*S*D:(kv+1)*S*D]
-			if m <= 8 {
-				// Matrix-vector products: the head's weights (2·S·D) come
-				// from memory once and stay in L2 for the other tokens.
-				for j := 0; j < m; j++ {
-					gonumBLAS.Sgemv(gblas.NoTrans, S, D, 1, wk, D, A[j*D:(j+1)*D], 1, 0, kb[j*S:(j+1)*S], 1)
-					gonumBLAS.Sgemv(gblas.NoTrans, S, D, 1, wv, D, A[j*D:(j+1)*D], 1, 0, kb[(m+j)*S:(m+j+1)*S], 1)
-				}
-			} else {
-				blas.Sgemm(false, true, m, S, D, 1, A, D, wk, D, 0, kb[:m*S], S)
-				blas.Sgemm(false, true, m, S, D, 1, A, D, wv, D, 0, kb[m*S:], S)
+			// Matrix-vector products: the head's weights (2·S·D) come from
+			// memory once and stay in L2 for the other tokens.
+			for j := 0; j < m; j++ {
+				gonumBLAS.Sgemv(gblas.NoTrans, S, D, 1, wk, D, A[j*D:(j+1)*D], 1, 0, kb[j*S:(j+1)*S], 1)
+				gonumBLAS.Sgemv(gblas.NoTrans, S, D, 1, wv, D, A[j*D:(j+1)*D], 1, 0, kb[(m+j)*S:(m+j+1)*S], 1)
 			}
 			bk, bv := ly.kb[kv*S:(kv+1)*S], ly.vb[kv*S:(kv+1)*S]
 			for j := 0; j < m; j++ {
@@ -178,7 +172,7 @@ func (s *Session) layerStep(l int, ly *layer) {
 		s.ctx = growF(s.ctx, nh*S)
 		T := s.n + 1
 		scale := float32(1 / math.Sqrt(float64(S)))
-		e.perUnit(len(s.active), func(w *work, u int) {
+		e.eachUnit(len(s.active), func(w *work, u int) {
 			i := s.active[u]
 			q := s.q[i*S : (i+1)*S]
 			if e.rope != nil {

@@ -44,6 +44,9 @@ type Engine struct {
 	timers         []pathTimer // per layer and part, see block
 	Stats          Stats
 	Usage          *Usage // nil unless RecordUsage was called
+	// Source is the sparse checkpoint of a Synthetic engine, with the
+	// calibrated thresholds, for writing it out (nil otherwise).
+	Source *checkpoints.Sparse
 }
 
 // layer is one transformer layer in the engine's layout: every projection

@@ -164,15 +164,21 @@ func (e *Engine) workers() []*work {
 // perUnit runs f for units 0..n-1 spread over the workers, each worker
 // with its own scratch and the linear algebra single-threaded.
 func (e *Engine) perUnit(n int, f func(w *work, u int)) {
+	blas.Serial(func() { e.eachUnit(n, f) })
+}
+
+// eachUnit is perUnit for work that does not call the library (decoding's
+// gonum kernels): it leaves the library's threads alone, since changing
+// their number wakes them, and woken threads spin on the cores the
+// workers need.
+func (e *Engine) eachUnit(n int, f func(w *work, u int)) {
 	ws := e.workers()
-	blas.Serial(func() {
-		parallel.For(len(ws), 1, func(lo, hi int) {
-			for wi := lo; wi < hi; wi++ {
-				for u := wi * n / len(ws); u < (wi+1)*n/len(ws); u++ {
-					f(ws[wi], u)
-				}
+	parallel.For(len(ws), 1, func(lo, hi int) {
+		for wi := lo; wi < hi; wi++ {
+			for u := wi * n / len(ws); u < (wi+1)*n/len(ws); u++ {
+				f(ws[wi], u)
 			}
-		})
+		}
 	})
 }
 

@@ -30,6 +30,7 @@ func runBenchInfer(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&bc.Prompt, "prompt", 16, "decoding: prompt tokens")
 	fs.IntVar(&bc.Gen, "gen", 112, "decoding: generated tokens (greedy)")
 	fs.IntVar(&bc.Reps, "reps", 5, "repetitions (medians are reported)")
+	save := fs.String("save", "", "with --synthetic: also write the calibrated random model as a sparse checkpoint to this directory")
 	denseAbove := fs.Float64("dense-above", -1, "run a block densely with masks when more than this fraction of its (token, unit) pairs is on (default: measured per layer part, the faster path)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -61,6 +62,15 @@ func runBenchInfer(args []string, stdout, stderr io.Writer) error {
 	}
 	if err != nil {
 		return err
+	}
+	if *save != "" {
+		if !*synthetic {
+			return usagef("--save needs --synthetic")
+		}
+		if err := checkpoints.WriteSparse(*save, e.Source, "", nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "wrote %s\n", *save)
 	}
 	if *denseAbove >= 0 {
 		e.DenseAbove = *denseAbove
