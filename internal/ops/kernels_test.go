@@ -470,3 +470,22 @@ func TestOpsAtSplitSizes(t *testing.T) {
 		t.Run(name, func(t *testing.T) { checkFloat32(t, c.ins, c.build, 1e-5) })
 	}
 }
+
+// TestSoftmaxRowMatchesAttention: the engine's fast softmax agrees with
+// attention's float64 one to float32 rounding.
+func TestSoftmaxRowMatchesAttention(t *testing.T) {
+	for _, n := range []int{1, 7, 128} {
+		row := make([]float32, 130)
+		for i := range row {
+			row[i] = float32(math.Sin(float64(i)*1.7)) * 12
+		}
+		want := append([]float32(nil), row...)
+		softmaxRow[float32](want, nil, true, n-1)
+		SoftmaxRow(row, n)
+		for i := range row {
+			if d := math.Abs(float64(row[i] - want[i])); d > 1e-6 {
+				t.Fatalf("n %d: p[%d] = %v, attention's %v", n, i, row[i], want[i])
+			}
+		}
+	}
+}
