@@ -42,6 +42,8 @@ type Engine struct {
 	cost           costTable
 	work           []*work
 	timers         []pathTimer // per layer and part, see block
+	buf            *batch      // Forward's buffers, reused
+	logits         []float32   // LMLogits' buffer, reused
 	Stats          Stats
 	Usage          *Usage // nil unless RecordUsage was called
 	// Source is the sparse checkpoint of a Synthetic engine, with the

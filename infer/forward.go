@@ -76,9 +76,15 @@ type batch struct {
 // Forward runs the model over seqs (token ids; types may be nil) and
 // returns the final hidden states, one row of D per token, sequence after
 // sequence, and the row offsets of the sequences (len(seqs)+1 entries).
+// Both are the engine's buffers, valid until the next Forward.
 func (e *Engine) Forward(seqs [][]int, types [][]int) ([]float32, []int, error) {
 	c := e.Config
-	b := &batch{off: make([]int, len(seqs)+1)}
+	if e.buf == nil {
+		e.buf = &batch{}
+	}
+	b := e.buf // reused: its buffers only grow, so steady scoring allocates nothing
+	b.off = growInts(b.off, len(seqs)+1)
+	b.off[0] = 0
 	for i, s := range seqs {
 		if len(s) == 0 {
 			return nil, nil, fmt.Errorf("sequence %d is empty", i)
@@ -98,8 +104,8 @@ func (e *Engine) Forward(seqs [][]int, types [][]int) ([]float32, []int, error) 
 	}
 	b.n = b.off[len(seqs)]
 	D := c.D
-	b.x = make([]float32, b.n*D)
-	b.pos = make([]int, b.n)
+	b.x = growF(b.x, b.n*D)
+	b.pos = growInts(b.pos, b.n)
 	for i, s := range seqs {
 		var ty []int
 		if types != nil {
@@ -107,7 +113,7 @@ func (e *Engine) Forward(seqs [][]int, types [][]int) ([]float32, []int, error) 
 		}
 		e.embed(b.x[b.off[i]*D:b.off[i+1]*D], s, ty, b.pos[b.off[i]:b.off[i+1]], 0)
 	}
-	b.a, b.y = make([]float32, b.n*D), make([]float32, b.n*D)
+	b.a, b.y = growF(b.a, b.n*D), growF(b.y, b.n*D)
 	for l, ly := range e.layers {
 		b.layer = l
 		e.layerForward(ly, b)
@@ -507,6 +513,13 @@ func linear(y, x, w, bias []float32, n, out, in int) {
 			addTo(y[r*out:(r+1)*out], bias)
 		}
 	})
+}
+
+func growInts(s []int, n int) []int {
+	if cap(s) < n {
+		return make([]int, n)
+	}
+	return s[:n]
 }
 
 func growF(s []float32, n int) []float32 {

@@ -7,7 +7,8 @@ import (
 )
 
 // LMLogits returns next-token logits (len(rows), V) for the given rows of
-// the final hidden states h (a causal language model).
+// the final hidden states h (a causal language model; nil rows: all), in
+// the engine's buffer, valid until the next LMLogits.
 func (e *Engine) LMLogits(h []float32, rows []int) []float32 {
 	D, V := e.Config.D, e.Config.Vocab
 	x := h
@@ -18,7 +19,8 @@ func (e *Engine) LMLogits(h []float32, rows []int) []float32 {
 		}
 	}
 	n := len(x) / D
-	out := make([]float32, n*V)
+	e.logits = growF(e.logits, n*V)
+	out := e.logits
 	blas.Sgemm(false, true, n, V, D, 1, x, D, e.lmHead, D, 0, out, V)
 	return out
 }
