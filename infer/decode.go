@@ -5,11 +5,11 @@ import (
 	"math"
 	"slices"
 
-	gblas "gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
 
 	"github.com/sparsetune/sparsetune/internal/ops"
 	"github.com/sparsetune/sparsetune/internal/parallel"
+	"github.com/sparsetune/sparsetune/internal/vec"
 	"github.com/sparsetune/sparsetune/nn"
 )
 
@@ -153,8 +153,8 @@ func (s *Session) layerStep(l int, ly *layer) {
 			// Matrix-vector products: the head's weights (2·S·D) come from
 			// memory once and stay in L2 for the other tokens.
 			for j := 0; j < m; j++ {
-				gonumBLAS.Sgemv(gblas.NoTrans, S, D, 1, wk, D, A[j*D:(j+1)*D], 1, 0, kb[j*S:(j+1)*S], 1)
-				gonumBLAS.Sgemv(gblas.NoTrans, S, D, 1, wv, D, A[j*D:(j+1)*D], 1, 0, kb[(m+j)*S:(m+j+1)*S], 1)
+				vec.GemvN(wk, A[j*D:(j+1)*D], 0, kb[j*S:(j+1)*S])
+				vec.GemvN(wv, A[j*D:(j+1)*D], 0, kb[(m+j)*S:(m+j+1)*S])
 			}
 			bk, bv := ly.kb[kv*S:(kv+1)*S], ly.vb[kv*S:(kv+1)*S]
 			for j := 0; j < m; j++ {
@@ -181,13 +181,13 @@ func (s *Session) layerStep(l int, ly *layer) {
 			kv := ly.kvOf[i] * S
 			p := grow(&w.p, T)
 			for t := 0; t < T; t++ {
-				p[t] = gonumBLAS.Sdot(S, q, 1, s.k[l][t*kvS+kv:], 1) * scale
+				p[t] = vec.Dot(q, s.k[l][t*kvS+kv:]) * scale
 			}
 			ops.SoftmaxRow(p, T)
 			ctx := s.ctx[i*S : (i+1)*S]
 			clear(ctx)
 			for t := 0; t < T; t++ {
-				gonumBLAS.Saxpy(S, p[t], s.v[l][t*kvS+kv:], 1, ctx, 1)
+				vec.Axpy(p[t], s.v[l][t*kvS+kv:t*kvS+kv+S], ctx)
 			}
 		})
 		s.rowsAxpy(y, ly.o, s.runs, s.ctx)
@@ -251,7 +251,8 @@ func (s *Session) gatesStep(on []bool, w, bias []float32, always []bool, tau flo
 	U := len(always)
 	if routed {
 		s.logit = growF(s.logit, U)
-		gonumBLAS.Sgemv(gblas.Trans, e.Config.D, U, 1, w, U, s.x, 1, 0, s.logit, 1)
+		clear(s.logit)
+		vec.GemvT(w, s.x, s.logit)
 	}
 	for u := 0; u < U; u++ {
 		v := always[u] || !routed
@@ -267,7 +268,7 @@ func (s *Session) gatesStep(on []bool, w, bias []float32, always []bool, tau flo
 func (s *Session) rowsDot(y, w []float32, runs []run, x, bias []float32) {
 	D := len(x)
 	s.split(runs, func(_ int, lo, hi int) {
-		gonumBLAS.Sgemv(gblas.NoTrans, hi-lo, D, 1, w[lo*D:hi*D], D, x, 1, 0, y[lo:hi], 1)
+		vec.GemvN(w[lo*D:hi*D], x, 0, y[lo:hi])
 		if bias != nil {
 			addTo(y[lo:hi], bias[lo:hi])
 		}
@@ -282,7 +283,7 @@ func (s *Session) rowsAxpy(y, w []float32, runs []run, h []float32) {
 		clear(a)
 	}
 	s.split(runs, func(wi, lo, hi int) {
-		gonumBLAS.Sgemv(gblas.Trans, hi-lo, D, 1, w[lo*D:hi*D], D, h[lo:hi], 1, 1, s.acc[wi], 1)
+		vec.GemvT(w[lo*D:hi*D], h[lo:hi], s.acc[wi])
 	})
 	for _, a := range s.acc[1:] {
 		addTo(y, a)
