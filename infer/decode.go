@@ -5,8 +5,6 @@ import (
 	"math"
 	"slices"
 
-	"gonum.org/v1/gonum/blas/gonum"
-
 	"github.com/sparsetune/sparsetune/internal/ops"
 	"github.com/sparsetune/sparsetune/internal/parallel"
 	"github.com/sparsetune/sparsetune/internal/vec"
@@ -40,8 +38,6 @@ type Session struct {
 
 // run is a contiguous range of rows [lo, hi) of a layer's FFN.
 type run struct{ lo, hi int }
-
-var gonumBLAS gonum.Implementation
 
 // NewSession starts a decoding session of at most maxLen tokens.
 func (e *Engine) NewSession(maxLen int) (*Session, error) {

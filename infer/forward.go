@@ -7,6 +7,7 @@ import (
 	"github.com/sparsetune/sparsetune/internal/blas"
 	"github.com/sparsetune/sparsetune/internal/ops"
 	"github.com/sparsetune/sparsetune/internal/parallel"
+	"github.com/sparsetune/sparsetune/internal/vec"
 	"github.com/sparsetune/sparsetune/nn"
 )
 
@@ -158,18 +159,8 @@ func (e *Engine) embed(x []float32, ids, types []int, pos []int, start int) {
 	}
 }
 
-// addTo sets dst += src (gonum's SIMD axpy with α = 1, the same sums as a
-// loop, for rows long enough to pay for the call).
-func addTo(dst, src []float32) {
-	src = src[:len(dst)]
-	if len(dst) >= 32 {
-		gonumBLAS.Saxpy(len(dst), 1, src, 1, dst, 1)
-		return
-	}
-	for i := range dst {
-		dst[i] += src[i]
-	}
-}
+// addTo sets dst += src (vec.Axpy with α = 1: the same sums as a loop).
+func addTo(dst, src []float32) { vec.Axpy(1, src[:len(dst)], dst) }
 
 // norm applies the family's norm to n rows of x into y (in place allowed).
 func (e *Engine) norm(y, x, w, b []float32, n int) {

@@ -4,9 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
-
-	gblas "gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/gonum"
 )
 
 // BenchmarkSgemm measures square C = A·B on every available backend and
@@ -39,35 +36,5 @@ func benchGemm[T float32 | float64](b *testing.B, sizes []int) {
 				b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOPS")
 			})
 		}
-	}
-}
-
-// BenchmarkSgemv compares gonum's assembly kernels with the library on
-// the matrix-vector products of decoding (an FFN's 2048×512 input and
-// output projections), plain and transposed.
-func BenchmarkSgemv(b *testing.B) {
-	m, n := 2048, 512
-	a := make([]float32, m*n)
-	x, y := make([]float32, max(m, n)), make([]float32, max(m, n))
-	for i := range a {
-		a[i] = float32(i%7) * 0.1
-	}
-	for _, trans := range []bool{false, true} {
-		b.Run(fmt.Sprintf("library/trans=%v", trans), func(b *testing.B) {
-			b.SetBytes(int64(4 * m * n))
-			for b.Loop() {
-				Sgemv(trans, m, n, 1, a, n, x, 0, y)
-			}
-		})
-		b.Run(fmt.Sprintf("gonum/trans=%v", trans), func(b *testing.B) {
-			b.SetBytes(int64(4 * m * n))
-			t := gblas.NoTrans
-			if trans {
-				t = gblas.Trans
-			}
-			for b.Loop() {
-				gonum.Implementation{}.Sgemv(t, m, n, 1, a, n, x, 1, 0, y, 1)
-			}
-		})
 	}
 }

@@ -40,8 +40,6 @@ type library struct {
 	// would read garbage sizes.
 	sgemm func(order, transA, transB, m, n, k int32, alpha float32, a *float32, lda int32, b *float32, ldb int32, beta float32, c *float32, ldc int32)
 	dgemm func(order, transA, transB, m, n, k int32, alpha float64, a *float64, lda int32, b *float64, ldb int32, beta float64, c *float64, ldc int32)
-	// sgemv is cblas_sgemv, nil when the library lacks it.
-	sgemv func(order, trans, m, n int32, alpha float32, a *float32, lda int32, x *float32, incx int32, beta float32, y *float32, incy int32)
 
 	setThreads func(n int) // nil when the library exports no thread setter
 	threads    func() int  // nil when unknown; may return < 1 when unknown

@@ -1,7 +1,6 @@
 package blas
 
 import (
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -159,46 +158,4 @@ func TestSetThreads(t *testing.T) {
 		SetThreads(1) // must not fail on other backends
 	}
 	SetThreads(0)
-}
-
-// TestSgemvMatchesNaive checks both paths (gonum below smallGemv, the
-// library above) against a naive product, plain and transposed.
-func TestSgemvMatchesNaive(t *testing.T) {
-	for _, sz := range [][2]int{{3, 5}, {300, 257}, {1, 70000}} {
-		m, n := sz[0], sz[1]
-		lda := n + 3
-		a := make([]float32, lda*m)
-		for i := range a {
-			a[i] = float32(i%13) - 6
-		}
-		for _, trans := range []bool{false, true} {
-			nx, ny := n, m
-			if trans {
-				nx, ny = m, n
-			}
-			x, y := make([]float32, nx), make([]float32, ny)
-			for i := range x {
-				x[i] = float32(i%7) - 3
-			}
-			for i := range y {
-				y[i] = 1
-			}
-			want := make([]float64, ny)
-			for i := 0; i < m; i++ {
-				for j := 0; j < n; j++ {
-					if trans {
-						want[j] += float64(a[i*lda+j]) * float64(x[i])
-					} else {
-						want[i] += float64(a[i*lda+j]) * float64(x[j])
-					}
-				}
-			}
-			Sgemv(trans, m, n, 2, a, lda, x, 0.5, y)
-			for i := range y {
-				if w := 2*want[i] + 0.5; math.Abs(float64(y[i])-w) > 1e-3*math.Max(1, math.Abs(w)) {
-					t.Fatalf("%dx%d trans=%v: y[%d] = %v, want %v", m, n, trans, i, y[i], w)
-				}
-			}
-		}
-	}
 }

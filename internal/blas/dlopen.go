@@ -45,9 +45,6 @@ func open(path string) (*library, error) {
 	}
 	purego.RegisterFunc(&l.sgemm, sgemm)
 	purego.RegisterFunc(&l.dgemm, dgemm)
-	if sgemv, err := purego.Dlsym(h, "cblas_sgemv"); err == nil {
-		purego.RegisterFunc(&l.sgemv, sgemv)
-	}
 	identify(l, h)
 	return l, nil
 }
