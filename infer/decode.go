@@ -137,7 +137,6 @@ func (s *Session) layerStep(l int, ly *layer) {
 			}
 		}
 		s.q = growF(s.q, nh*S)
-		s.rowsDot(s.q, ly.q, s.runs, s.a, ly.qb)
 		done := s.done[l]
 		e.eachUnit(len(s.need), func(w *work, u int) {
 			kv := s.need[u]
@@ -165,12 +164,20 @@ func (s *Session) layerStep(l int, ly *layer) {
 			}
 			done[kv] = hi
 		})
+		// One pass per active head: its query rows, its scores and values,
+		// its output-projection rows into the worker's accumulator.
 		s.ctx = growF(s.ctx, nh*S)
 		T := s.n + 1
 		scale := float32(1 / math.Sqrt(float64(S)))
+		ws := e.workers()
+		for _, w := range ws {
+			clear(grow(&w.dec, D))
+		}
 		e.eachUnit(len(s.active), func(w *work, u int) {
 			i := s.active[u]
 			q := s.q[i*S : (i+1)*S]
+			vec.GemvN(ly.q[i*S*D:(i+1)*S*D], s.a, 0, q)
+			addTo(q, ly.qb[i*S:(i+1)*S])
 			if e.rope != nil {
 				e.rope.Rotate(q, s.n)
 			}
@@ -185,8 +192,11 @@ func (s *Session) layerStep(l int, ly *layer) {
 			for t := 0; t < T; t++ {
 				vec.Axpy(p[t], s.v[l][t*kvS+kv:t*kvS+kv+S], ctx)
 			}
+			vec.GemvT(ly.o[i*S*D:(i+1)*S*D], ctx, w.dec)
 		})
-		s.rowsAxpy(y, ly.o, s.runs, s.ctx)
+		for _, w := range ws {
+			addTo(y, w.dec)
+		}
 	}
 	addRowsBias(s.x, y, ly.ob, 1)
 
@@ -200,25 +210,33 @@ func (s *Session) layerStep(l int, ly *layer) {
 				s.runs = appendRun(s.runs, j*k, (j+1)*k)
 			}
 		}
+		// One pass per worker over its share of the active rows: input
+		// projection, activation, output projection into its accumulator.
 		F := ng * k
 		s.h = growF(s.h, F)
-		s.rowsDot(s.h, ly.up, s.runs, s.a, ly.upb)
 		if ly.gate != nil {
 			s.g = growF(s.g, F)
-			s.rowsDot(s.g, ly.gate, s.runs, s.a, nil)
 		}
-		scratch := growF(nil, k)
-		for _, r := range s.runs {
-			for lo := r.lo; lo < r.hi; lo += k {
-				h := s.h[lo : lo+k]
-				if ly.gate != nil {
-					ops.SiLUMulRow(h, scratch, s.g[lo:lo+k], h)
-				} else {
-					ops.BiasActRow(e.act, h, scratch, h, e.zeroD[:k])
-				}
+		for _, a := range s.acc[1:] {
+			clear(a)
+		}
+		ws := e.workers()
+		s.split(s.runs, func(wi, lo, hi int) {
+			h := s.h[lo:hi]
+			vec.GemvN(ly.up[lo*D:hi*D], s.a, 0, h)
+			scratch := grow(&ws[wi].scratch, hi-lo)
+			if ly.gate != nil {
+				g := s.g[lo:hi]
+				vec.GemvN(ly.gate[lo*D:hi*D], s.a, 0, g)
+				ops.SiLUMulRow(h, scratch, g, h)
+			} else {
+				ops.BiasActRow(e.act, h, scratch, h, ly.upb[lo:hi])
 			}
+			vec.GemvT(ly.down[lo*D:hi*D], h, s.acc[wi])
+		})
+		for _, a := range s.acc[1:] {
+			addTo(y, a)
 		}
-		s.rowsAxpy(y, ly.down, s.runs, s.h)
 	}
 	addRowsBias(s.x, y, ly.db, 1)
 	_ = c
@@ -269,21 +287,6 @@ func (s *Session) rowsDot(y, w []float32, runs []run, x, bias []float32) {
 			addTo(y[lo:hi], bias[lo:hi])
 		}
 	})
-}
-
-// rowsAxpy sets y += Σ_r h[r]·W[r,:] over the rows of runs, each worker
-// into its own accumulator, then sums them into y (= s.acc[0]).
-func (s *Session) rowsAxpy(y, w []float32, runs []run, h []float32) {
-	D := len(y)
-	for _, a := range s.acc[1:] {
-		clear(a)
-	}
-	s.split(runs, func(wi, lo, hi int) {
-		vec.GemvT(w[lo*D:hi*D], h[lo:hi], s.acc[wi])
-	})
-	for _, a := range s.acc[1:] {
-		addTo(y, a)
-	}
 }
 
 // split divides the rows of runs evenly over the workers and calls f for

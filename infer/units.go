@@ -149,6 +149,7 @@ func scatterAdd(dst, src []float32, rows []int, D int) {
 // work is one worker's scratch space.
 type work struct {
 	xg, h, g, out, p, scratch, acc []float32
+	dec                            []float32 // a decoding step's accumulator (D)
 	rows                           []int
 }
 
