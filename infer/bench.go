@@ -211,6 +211,10 @@ type BenchConfig struct {
 	Prompt, Gen   int // decoding: prompt tokens, then generated tokens (16, 112)
 	Reps          int // repetitions of each measurement; the median is reported (5)
 	Seed          uint64
+	// Seqs, when set, is the scoring batch (real data: the compute a
+	// checkpoint spends depends on its input) instead of Batch random
+	// sequences of SeqLen tokens.
+	Seqs [][]int
 }
 
 // BenchResult holds the figures of one Bench run.
@@ -246,8 +250,16 @@ func Bench(e *Engine, c BenchConfig, log io.Writer) (*BenchResult, error) {
 	if c.Reps == 0 {
 		c.Reps = 5
 	}
-	r := &BenchResult{Batch: c.Batch, SeqLen: c.SeqLen, GenTokens: c.Gen}
-	seqs := RandomTokens(e.Config.Vocab, c.Batch, c.SeqLen, c.Seed+7)
+	r := &BenchResult{GenTokens: c.Gen}
+	seqs := c.Seqs
+	if seqs == nil {
+		seqs = RandomTokens(e.Config.Vocab, c.Batch, c.SeqLen, c.Seed+7)
+	} else {
+		c.Batch, c.SeqLen = len(seqs), 0
+		for _, s := range seqs {
+			c.SeqLen = max(c.SeqLen, len(s))
+		}
+	}
 	score := func() (float64, error) {
 		start := time.Now()
 		h, off, err := e.Forward(seqs, nil)
@@ -261,6 +273,7 @@ func Bench(e *Engine, c BenchConfig, log io.Writer) (*BenchResult, error) {
 		}
 		return time.Since(start).Seconds() * 1e3, nil
 	}
+	r.Batch, r.SeqLen = c.Batch, c.SeqLen
 	decoder := e.Config.Task == nn.CausalLM && (e.Config.Family == nn.GPT2 || e.Config.Family == nn.LLaMA)
 	prompt := RandomTokens(e.Config.Vocab, 1, c.Prompt, c.Seed+8)[0]
 	decode := func() (float64, error) {
@@ -323,7 +336,11 @@ func Bench(e *Engine, c BenchConfig, log io.Writer) (*BenchResult, error) {
 	e.Dense = false
 	r.ScoreMsDense, r.ScoreMsSparse = median(sd), median(ss)
 	r.ScoreSpeedup = r.ScoreMsDense / r.ScoreMsSparse
-	r.ScoreTokPerS = float64(c.Batch*c.SeqLen) / r.ScoreMsSparse * 1e3
+	tokens := 0
+	for _, s := range seqs {
+		tokens += len(s)
+	}
+	r.ScoreTokPerS = float64(tokens) / r.ScoreMsSparse * 1e3
 	if decoder {
 		r.DecodeMsDense, r.DecodeMsSparse = median(dd), median(ds)
 		r.DecodeSpeedup = r.DecodeMsDense / r.DecodeMsSparse

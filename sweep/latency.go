@@ -9,6 +9,7 @@ import (
 
 	"github.com/sparsetune/sparsetune/checkpoints"
 	"github.com/sparsetune/sparsetune/infer"
+	"github.com/sparsetune/sparsetune/train"
 )
 
 // Latency is what the inference engine measured for one job's sparse
@@ -32,7 +33,8 @@ type Latency struct {
 const latencyBatch = 16
 
 // measureLatency times a sparse checkpoint on the inference engine (scoring
-// latencyBatch random sequences of seqLen tokens, and greedy decoding for
+// latencyBatch sequences of the run's validation data (random ones of seqLen
+// tokens when it cannot be read), and greedy decoding for
 // language models). It is the one place the engine is called from; a
 // checkpoint that is not a sparse one (a dense model) is not measured.
 var measureLatency = func(checkpoint string, seqLen int) (Latency, error) {
@@ -47,7 +49,13 @@ var measureLatency = func(checkpoint string, seqLen int) (Latency, error) {
 	if err != nil {
 		return Latency{}, err
 	}
-	r, err := infer.Bench(e, infer.BenchConfig{Batch: latencyBatch, SeqLen: seqLen}, nil)
+	bc := infer.BenchConfig{Batch: latencyBatch, SeqLen: seqLen}
+	// Time the run's own validation data: random tokens make routers
+	// spend other compute than real text does.
+	if seqs, err := train.ValidSequences(checkpoint, latencyBatch); err == nil && len(seqs) > 0 {
+		bc.Seqs = seqs
+	}
+	r, err := infer.Bench(e, bc, nil)
 	if err != nil {
 		return Latency{}, err
 	}

@@ -1,7 +1,11 @@
 package train
 
 import (
+	"encoding/json"
+	"path/filepath"
+
 	"fmt"
+	"github.com/sparsetune/sparsetune/data"
 	"math"
 
 	"github.com/sparsetune/sparsetune/checkpoints"
@@ -81,4 +85,45 @@ func EvaluateSparse(c EvalConfig) (*EvalResult, error) {
 	cmp := e.Stats.Compute()
 	r.Compute = &cmp
 	return r, nil
+}
+
+// ValidSequences returns up to n validation sequences of the run a sparse
+// checkpoint was trained by (its manifest's training config), tokenized
+// with the checkpoint's tokenizer: real inputs for timing the engine, since
+// the compute a checkpoint spends depends on what it reads.
+func ValidSequences(sparseDir string, n int) ([][]int, error) {
+	var man checkpoints.SparseManifest
+	if err := readJSON(filepath.Join(sparseDir, checkpoints.SparseManifestFile), &man); err != nil {
+		return nil, err
+	}
+	if len(man.TrainConfig) == 0 || string(man.TrainConfig) == "null" {
+		return nil, fmt.Errorf("%s: the manifest holds no training config", sparseDir)
+	}
+	cfg := DefaultConfig()
+	if err := json.Unmarshal(man.TrainConfig, &cfg); err != nil {
+		return nil, fmt.Errorf("%s: training config: %v", sparseDir, err)
+	}
+	mc, err := nn.LoadConfig(sparseDir)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := data.LoadTokenizer(sparseDir)
+	if err != nil {
+		return nil, err
+	}
+	key, err := data.TokenizerKey(sparseDir)
+	if err != nil {
+		return nil, err
+	}
+	task := data.Task("causal-lm")
+	if mc.Task == nn.Classification {
+		task = "classification"
+	}
+	ds, err := data.Load(data.Spec{Task: task, Train: cfg.Train, Valid: cfg.Valid, ValidRatio: cfg.ValidRatio, Text: cfg.TextField,
+		Label: cfg.LabelField, ID: cfg.IDField, SeqLen: cfg.SeqLen, Seed: cfg.Seed, CacheDir: cfg.CacheDir, Labels: mc.Labels}, tok, key)
+	if err != nil {
+		return nil, err
+	}
+	seqs := ds.Valid.Seqs
+	return seqs[:min(n, len(seqs))], nil
 }
