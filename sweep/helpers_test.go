@@ -1,17 +1,11 @@
 package sweep
 
 import (
-	"encoding/json"
-	"fmt"
+	"github.com/sparsetune/sparsetune/internal/testmodel"
 	"image/png"
 	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
-	"gorgonia.org/tensor"
-
-	"github.com/sparsetune/sparsetune/nn"
 	"github.com/sparsetune/sparsetune/train"
 )
 
@@ -20,42 +14,15 @@ import (
 func tinyModel(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
-	vocab := map[string]int{}
-	n := 0
-	for b := 0; b < 256; b++ { // GPT-2's bytes_to_unicode
-		if (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF) {
-			vocab[string(rune(b))] = b
-		} else {
-			vocab[string(rune(256+n))] = b
-			n++
-		}
-	}
-	vocab["<|endoftext|>"] = 256
-	vb, _ := json.Marshal(vocab)
-	must(t, os.WriteFile(filepath.Join(dir, "vocab.json"), vb, 0o644))
-	must(t, os.WriteFile(filepath.Join(dir, "merges.txt"), []byte("#version: 0.2\n"), 0o644))
-	cfg := `{"model_type":"gpt2","architectures":["GPT2LMHeadModel"],"vocab_size":257,"n_embd":16,"n_layer":1,"n_head":2,"n_positions":32,"activation_function":"gelu_new","layer_norm_epsilon":1e-5,"bos_token_id":256,"eos_token_id":256}`
-	must(t, os.WriteFile(filepath.Join(dir, "config.json"), []byte(cfg), 0o644))
-	c, err := nn.LoadConfig(dir)
-	must(t, err)
-	m := &nn.Model{Config: c, Params: nn.InitParams(c, 9, tensor.Float32)}
-	must(t, m.Save(dir))
+	must(t, testmodel.ByteLevelGPT2(dir, true))
 	return dir
 }
 
 // topicData writes a two-class JSONL task of n examples.
 func topicData(t testing.TB, dir string, n int) string {
 	t.Helper()
-	var b strings.Builder
-	for i := 0; i < n; i++ {
-		text, label := fmt.Sprintf("the cat %d sat on the mat and purred", i), "cat"
-		if i%2 == 1 {
-			text, label = fmt.Sprintf("the dog %d ran in the park and barked", i), "dog"
-		}
-		fmt.Fprintf(&b, "{\"id\": \"%d\", \"text\": %q, \"label\": %q}\n", i, text, label)
-	}
-	p := filepath.Join(dir, "data.jsonl")
-	must(t, os.WriteFile(p, []byte(b.String()), 0o644))
+	p, err := testmodel.TopicData(dir, n)
+	must(t, err)
 	return p
 }
 

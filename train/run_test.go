@@ -3,67 +3,34 @@ package train
 import (
 	"bufio"
 	"encoding/json"
-	"fmt"
+	"github.com/sparsetune/sparsetune/internal/testmodel"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"gorgonia.org/tensor"
-
 	"github.com/sparsetune/sparsetune/nn"
 )
 
 // byteLevelModelDir writes a tiny GPT-2 model directory whose tokenizer is
-// plain byte-level (256 byte tokens + <|endoftext|>, no merges).
+// plain byte-level (testmodel.ByteLevelGPT2).
 func byteLevelModelDir(t testing.TB, withWeights bool) string {
 	t.Helper()
 	dir := t.TempDir()
-	// GPT-2's bytes_to_unicode: printable bytes map to themselves, the rest
-	// to code points from 256 up.
-	vocab := map[string]int{}
-	n := 0
-	for b := 0; b < 256; b++ {
-		if (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF) {
-			vocab[string(rune(b))] = b
-		} else {
-			vocab[string(rune(256+n))] = b
-			n++
-		}
-	}
-	vocab["<|endoftext|>"] = 256
-	vb, _ := json.Marshal(vocab)
-	os.WriteFile(filepath.Join(dir, "vocab.json"), vb, 0o644)
-	os.WriteFile(filepath.Join(dir, "merges.txt"), []byte("#version: 0.2\n"), 0o644)
-	cfg := `{"model_type":"gpt2","architectures":["GPT2LMHeadModel"],"vocab_size":257,"n_embd":16,"n_layer":1,"n_head":2,"n_positions":32,"activation_function":"gelu_new","layer_norm_epsilon":1e-5,"bos_token_id":256,"eos_token_id":256}`
-	os.WriteFile(filepath.Join(dir, "config.json"), []byte(cfg), 0o644)
-	if withWeights {
-		c, err := nn.LoadConfig(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := &nn.Model{Config: c, Params: nn.InitParams(c, 9, tensor.Float32)}
-		if err := m.Save(dir); err != nil {
-			t.Fatal(err)
-		}
+	if err := testmodel.ByteLevelGPT2(dir, withWeights); err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }
 
-// writeTopicData writes a small two-class JSONL task.
+// writeTopicData writes a small two-class JSONL task (testmodel.TopicData).
 func writeTopicData(t testing.TB, dir string, n int) string {
 	t.Helper()
-	var b strings.Builder
-	for i := 0; i < n; i++ {
-		text, label := fmt.Sprintf("the cat %d sat on the mat and purred", i), "cat"
-		if i%2 == 1 {
-			text, label = fmt.Sprintf("the dog %d ran in the park and barked", i), "dog"
-		}
-		fmt.Fprintf(&b, "{\"id\": \"%d\", \"text\": %q, \"label\": %q}\n", i, text, label)
+	p, err := testmodel.TopicData(dir, n)
+	if err != nil {
+		t.Fatal(err)
 	}
-	p := filepath.Join(dir, "data.jsonl")
-	os.WriteFile(p, []byte(b.String()), 0o644)
 	return p
 }
 

@@ -2,8 +2,7 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
-	"fmt"
+	"github.com/sparsetune/sparsetune/internal/testmodel"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,9 +12,7 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
-	"gorgonia.org/tensor"
 
-	"github.com/sparsetune/sparsetune/nn"
 	"github.com/sparsetune/sparsetune/sweep"
 )
 
@@ -24,38 +21,13 @@ import (
 func tinySweepArgs(t *testing.T) []string {
 	t.Helper()
 	dir := t.TempDir()
-	vocab := map[string]int{}
-	n := 0
-	for b := 0; b < 256; b++ { // GPT-2's bytes_to_unicode
-		if (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF) {
-			vocab[string(rune(b))] = b
-		} else {
-			vocab[string(rune(256+n))] = b
-			n++
-		}
+	if err := testmodel.ByteLevelGPT2(dir, true); err != nil {
+		t.Fatal(err)
 	}
-	vocab["<|endoftext|>"] = 256
-	vb, _ := json.Marshal(vocab)
-	os.WriteFile(filepath.Join(dir, "vocab.json"), vb, 0o644)
-	os.WriteFile(filepath.Join(dir, "merges.txt"), []byte("#version: 0.2\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"model_type":"gpt2","vocab_size":257,"n_embd":16,"n_layer":1,"n_head":2,"n_positions":32,"activation_function":"gelu_new","layer_norm_epsilon":1e-5,"bos_token_id":256,"eos_token_id":256}`), 0o644)
-	c, err := nn.LoadConfig(dir)
+	data, err := testmodel.TopicData(dir, 40)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := (&nn.Model{Config: c, Params: nn.InitParams(c, 9, tensor.Float32)}).Save(dir); err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	for i := 0; i < 40; i++ {
-		text, label := fmt.Sprintf("the cat %d sat on the mat and purred", i), "cat"
-		if i%2 == 1 {
-			text, label = fmt.Sprintf("the dog %d ran in the park and barked", i), "dog"
-		}
-		fmt.Fprintf(&b, "{\"id\": \"%d\", \"text\": %q, \"label\": %q}\n", i, text, label)
-	}
-	data := filepath.Join(dir, "data.jsonl")
-	os.WriteFile(data, []byte(b.String()), 0o644)
 	return []string{"--model", dir, "--task", "classification", "--train", data, "--test", data, "--targets", "0.7,0.5",
 		"--seq-len", "32", "--batch", "4", "--steps", "24", "--warmup", "2", "--lr", "3e-3", "--eval-every", "6", "--save-every", "6",
 		"--group-size", "16", "--stage2-steps", "6", "--target-warmup", "8", "--frontier-targets", "0.3,0.5", "--frontier-adapt-steps", "2"}
