@@ -94,7 +94,7 @@ func (s *Session) Step(id int) ([]float32, error) {
 
 // layerStep runs one layer for the session's current token.
 func (s *Session) layerStep(l int, ly *layer) {
-	e, c, D, S := s.e, s.e.Config, s.e.Config.D, s.e.S
+	e, D, S := s.e, s.e.Config.D, s.e.S
 	nh, ng, k := len(ly.heads), len(ly.groups), e.Manifest.GroupSize
 	s.hon, s.gon = growBool(s.hon, nh), growBool(s.gon, ng)
 	s.gatesStep(s.hon, ly.rh, ly.rhb, ly.headOn, ly.tau)
@@ -239,7 +239,6 @@ func (s *Session) layerStep(l int, ly *layer) {
 		}
 	}
 	addRowsBias(s.x, y, ly.db, 1)
-	_ = c
 }
 
 func b2i(b bool) int {

@@ -229,7 +229,7 @@ func grow(buf *[]float32, n int) []float32 {
 
 // layerForward runs one layer over the batch, updating b.x.
 func (e *Engine) layerForward(ly *layer, b *batch) {
-	c, n, D := e.Config, b.n, e.Config.D
+	c, n := e.Config, b.n
 	nh, ng := len(ly.heads), len(ly.groups)
 	b.hon = growBool(b.hon, n*nh)
 	b.gon = growBool(b.gon, n*ng)
@@ -242,7 +242,7 @@ func (e *Engine) layerForward(ly *layer, b *batch) {
 	}
 	hOn := e.gates(b.hon, b.x, n, ly.rh, ly.rhb, ly.headOn, ly.tau, &b.logit, hu)
 	gOn := e.gates(b.gon, b.x, n, ly.rg, ly.rgb, ly.groupOn, ly.tau, &b.logit, gu)
-	e.account(ly, b, hOn, gOn)
+	e.account(ly, b, gOn)
 
 	post := c.Family == nn.BERT || c.Family == nn.RoBERTa
 	// Attention.
@@ -267,7 +267,6 @@ func (e *Engine) layerForward(ly *layer, b *batch) {
 	if post {
 		e.norm(b.x, b.x, ly.n2w, ly.n2b, n)
 	}
-	_ = D
 }
 
 func growBool(s []bool, n int) []bool {
@@ -291,7 +290,7 @@ func addRowsBias(x, y, bias []float32, n int) {
 }
 
 // account adds the batch's routed FLOPs to the stats.
-func (e *Engine) account(ly *layer, b *batch, hOn, gOn int) {
+func (e *Engine) account(ly *layer, b *batch, gOn int) {
 	ct := e.cost
 	for s := 0; s+1 < len(b.off); s++ {
 		L := b.off[s+1] - b.off[s]
@@ -314,7 +313,6 @@ func (e *Engine) account(ly *layer, b *batch, hOn, gOn int) {
 	if !e.Dense {
 		e.Stats.Active += float64(b.n) * float64(2*e.Config.D+1) * float64(len(ly.rhb)+len(ly.rgb))
 	}
-	_ = hOn
 }
 
 // attention computes the attention sublayer's output projection (without
