@@ -18,9 +18,10 @@ import (
 // runs), and the LM head.
 type Session struct {
 	e      *Engine
+	team   *parallel.Team
 	max    int
 	n      int         // tokens in the cache
-	k, v   [][]float32 // per layer (max, kvHeads·S), RoPE applied to keys
+	k, v   [][]float32 // per layer (kvHeads, max, S), RoPE applied to keys
 	x, a   []float32
 	q, ctx []float32
 	p      []float32
@@ -51,7 +52,7 @@ func (e *Engine) NewSession(maxLen int) (*Session, error) {
 	if c.Family != nn.LLaMA && maxLen > c.MaxPos {
 		maxLen = c.MaxPos
 	}
-	s := &Session{e: e, max: maxLen}
+	s := &Session{e: e, max: maxLen, team: parallel.Shared()}
 	D := c.D
 	for _, ly := range e.layers {
 		s.k = append(s.k, make([]float32, maxLen*ly.kvHeads*e.S))
@@ -60,7 +61,7 @@ func (e *Engine) NewSession(maxLen int) (*Session, error) {
 		s.done = append(s.done, make([]int, ly.kvHeads))
 	}
 	s.x, s.a = make([]float32, D), make([]float32, D)
-	for range parallel.Workers() {
+	for range s.team.Size() {
 		s.acc = append(s.acc, make([]float32, D))
 	}
 	return s, nil
@@ -94,11 +95,10 @@ func (s *Session) Step(id int) ([]float32, error) {
 
 // layerStep runs one layer for the session's current token.
 func (s *Session) layerStep(l int, ly *layer) {
-	e, D, S := s.e, s.e.Config.D, s.e.S
+	e, D := s.e, s.e.Config.D
 	nh, ng, k := len(ly.heads), len(ly.groups), e.Manifest.GroupSize
 	s.hon, s.gon = growBool(s.hon, nh), growBool(s.gon, ng)
-	s.gatesStep(s.hon, ly.rh, ly.rhb, ly.headOn, ly.tau)
-	s.gatesStep(s.gon, ly.rg, ly.rgb, ly.groupOn, ly.tau)
+	s.gates(ly)
 	heads, groups := 0, 0
 	for _, on := range s.hon {
 		heads += b2i(on)
@@ -113,96 +113,17 @@ func (s *Session) layerStep(l int, ly *layer) {
 		e.Stats.Active += float64(2*D+1) * float64(len(ly.rhb)+len(ly.rgb))
 	}
 
-	// Attention over the active heads. Keys and values are computed
-	// lazily: the normed inputs of every token are kept, and a key/value
-	// head's projections run, for all the tokens since it was last needed,
-	// only when an active query head reads it. The values are the same as
-	// computing them at every token, but a head's key/value weights are
-	// read once per use instead of once per token.
 	e.norm(s.a, s.x, ly.n1w, ly.n1b, 1)
-	y := s.acc[0]
-	clear(y)
+	copy(s.in[l][s.n*D:(s.n+1)*D], s.a)
+	s.clearAcc()
 	if nh > 0 {
-		kvS := ly.kvHeads * S
-		copy(s.in[l][s.n*D:(s.n+1)*D], s.a)
-		s.runs, s.active, s.need = s.runs[:0], s.active[:0], s.need[:0]
-		for i, on := range s.hon {
-			if !on {
-				continue
-			}
-			s.runs = appendRun(s.runs, i*S, (i+1)*S)
-			s.active = append(s.active, i)
-			if kv := ly.kvOf[i]; !slices.Contains(s.need, kv) {
-				s.need = append(s.need, kv)
-			}
-		}
-		s.q = growF(s.q, nh*S)
-		done := s.done[l]
-		e.eachUnit(len(s.need), func(w *work, u int) {
-			kv := s.need[u]
-			lo, hi := done[kv], s.n+1
-			m := hi - lo
-			A := s.in[l][lo*D : hi*D]
-			kb := grow(&w.out, 2*m*S)
-			wk, wv := ly.k[kv*S*D:(kv+1)*S*D], ly.v[kv*S*D:(kv+1)*S*D]
-			// Matrix-vector products: the head's weights (2·S·D) come from
-			// memory once and stay in L2 for the other tokens.
-			for j := 0; j < m; j++ {
-				vec.GemvN(wk, A[j*D:(j+1)*D], 0, kb[j*S:(j+1)*S])
-				vec.GemvN(wv, A[j*D:(j+1)*D], 0, kb[(m+j)*S:(m+j+1)*S])
-			}
-			bk, bv := ly.kb[kv*S:(kv+1)*S], ly.vb[kv*S:(kv+1)*S]
-			for j := 0; j < m; j++ {
-				kr, vr := s.k[l][(lo+j)*kvS+kv*S:][:S], s.v[l][(lo+j)*kvS+kv*S:][:S]
-				for c := range kr {
-					kr[c] = kb[j*S+c] + bk[c]
-					vr[c] = kb[(m+j)*S+c] + bv[c]
-				}
-				if e.rope != nil {
-					e.rope.Rotate(kr, lo+j)
-				}
-			}
-			done[kv] = hi
-		})
-		// One pass per active head: its query rows, its scores and values,
-		// its output-projection rows into the worker's accumulator.
-		s.ctx = growF(s.ctx, nh*S)
-		T := s.n + 1
-		scale := float32(1 / math.Sqrt(float64(S)))
-		ws := e.workers()
-		for _, w := range ws {
-			clear(grow(&w.dec, D))
-		}
-		e.eachUnit(len(s.active), func(w *work, u int) {
-			i := s.active[u]
-			q := s.q[i*S : (i+1)*S]
-			vec.GemvN(ly.q[i*S*D:(i+1)*S*D], s.a, 0, q)
-			addTo(q, ly.qb[i*S:(i+1)*S])
-			if e.rope != nil {
-				e.rope.Rotate(q, s.n)
-			}
-			kv := ly.kvOf[i] * S
-			p := grow(&w.p, T)
-			for t := 0; t < T; t++ {
-				p[t] = vec.Dot(q, s.k[l][t*kvS+kv:]) * scale
-			}
-			ops.SoftmaxRow(p, T)
-			ctx := s.ctx[i*S : (i+1)*S]
-			clear(ctx)
-			for t := 0; t < T; t++ {
-				vec.Axpy(p[t], s.v[l][t*kvS+kv:t*kvS+kv+S], ctx)
-			}
-			vec.GemvT(ly.o[i*S*D:(i+1)*S*D], ctx, w.dec)
-		})
-		for _, w := range ws {
-			addTo(y, w.dec)
-		}
+		s.attention(l, ly)
 	}
-	addRowsBias(s.x, y, ly.ob, 1)
+	addRowsBias(s.x, s.sumAcc(), ly.ob, 1)
 
 	// FFN over the active groups' neurons.
 	e.norm(s.a, s.x, ly.n2w, ly.n2b, 1)
-	clear(y)
+	s.clearAcc()
 	if ng > 0 {
 		s.runs = s.runs[:0]
 		for j, on := range s.gon {
@@ -216,9 +137,6 @@ func (s *Session) layerStep(l int, ly *layer) {
 		s.h = growF(s.h, F)
 		if ly.gate != nil {
 			s.g = growF(s.g, F)
-		}
-		for _, a := range s.acc[1:] {
-			clear(a)
 		}
 		ws := e.workers()
 		s.split(s.runs, func(wi, lo, hi int) {
@@ -234,11 +152,123 @@ func (s *Session) layerStep(l int, ly *layer) {
 			}
 			vec.GemvT(ly.down[lo*D:hi*D], h, s.acc[wi])
 		})
-		for _, a := range s.acc[1:] {
-			addTo(y, a)
+	}
+	addRowsBias(s.x, s.sumAcc(), ly.db, 1)
+}
+
+// attention adds the active heads' share of the output projection (without
+// its bias) into the workers' accumulators.
+//
+// Keys and values are computed lazily: the normed inputs of every token
+// are kept, and a key/value head's projections run, for all the tokens
+// since it was last needed, only when an active query head reads it. The
+// values are the same as computing them at every token, but a head's
+// key/value weights are read once per use instead of once per token.
+//
+// Every worker takes the same share of the rows of every active head (S/W
+// of its key, value, query and output rows), so the work is even whatever
+// the number of active heads and however long each key/value head has
+// waited.
+func (s *Session) attention(l int, ly *layer) {
+	e, D, S, n := s.e, s.e.Config.D, s.e.S, s.n
+	s.active, s.need = s.active[:0], s.need[:0]
+	for i, on := range s.hon {
+		if !on {
+			continue
+		}
+		s.active = append(s.active, i)
+		if kv := ly.kvOf[i]; !slices.Contains(s.need, kv) {
+			s.need = append(s.need, kv)
 		}
 	}
-	addRowsBias(s.x, y, ly.db, 1)
+	if len(s.active) == 0 {
+		return
+	}
+	s.q = growF(s.q, len(ly.heads)*S)
+	done, K, V, in := s.done[l], s.k[l], s.v[l], s.in[l]
+	ws := e.workers()
+	W := min(len(ws), len(s.acc))
+	// Pass 1: the keys and values not yet cached, and the queries.
+	s.team.Run(func(wi int) {
+		if wi >= W {
+			return
+		}
+		r0, r1 := wi*S/W, (wi+1)*S/W
+		for _, kv := range s.need {
+			wk, wv := ly.k[(kv*S+r0)*D:(kv*S+r1)*D], ly.v[(kv*S+r0)*D:(kv*S+r1)*D]
+			bk, bv := ly.kb[kv*S+r0:kv*S+r1], ly.vb[kv*S+r0:kv*S+r1]
+			for t := done[kv]; t <= n; t++ {
+				a := in[t*D : (t+1)*D]
+				kr, vr := K[(kv*s.max+t)*S:][r0:r1], V[(kv*s.max+t)*S:][r0:r1]
+				vec.GemvN(wk, a, 0, kr)
+				addTo(kr, bk)
+				vec.GemvN(wv, a, 0, vr)
+				addTo(vr, bv)
+			}
+		}
+		for _, i := range s.active {
+			q := s.q[i*S+r0 : i*S+r1]
+			vec.GemvN(ly.q[(i*S+r0)*D:(i*S+r1)*D], s.a, 0, q)
+			addTo(q, ly.qb[i*S+r0:i*S+r1])
+		}
+	})
+	for _, kv := range s.need {
+		if e.rope != nil {
+			for t := done[kv]; t <= n; t++ {
+				e.rope.Rotate(K[(kv*s.max+t)*S:][:S], t)
+			}
+		}
+		done[kv] = n + 1
+	}
+	if e.rope != nil {
+		for _, i := range s.active {
+			e.rope.Rotate(s.q[i*S:(i+1)*S], n)
+		}
+	}
+	// Pass 2: every worker computes each active head's attention weights
+	// (S multiply-adds per key, cheap next to the weights) and its share of
+	// the head's context rows and output rows.
+	T := n + 1
+	scale := float32(1 / math.Sqrt(float64(S)))
+	s.team.Run(func(wi int) {
+		r0, r1 := wi*S/W, (wi+1)*S/W
+		if wi >= W || r0 == r1 {
+			return
+		}
+		w := ws[wi]
+		for _, i := range s.active {
+			kv := ly.kvOf[i]
+			q := s.q[i*S : (i+1)*S]
+			keys, vals := K[kv*s.max*S:], V[kv*s.max*S:]
+			p := grow(&w.p, T)
+			for t := 0; t < T; t++ {
+				p[t] = vec.Dot(q, keys[t*S:(t+1)*S]) * scale
+			}
+			ops.SoftmaxRow(p, T)
+			ctx := grow(&w.dec, r1-r0)
+			clear(ctx)
+			for t := 0; t < T; t++ {
+				vec.Axpy(p[t], vals[t*S+r0:t*S+r1], ctx)
+			}
+			vec.GemvT(ly.o[(i*S+r0)*D:(i*S+r1)*D], ctx, s.acc[wi])
+		}
+	})
+}
+
+// clearAcc zeroes the workers' accumulators.
+func (s *Session) clearAcc() {
+	for _, a := range s.acc {
+		clear(a)
+	}
+}
+
+// sumAcc adds the workers' accumulators into the first and returns it.
+func (s *Session) sumAcc() []float32 {
+	y := s.acc[0]
+	for _, a := range s.acc[1:] {
+		addTo(y, a)
+	}
+	return y
 }
 
 func b2i(b bool) int {
@@ -257,23 +287,31 @@ func appendRun(runs []run, lo, hi int) []run {
 	return append(runs, run{lo, hi})
 }
 
-// gatesStep decides one router's units for the current token.
-func (s *Session) gatesStep(on []bool, w, bias []float32, always []bool, tau float32) {
+// gates decides the layer's heads and groups for the current token: one
+// matrix-vector product over both routers' rows, then the gate rule.
+func (s *Session) gates(ly *layer) {
 	e := s.e
-	routed := w != nil && !e.Dense
-	U := len(always)
+	routed := ly.rt != nil && !e.Dense
 	if routed {
-		s.logit = growF(s.logit, U)
-		clear(s.logit)
-		vec.GemvT(w, s.x, s.logit)
+		s.logit = growF(s.logit, len(ly.rt)/len(s.x))
+		vec.GemvN(ly.rt, s.x, 0, s.logit)
 	}
-	for u := 0; u < U; u++ {
-		v := always[u] || !routed
-		if !v {
-			v = float32(sigmoid(float64(s.logit[u])+float64(bias[u])-e.Manifest.Shift)) > tau
+	off := 0
+	decide := func(on []bool, w, bias []float32, always []bool) {
+		r := routed && w != nil
+		for u := range always {
+			v := always[u] || !r
+			if !v {
+				v = float32(sigmoid(float64(s.logit[off+u])+float64(bias[u])-e.Manifest.Shift)) > ly.tau
+			}
+			on[u] = v
 		}
-		on[u] = v
+		if w != nil {
+			off += len(always)
+		}
 	}
+	decide(s.hon, ly.rh, ly.rhb, ly.headOn)
+	decide(s.gon, ly.rg, ly.rgb, ly.groupOn)
 }
 
 // rowsDot sets y[r] = W[r,:]·x (+ bias[r]) for the rows of runs, W having
@@ -296,20 +334,19 @@ func (s *Session) split(runs []run, f func(worker, lo, hi int)) {
 		total += r.hi - r.lo
 	}
 	W := len(s.acc)
+	each := s.team.Run
 	if total < 256 {
-		W = 1
+		W, each = 1, func(f func(int)) { f(0) }
 	}
-	parallel.For(W, 1, func(wlo, whi int) {
-		for wi := wlo; wi < whi; wi++ {
-			from, to := wi*total/W, (wi+1)*total/W
-			seen := 0
-			for _, r := range runs {
-				lo, hi := max(r.lo, r.lo+from-seen), min(r.hi, r.lo+to-seen)
-				if lo < hi {
-					f(wi, lo, hi)
-				}
-				seen += r.hi - r.lo
+	each(func(wi int) {
+		from, to := wi*total/W, (wi+1)*total/W
+		seen := 0
+		for _, r := range runs {
+			lo, hi := max(r.lo, r.lo+from-seen), min(r.hi, r.lo+to-seen)
+			if lo < hi {
+				f(wi, lo, hi)
 			}
+			seen += r.hi - r.lo
 		}
 	})
 }

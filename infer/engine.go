@@ -78,6 +78,7 @@ type layer struct {
 
 	rh, rhb []float32 // head router (D, nh), (nh); nil when not routed
 	rg, rgb []float32 // FFN router (D, ng), (ng)
+	rt      []float32 // both routers' weights as rows, (nh+ng, D), for decoding
 	tau     float32
 }
 
@@ -172,6 +173,12 @@ func New(sp *checkpoints.Sparse) (*Engine, error) {
 			r := fmt.Sprintf("router.layers.%d.", l)
 			ly.rh, ly.rhb = t.opt(r+"head.weight"), t.opt(r+"head.bias")
 			ly.rg, ly.rgb = t.opt(r+"ffn.weight"), t.opt(r+"ffn.bias")
+			if ly.rh != nil {
+				ly.rt = transpose(ly.rh, D, nh)
+			}
+			if ly.rg != nil {
+				ly.rt = append(ly.rt, transpose(ly.rg, D, ng)...)
+			}
 		}
 		e.layers = append(e.layers, ly)
 	}
