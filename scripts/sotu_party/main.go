@@ -239,11 +239,14 @@ func sample(ex []example, n int, seed uint64) []example {
 		byLabel[e.Label] = append(byLabel[e.Label], e)
 	}
 	labels := make([]string, 0, len(byLabel))
-	for l, p := range byLabel {
-		r.Shuffle(len(p), func(i, j int) { p[i], p[j] = p[j], p[i] })
+	for l := range byLabel {
 		labels = append(labels, l)
 	}
-	slices.Sort(labels)
+	slices.Sort(labels) // shuffle in label order: map order would change the draw from run to run
+	for _, l := range labels {
+		p := byLabel[l]
+		r.Shuffle(len(p), func(i, j int) { p[i], p[j] = p[j], p[i] })
+	}
 	var out []example
 	for i := 0; len(out) < min(n, len(ex)); i++ {
 		for _, l := range labels {
