@@ -84,17 +84,30 @@ func checkErf32(t *testing.T, x float32) {
 	}
 }
 
-// checkSigmoid32 compares sigmoid32s with the float64 logistic at x.
+// checkSigmoid32 compares sigmoid32s with the float64 logistic at x, both
+// in the vector body (element 0 of 9: the assembly where it runs) and in the
+// scalar tail (element 8), and the scalar twin alone.
 func checkSigmoid32(t *testing.T, x float32) {
-	v := []float32{x}
+	v := make([]float32, 9)
+	for i := range v {
+		v[i] = x
+	}
 	sigmoid32s(v)
-	got, want := float64(v[0]), 1/(1+math.Exp(-float64(x)))
+	one := []float32{x}
+	sigmoid32sGo(one)
+	want := 1 / (1 + math.Exp(-float64(x)))
 	tol := sigmoidMaxRelErr * want
 	if x < -87 || x > 87 {
 		tol = 1e-37
 	}
-	if math.IsNaN(want) != math.IsNaN(got) || math.Abs(got-want) > tol {
-		t.Fatalf("sigmoid32(%v) = %v, want %v ± %g", x, got, want, tol)
+	for _, c := range []struct {
+		where string
+		got   float32
+	}{{"vector body", v[0]}, {"tail", v[8]}, {"scalar twin", one[0]}} {
+		got := float64(c.got)
+		if math.IsNaN(want) != math.IsNaN(got) || math.Abs(got-want) > tol {
+			t.Fatalf("sigmoid32(%v) = %v (%s), want %v ± %g", x, got, c.where, want, tol)
+		}
 	}
 }
 
@@ -413,6 +426,7 @@ func BenchmarkFastMath(b *testing.B) {
 	}{
 		{"exp", exp32s, naive(math.Exp)},
 		{"sigmoid", sigmoid32s, naive(func(x float64) float64 { return 1 / (1 + math.Exp(-x)) })},
+		{"sigmoid-scalar", sigmoid32sGo, naive(func(x float64) float64 { return 1 / (1 + math.Exp(-x)) })},
 		{"tanh", tanh32s, naive(math.Tanh)},
 		{"erf", erf32s, naive(math.Erf)},
 	} {

@@ -1,0 +1,38 @@
+package ops
+
+import (
+	"math"
+
+	"golang.org/x/sys/cpu"
+)
+
+var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// sigmoidConst holds sigmoid32s's constants, each eight times, for
+// sigmoidAVX2; the last row is an integer (the exponent bias step).
+var sigmoidConst = func() (c [14][8]float32) {
+	vals := [13]float32{expHi, expLo, 1.44269504088896341, 12582912, 0.693359375, -2.12194440e-4,
+		1.6666665459e-1, 5.0000001201e-1, 8.3334519073e-3, 4.1665795894e-2, 1.9875691500e-4, 1.3981999507e-3, 1}
+	for i, v := range vals {
+		for j := range c[i] {
+			c[i][j] = v
+		}
+	}
+	for j := range c[13] {
+		c[13][j] = math.Float32frombits(0x4B400000 - 127)
+	}
+	return c
+}()
+
+//go:noescape
+func sigmoidAVX2(v []float32, c *[14][8]float32)
+
+// sigmoid32s replaces each element of v by the logistic 1/(1+e^-x); see
+// sigmoid32sGo, its twin and reference, for the algorithm and the error.
+func sigmoid32s(v []float32) {
+	if useAVX2 && len(v) >= 8 {
+		sigmoidAVX2(v, &sigmoidConst)
+		v = v[len(v)&^7:]
+	}
+	sigmoid32sGo(v)
+}

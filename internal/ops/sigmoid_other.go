@@ -1,0 +1,5 @@
+//go:build !amd64
+
+package ops
+
+func sigmoid32s(v []float32) { sigmoid32sGo(v) }
