@@ -459,22 +459,22 @@ func (e *Engine) ffn(ly *layer, b *batch, in []float32, on int) {
 		blas.Sgemm(false, false, n, D, F, 1, b.h, F, ly.down, D, 0, b.y, D)
 		return
 	}
+	// Per group: the products of its neurons with the rows of the tokens
+	// that use it, read in place, and its output rows added straight into
+	// those tokens' rows (internal/vec's row kernels; no gather, no
+	// scatter buffer).
 	e.accumulate(b.y, n, ng, func(w *work, acc []float32, j int) {
 		rows := b.idx[j]
 		m := len(rows)
 		if m == 0 {
 			return
 		}
-		xg := in
-		if m < n {
-			xg = gather(&w.xg, in, rows, D)
-		}
 		h := grow(&w.h, m*k)
-		blas.Sgemm(false, true, m, k, D, 1, xg, D, ly.up[j*k*D:], D, 0, h, k)
+		vec.DotRows(h, in, rows, ly.up[j*k*D:(j+1)*k*D], k)
 		scratch := grow(&w.scratch, k)
 		if ly.gate != nil {
 			g := grow(&w.g, m*k)
-			blas.Sgemm(false, true, m, k, D, 1, xg, D, ly.gate[j*k*D:], D, 0, g, k)
+			vec.DotRows(g, in, rows, ly.gate[j*k*D:(j+1)*k*D], k)
 			for r := 0; r < m; r++ {
 				ops.SiLUMulRow(h[r*k:(r+1)*k], scratch, g[r*k:(r+1)*k], h[r*k:(r+1)*k])
 			}
@@ -484,13 +484,7 @@ func (e *Engine) ffn(ly *layer, b *batch, in []float32, on int) {
 				ops.BiasActRow(e.act, h[r*k:(r+1)*k], scratch, h[r*k:(r+1)*k], bias)
 			}
 		}
-		if m == n {
-			blas.Sgemm(false, false, m, D, k, 1, h, k, ly.down[j*k*D:], D, 1, acc, D)
-			return
-		}
-		out := grow(&w.out, m*D)
-		blas.Sgemm(false, false, m, D, k, 1, h, k, ly.down[j*k*D:], D, 0, out, D)
-		scatterAdd(acc, out, rows, D)
+		vec.AxpyRows(acc, rows, h, ly.down[j*k*D:(j+1)*k*D], k)
 	})
 }
 

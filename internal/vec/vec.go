@@ -62,3 +62,70 @@ func GemvT(w, h, y []float32) {
 		Axpy(a, w[r*n:(r+1)*n], y)
 	}
 }
+
+// DotRows sets out[i·k+j] = x[rows[i]]·w[j] for every listed row of x and
+// the k rows of w (both row-major with d = len(w)/k columns): the products
+// of one FFN group's neurons with the tokens that use it, reading the
+// tokens' rows where they are instead of gathering them. out holds at least
+// len(rows)·k elements.
+func DotRows(out, x []float32, rows []int, w []float32, k int) {
+	d := len(w) / k
+	out = out[:len(rows)*k]
+	i := 0
+	if useAVX2 && d%8 == 0 && k%4 == 0 && d > 0 {
+		for ; i+3 <= len(rows); i += 3 {
+			x0, x1, x2 := x[rows[i]*d:][:d], x[rows[i+1]*d:][:d], x[rows[i+2]*d:][:d]
+			o := out[i*k : (i+3)*k]
+			dotRows3AVX2(&x0[0], &x1[0], &x2[0], &w[0], d, k, &o[0], &o[k], &o[2*k])
+		}
+	}
+	for ; i < len(rows); i++ {
+		xr := x[rows[i]*d:][:d]
+		for j := 0; j < k; j++ {
+			out[i*k+j] = Dot(xr, w[j*d:(j+1)*d])
+		}
+	}
+}
+
+// AxpyRows adds Σ_n h[i·k+n]·w[n] to row rows[i] of acc for every i: the
+// output projection of one FFN group for the tokens that use it, added
+// where they are instead of scattered from a buffer. w has k rows of d =
+// len(w)/k columns, acc rows of d columns; the listed rows must be
+// distinct.
+func AxpyRows(acc []float32, rows []int, h, w []float32, k int) {
+	d := len(w) / k
+	h = h[:len(rows)*k]
+	i := 0
+	if useAVX2 && d%16 == 0 && d > 0 {
+		for ; i+4 <= len(rows); i += 4 {
+			a0, a1, a2, a3 := acc[rows[i]*d:][:d], acc[rows[i+1]*d:][:d], acc[rows[i+2]*d:][:d], acc[rows[i+3]*d:][:d]
+			hh := h[i*k : (i+4)*k]
+			axpyRows4AVX2(&a0[0], &a1[0], &a2[0], &a3[0], &hh[0], &hh[k], &hh[2*k], &hh[3*k], &w[0], d, k)
+		}
+	}
+	for ; i < len(rows); i++ {
+		ar := acc[rows[i]*d:][:d]
+		for n := 0; n < k; n++ {
+			Axpy(h[i*k+n], w[n*d:(n+1)*d], ar)
+		}
+	}
+}
+
+// dotRowsGo and axpyRowsGo are DotRows's and AxpyRows's scalar twins.
+func dotRowsGo(out, x []float32, rows []int, w []float32, k int) {
+	d := len(w) / k
+	for i, r := range rows {
+		for j := 0; j < k; j++ {
+			out[i*k+j] = dotGo(x[r*d:(r+1)*d], w[j*d:(j+1)*d])
+		}
+	}
+}
+
+func axpyRowsGo(acc []float32, rows []int, h, w []float32, k int) {
+	d := len(w) / k
+	for i, r := range rows {
+		for n := 0; n < k; n++ {
+			axpyGo(h[i*k+n], w[n*d:(n+1)*d], acc[r*d:(r+1)*d])
+		}
+	}
+}

@@ -4,3 +4,11 @@ package vec
 
 func dotAVX2(x, y []float32) float32     { return dotGo(x, y) }
 func axpyAVX2(a float32, x, y []float32) { axpyGo(a, x, y) }
+
+func dotRows3AVX2(x0, x1, x2, w *float32, d, k int, o0, o1, o2 *float32) {
+	panic("vec: no assembly on this architecture")
+}
+
+func axpyRows4AVX2(a0, a1, a2, a3, h0, h1, h2, h3, w *float32, d, k int) {
+	panic("vec: no assembly on this architecture")
+}

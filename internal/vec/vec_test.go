@@ -73,3 +73,48 @@ func TestGemv(t *testing.T) {
 		}
 	}
 }
+
+// checkRows compares DotRows and AxpyRows with their scalar twins on n
+// tokens, m of which (a random subset, in random order) use a group of k
+// rows of width d.
+func checkRows(t testing.TB, n, m, k, d int, seed uint64) {
+	r := rand.New(rand.NewPCG(seed, 7))
+	x, _ := vecs(n*d, seed)
+	w, _ := vecs(k*d, seed+1)
+	rows := r.Perm(n)[:m]
+	got, want := make([]float32, m*k+3), make([]float32, m*k+3)
+	DotRows(got, x, rows, w, k)
+	dotRowsGo(want, x, rows, w, k)
+	for i := range want {
+		if math.Abs(float64(got[i]-want[i])) > 1e-4*(1+math.Abs(float64(want[i]))) {
+			t.Fatalf("n %d m %d k %d d %d: DotRows[%d] = %v, twin %v", n, m, k, d, i, got[i], want[i])
+		}
+	}
+	h, _ := vecs(m*k, seed+2)
+	acc1, _ := vecs(n*d, seed+3)
+	acc2 := append([]float32(nil), acc1...)
+	AxpyRows(acc1, rows, h, w, k)
+	axpyRowsGo(acc2, rows, h, w, k)
+	for i := range acc2 {
+		if math.Abs(float64(acc1[i]-acc2[i])) > 1e-4*(1+math.Abs(float64(acc2[i]))) {
+			t.Fatalf("n %d m %d k %d d %d: AxpyRows[%d] = %v, twin %v", n, m, k, d, i, acc1[i], acc2[i])
+		}
+	}
+}
+
+// TestRowsMatchTwins covers the blockings (3 and 4 tokens, 4 rows, 8 and
+// 16 columns) and the shapes the assembly leaves to Go.
+func TestRowsMatchTwins(t *testing.T) {
+	for _, s := range [][4]int{{10, 10, 4, 16}, {20, 7, 8, 32}, {50, 31, 32, 64}, {9, 5, 3, 12}, {8, 8, 6, 40}, {12, 0, 4, 16}, {130, 97, 32, 512}} {
+		checkRows(t, s[0], s[1], s[2], s[3], uint64(s[0]*s[3]))
+	}
+}
+
+func FuzzRows(f *testing.F) {
+	f.Add(uint8(20), uint8(13), uint8(8), uint16(64), uint64(1))
+	f.Add(uint8(7), uint8(7), uint8(5), uint16(24), uint64(2))
+	f.Fuzz(func(t *testing.T, n, m, k uint8, d uint16, seed uint64) {
+		nn, kk, dd := int(n)%64+1, int(k)%40+1, int(d)%300+1
+		checkRows(t, nn, int(m)%(nn+1), kk, dd, seed)
+	})
+}
