@@ -41,7 +41,7 @@ type Engine struct {
 	zeroD, zeroMax []float32
 	cost           costTable
 	work           []*work
-	timers         []pathTimer // per layer and part, see block
+	timers         [2]pathTimer // per part, see block
 	buf            *batch      // Forward's buffers, reused
 	logits         []float32   // LMLogits' buffer, reused
 	Stats          Stats

@@ -340,9 +340,8 @@ func (e *Engine) attention(ly *layer, b *batch, in []float32, on int) {
 			if len(rows) == 0 {
 				return
 			}
-			xg := gather(&w.xg, in, rows, D)
 			out := grow(&w.out, len(rows)*S)
-			blas.Sgemm(false, true, len(rows), S, D, 1, xg, D, ly.q[i*S*D:], D, 0, out, S)
+			vec.DotRows(out, in, rows, ly.q[i*S*D:(i+1)*S*D], S)
 			bias := ly.qb[i*S : (i+1)*S]
 			for j, r := range rows {
 				dst := b.q[r*hS+i*S:][:S]
@@ -415,9 +414,7 @@ func (e *Engine) attention(ly *layer, b *batch, in []float32, on int) {
 			return
 		}
 		cg := gatherCols(&w.xg, b.ctx, rows, hS, i*S, S)
-		out := grow(&w.out, len(rows)*D)
-		blas.Sgemm(false, false, len(rows), D, S, 1, cg, S, ly.o[i*S*D:], D, 0, out, D)
-		scatterAdd(acc, out, rows, D)
+		vec.AxpyRows(acc, rows, cg, ly.o[i*S*D:(i+1)*S*D], S)
 	})
 }
 

@@ -17,8 +17,10 @@ import (
 // mask applied; done records how long the block took.
 //
 // With Engine.DenseAbove in [0, 1] the choice is that threshold on the
-// fraction of pairs on. Otherwise (the default) it is measured: each
-// (layer, part) keeps the running time per pair of both paths, tries each
+// fraction of pairs on. Otherwise (the default) it is measured: each part
+// keeps the running time per pair of both paths over all layers (their
+// products have the same shapes, so one layer's timings predict the
+// next's, and a choice settles within the first forward pass), tries each
 // once, then runs the one predicted faster for this block's pairs, and
 // re-times the other every 16th block while the two are within a factor 2
 // (a sparse path slower than dense never runs for long).
@@ -31,7 +33,7 @@ func (e *Engine) block(b *batch, flags []bool, U, on, part int) (dense bool, don
 	case e.DenseAbove >= 0:
 		dense = float64(on) > e.DenseAbove*all
 	default:
-		dense = e.tuner(b.layer, part).choose(float64(on), all)
+		dense = e.tuner(part).choose(float64(on), all)
 	}
 	e.Stats.Blocks++
 	e.Stats.UnionOn += union(b.idx)
@@ -42,7 +44,7 @@ func (e *Engine) block(b *batch, flags []bool, U, on, part int) (dense bool, don
 	start := time.Now()
 	return dense, func() {
 		if !e.Dense && e.DenseAbove < 0 {
-			e.tuner(b.layer, part).record(dense, time.Since(start).Seconds(), float64(on), all)
+			e.tuner(part).record(dense, time.Since(start).Seconds(), float64(on), all)
 		}
 	}
 }
@@ -54,11 +56,8 @@ type pathTimer struct {
 	blocks        int
 }
 
-func (e *Engine) tuner(layer, part int) *pathTimer {
-	if e.timers == nil {
-		e.timers = make([]pathTimer, 2*len(e.layers))
-	}
-	return &e.timers[2*layer+part]
+func (e *Engine) tuner(part int) *pathTimer {
+	return &e.timers[part]
 }
 
 func (t *pathTimer) choose(on, all float64) bool {
@@ -120,15 +119,6 @@ func union(idx [][]int) int {
 	return k
 }
 
-// gather copies rows of x (width D) into a buffer.
-func gather(buf *[]float32, x []float32, rows []int, D int) []float32 {
-	g := grow(buf, len(rows)*D)
-	for j, r := range rows {
-		copy(g[j*D:(j+1)*D], x[r*D:(r+1)*D])
-	}
-	return g
-}
-
 // gatherCols copies columns off..off+w of the given rows of x (row stride
 // ld) into a (len(rows), w) buffer.
 func gatherCols(buf *[]float32, x []float32, rows []int, ld, off, w int) []float32 {
@@ -137,13 +127,6 @@ func gatherCols(buf *[]float32, x []float32, rows []int, ld, off, w int) []float
 		copy(g[j*w:(j+1)*w], x[r*ld+off:][:w])
 	}
 	return g
-}
-
-// scatterAdd adds row j of src to row rows[j] of dst.
-func scatterAdd(dst, src []float32, rows []int, D int) {
-	for j, r := range rows {
-		addTo(dst[r*D:(r+1)*D], src[j*D:(j+1)*D])
-	}
 }
 
 // work is one worker's scratch space.
