@@ -293,8 +293,9 @@ func (s *Session) gates(ly *layer) {
 	e := s.e
 	routed := ly.rt != nil && !e.Dense
 	if routed {
-		s.logit = growF(s.logit, len(ly.rt)/len(s.x))
-		vec.GemvN(ly.rt, s.x, 0, s.logit)
+		U := len(ly.rt) / len(s.x)
+		s.logit = growF(s.logit, U)
+		s.rowsDot(s.logit, ly.rt, []run{{0, U}}, s.x, nil)
 	}
 	off := 0
 	decide := func(on []bool, w, bias []float32, always []bool) {
@@ -335,7 +336,7 @@ func (s *Session) split(runs []run, f func(worker, lo, hi int)) {
 	}
 	W := len(s.acc)
 	each := s.team.Run
-	if total < 256 {
+	if total < 64 {
 		W, each = 1, func(f func(int)) { f(0) }
 	}
 	each(func(wi int) {
