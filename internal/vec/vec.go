@@ -96,6 +96,21 @@ func AxpyRows(acc []float32, rows []int, h, w []float32, k int) {
 	d := len(w) / k
 	h = h[:len(rows)*k]
 	i := 0
+	if useAVX2 && d%16 == 0 && d > 0 && k <= maxK6 {
+		// Six tokens at a time, their coefficients of each neuron side
+		// by side.
+		var hb [6 * maxK6]float32
+		for ; i+6 <= len(rows); i += 6 {
+			for t := 0; t < 6; t++ {
+				for n, v := range h[(i+t)*k : (i+t+1)*k] {
+					hb[6*n+t] = v
+				}
+			}
+			a0, a1, a2 := acc[rows[i]*d:][:d], acc[rows[i+1]*d:][:d], acc[rows[i+2]*d:][:d]
+			a3, a4, a5 := acc[rows[i+3]*d:][:d], acc[rows[i+4]*d:][:d], acc[rows[i+5]*d:][:d]
+			axpyRows6AVX2(&a0[0], &a1[0], &a2[0], &a3[0], &a4[0], &a5[0], &hb[0], &w[0], d, k)
+		}
+	}
 	if useAVX2 && d%16 == 0 && d > 0 {
 		for ; i+4 <= len(rows); i += 4 {
 			a0, a1, a2, a3 := acc[rows[i]*d:][:d], acc[rows[i+1]*d:][:d], acc[rows[i+2]*d:][:d], acc[rows[i+3]*d:][:d]
@@ -110,6 +125,10 @@ func AxpyRows(acc []float32, rows []int, h, w []float32, k int) {
 		}
 	}
 }
+
+// maxK6 is the most rows of w AxpyRows's six-token kernel takes (its
+// coefficient block lives on the stack).
+const maxK6 = 128
 
 // dotRowsGo and axpyRowsGo are DotRows's and AxpyRows's scalar twins.
 func dotRowsGo(out, x []float32, rows []int, w []float32, k int) {
