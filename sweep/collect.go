@@ -16,7 +16,7 @@ const (
 
 // Collect merges the results of the sweep in dir, however its jobs were run
 // (one process, a Slurm array, a Kubernetes Indexed Job), into results.csv,
-// results.md and the two plots. Every job must have finished; the error
+// results.md and the plots (Files). Every job must have finished; the error
 // names those that have not and how to run them. With latency, each sparse
 // checkpoint not yet timed is timed on the inference engine (one after
 // another, so run collect where the timings mean something); without, the
@@ -58,5 +58,25 @@ func (t *Table) write(dir string) error {
 	if err != nil {
 		return err
 	}
-	return savePNG(lp, filepath.Join(dir, LatencyPlot))
+	if err := savePNG(lp, filepath.Join(dir, LatencyPlot)); err != nil {
+		return err
+	}
+	if !t.Ratios {
+		return nil
+	}
+	rp, err := t.RatioPlot()
+	if err != nil {
+		return err
+	}
+	return savePNG(rp, filepath.Join(dir, RatioPlot))
+}
+
+// Files are the names of the tables and plots Collect writes, in the sweep
+// directory.
+func (t *Table) Files() []string {
+	files := []string{ResultsCSV, ResultsMarkdown, ComputePlot, LatencyPlot}
+	if t.Ratios {
+		files = append(files, RatioPlot)
+	}
+	return files
 }

@@ -12,6 +12,12 @@
 // run into results.csv, results.md and two plots: quality against measured
 // compute and against measured latency, the dense model marked.
 //
+// With data ratios (Plan.Ratios) the runs train on coreset subsets of the
+// training data instead, one dense run per ratio or one sparse run per
+// target and ratio; when the coreset method scores by label dynamics, the
+// dense job 0 records them once for every ratio job (Plan.SharesDynamics),
+// and the tables gain a ratio column and a plot of quality against it.
+//
 // The job of one target (by default the one nearest 0.5) also computes a
 // frontier from its own routers (train.Frontier): the hardening threshold is
 // recalibrated for many targets, with and without a short stage-2

@@ -15,6 +15,9 @@ type EmitOptions struct {
 	Parallel int    // at most this many jobs at once; 0: all
 	CPUs     int    // cores per job (default 2); also the job's SPARSETUNE_THREADS
 	Name     string // the scheduler's job name (default "sparsetune-sweep")
+	// File is where the scheduler file is written, named in its submission
+	// instructions (default DIR/sweep.slurm or DIR/sweep-job.yaml).
+	File string
 
 	// Kubernetes only.
 	Image  string // container image holding the binary (default "sparsetune:latest")
@@ -57,15 +60,30 @@ var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,46}[a-z0-9])?$`)
 // manifest (kubectl apply -f FILE). Array index N runs
 // `sparsetune sweep --out-dir DIR --index N`; `sparsetune sweep collect DIR`
 // merges the results once all have finished.
+//
+// When the ratio jobs score with the dynamics job 0 records
+// (Plan.SharesDynamics), index 0 must finish before the others start: the
+// Slurm script's own array is index 0 alone and its header gives the
+// second submission, of indices 1… with a dependency on the first; the
+// Kubernetes manifest is for indices 1… after job 0 has been run (its
+// header says how).
 func Emit(w io.Writer, kind, dir string, p *Plan, o EmitOptions) error {
 	if !filepath.IsAbs(dir) {
 		return fmt.Errorf("emit: the sweep directory %q must be an absolute path that every node sees", dir)
 	}
 	o.defaults(dir)
 	n := len(p.Jobs())
+	each := map[string]string{"one per target": "compute target each", "one per data ratio": "data ratio each",
+		"one per target and data ratio": "target and data ratio each"}[p.jobsNote()]
 	switch kind {
 	case "slurm":
-		return emitSlurm(w, dir, n, o)
+		if o.File == "" {
+			o.File = filepath.Join(dir, "sweep.slurm")
+		}
+		if p.SharesDynamics() {
+			return emitSlurmAfterDense(w, dir, n, each, o)
+		}
+		return emitSlurm(w, dir, n, each, o)
 	case "k8s":
 		if !dnsLabel.MatchString(o.Name) {
 			return fmt.Errorf("emit: job name %q is not a Kubernetes name (lower-case letters, digits and '-', at most 48 characters)", o.Name)
@@ -73,7 +91,10 @@ func Emit(w io.Writer, kind, dir string, p *Plan, o EmitOptions) error {
 		if !strings.HasPrefix(dir+"/", strings.TrimSuffix(o.Mount, "/")+"/") {
 			return fmt.Errorf("emit: the sweep directory %s is not under the volume mount %s", dir, o.Mount)
 		}
-		return emitK8s(w, dir, n, o)
+		if o.File == "" {
+			o.File = filepath.Join(dir, "sweep-job.yaml")
+		}
+		return emitK8s(w, dir, n, each, p.SharesDynamics(), o)
 	}
 	return fmt.Errorf("emit: %q: want slurm or k8s", kind)
 }
@@ -86,7 +107,7 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-func emitSlurm(w io.Writer, dir string, n int, o EmitOptions) error {
+func emitSlurm(w io.Writer, dir string, n int, each string, o EmitOptions) error {
 	array := fmt.Sprintf("0-%d", n-1)
 	if o.Parallel > 0 {
 		array += fmt.Sprintf("%%%d", o.Parallel)
@@ -94,7 +115,7 @@ func emitSlurm(w io.Writer, dir string, n int, o EmitOptions) error {
 	logs := filepath.Join(dir, "slurm-%A_%a.out")
 	_, err := fmt.Fprintf(w, `#!/bin/bash
 # Slurm array for the sweep in %[1]s: index 0 is the dense point, 1-%[2]d one
-# compute target each. Every task writes only under its own job directory, so
+# %[3]s. Every task writes only under its own job directory, so
 # they may run in any order and at once; a task that is requeued or rerun
 # resumes from its latest checkpoint, and a finished one is skipped. Submit
 # with sbatch; once every task has finished:
@@ -110,8 +131,65 @@ set -euo pipefail
 : "${SLURM_ARRAY_TASK_ID:?run this script with sbatch (or set SLURM_ARRAY_TASK_ID to a job index)}"
 export SPARSETUNE_THREADS=${SLURM_CPUS_PER_TASK:-%[7]d}
 exec %[9]s sweep --out-dir %[4]s --index "$SLURM_ARRAY_TASK_ID"
-`, dir, n-1, nil, shellQuote(dir), o.Name, array, o.CPUs, shellQuote(logs), shellQuote(o.Binary))
+`, dir, n-1, each, shellQuote(dir), o.Name, array, o.CPUs, shellQuote(logs), shellQuote(o.Binary))
 	return err
+}
+
+// emitSlurmAfterDense is the array script of a sweep whose ratio jobs need
+// job 0's dynamics: submitted as is it runs index 0; the second submission
+// its header gives runs 1… once index 0 has succeeded.
+func emitSlurmAfterDense(w io.Writer, dir string, n int, each string, o EmitOptions) error {
+	rest := fmt.Sprintf("1-%d", n-1)
+	if o.Parallel > 0 {
+		rest += fmt.Sprintf("%%%d", o.Parallel)
+	}
+	file := shellQuote(o.File)
+	logs := filepath.Join(dir, "slurm-%A_%a.out")
+	_, err := fmt.Fprintf(w, `#!/bin/bash
+# Slurm array for the sweep in %[1]s: index 0 is the dense point, 1-%[2]d one
+# %[3]s. The ratio jobs choose their subsets by the training dynamics
+# that job 0 records, so index 0 must finish first: this script's own array is
+# index 0 alone, and the other indices are a second submission that waits for
+# it. Submit both at once with
+#
+#   jid=$(sbatch --parsable %[4]s) && sbatch --array=%[5]s --dependency=afterok:${jid%%%%;*} %[4]s
+#
+# Every task writes only under its own job directory; a task that is requeued
+# or rerun resumes from its latest checkpoint, and a finished one is skipped.
+# Once every task has finished:
+#
+#   sparsetune sweep collect %[6]s
+#
+#SBATCH --job-name=%[7]s
+#SBATCH --array=0
+#SBATCH --cpus-per-task=%[8]d
+#SBATCH --output=%[9]s
+#SBATCH --requeue
+set -euo pipefail
+: "${SLURM_ARRAY_TASK_ID:?run this script with sbatch (or set SLURM_ARRAY_TASK_ID to a job index)}"
+export SPARSETUNE_THREADS=${SLURM_CPUS_PER_TASK:-%[8]d}
+exec %[10]s sweep --out-dir %[6]s --index "$SLURM_ARRAY_TASK_ID"
+`, dir, n-1, each, file, rest, shellQuote(dir), o.Name, o.CPUs, shellQuote(logs), shellQuote(o.Binary))
+	return err
+}
+
+// SubmitHint is the command line that submits the scheduler file Emit
+// wrote for the plan at file.
+func SubmitHint(kind, file, dir string, p *Plan, parallel int) string {
+	n := len(p.Jobs())
+	switch {
+	case kind == "k8s" && p.SharesDynamics():
+		return fmt.Sprintf("sparsetune sweep --out-dir %s --index 0 && kubectl apply -f %s", shellQuote(dir), shellQuote(file))
+	case kind == "k8s":
+		return "kubectl apply -f " + shellQuote(file)
+	case p.SharesDynamics():
+		rest := fmt.Sprintf("1-%d", n-1)
+		if parallel > 0 {
+			rest += fmt.Sprintf("%%%d", parallel)
+		}
+		return fmt.Sprintf("jid=$(sbatch --parsable %[1]s) && sbatch --array=%[2]s --dependency=afterok:${jid%%%%;*} %[1]s", shellQuote(file), rest)
+	}
+	return "sbatch " + shellQuote(file)
 }
 
 // yamlString renders s as a YAML double-quoted scalar (JSON's string syntax
@@ -121,7 +199,21 @@ func yamlString(s string) string {
 	return string(b)
 }
 
-func emitK8s(w io.Writer, dir string, n int, o EmitOptions) error {
+func emitK8s(w io.Writer, dir string, n int, each string, afterDense bool, o EmitOptions) error {
+	note := ""
+	if afterDense {
+		note = fmt.Sprintf(`#
+# The ratio jobs choose their subsets by the training dynamics that job 0
+# records, so index 0 must finish before the others start, and an Indexed Job
+# starts them together: run index 0 first, e.g.
+#
+#   sparsetune sweep --out-dir %[1]s --index 0
+#
+# and apply this manifest once it has finished (index 0 is then skipped as
+# finished). An index started before job 0 has finished fails with an error
+# that names the missing table.
+`, shellQuote(dir))
+	}
 	parallel := n
 	if o.Parallel > 0 {
 		parallel = min(o.Parallel, n)
@@ -132,13 +224,13 @@ func emitK8s(w io.Writer, dir string, n int, o EmitOptions) error {
 		quoted[i] = yamlString(a)
 	}
 	_, err := fmt.Fprintf(w, `# Kubernetes Indexed Job for the sweep in %[1]s: completion index 0 is the
-# dense point, 1-%[2]d one compute target each. Every pod writes only under its
+# dense point, 1-%[2]d one %[14]s. Every pod writes only under its
 # own job directory on the shared volume; a retried pod resumes from its
 # latest checkpoint, and a finished index is skipped. Submit with
 # kubectl apply -f; once the Job has completed:
 #
 #   sparsetune sweep collect %[1]s
-apiVersion: batch/v1
+%[15]sapiVersion: batch/v1
 kind: Job
 metadata:
   name: %[3]s
@@ -179,6 +271,6 @@ spec:
           persistentVolumeClaim:
             claimName: %[13]s
 `, dir, n-1, o.Name, n, parallel, 3*n, yamlString(o.Image), yamlString(o.Binary), strings.Join(quoted, ", "),
-		yamlString(fmt.Sprint(o.CPUs)), yamlString(o.Memory), yamlString(o.Mount), yamlString(o.Claim))
+		yamlString(fmt.Sprint(o.CPUs)), yamlString(o.Memory), yamlString(o.Mount), yamlString(o.Claim), each, note)
 	return err
 }

@@ -22,9 +22,12 @@ const PlanFile = "sweep.json"
 
 // Plan is a sweep: one dense point and one sparse run per target, all with
 // the same base configuration, and optionally a frontier computed post hoc
-// from one of the runs' routers.
+// from one of the runs' routers. With data ratios the runs train on coreset
+// subsets of the training data (Base.Coreset chooses them): one dense run
+// per ratio, or, with targets too, one sparse run per target and ratio.
 type Plan struct {
 	Targets  []float64    `json:"targets"`                   // compute targets, one retrained run each
+	Ratios   []float64    `json:"ratios,omitempty"`          // coreset ratios (fractions of the training data), one run each (per target)
 	DenseRef string       `json:"dense_reference,omitempty"` // a dense fine-tuned model as the dense point; "" trains one (job 0)
 	Frontier FrontierPlan `json:"frontier"`
 	Base     train.Config `json:"base"` // every run's config; out_dir, target and resume are set per job
@@ -41,26 +44,80 @@ type FrontierPlan struct {
 // Job is one unit of work of a sweep, run by `sparsetune sweep --index N`.
 type Job struct {
 	Index  int
-	Name   string  // directory under the sweep directory: "dense" or "target-0.50"
-	Target float64 // 0 for the dense point
+	Name   string  // directory under the sweep directory: "dense", "target-0.50", "ratio-0.30" or "target-0.50-ratio-0.30"
+	Target float64 // 0 for the dense point and the dense runs on a subset
+	Ratio  float64 // the coreset ratio of the job's training data; 0: all of it
 }
 
-// Jobs lists the plan's jobs: index 0 is the dense point, 1… the targets in
-// the order given.
+// DenseJob is the directory of job 0, the dense point.
+const DenseJob = "dense"
+
+// Jobs lists the plan's jobs: index 0 is the dense point (on all the
+// data), then, in the order given, one job per target, one per ratio, or,
+// with both, one per target and ratio (targets outer).
 func (p *Plan) Jobs() []Job {
-	jobs := []Job{{Index: 0, Name: "dense"}}
-	for i, t := range p.Targets {
-		jobs = append(jobs, Job{Index: i + 1, Name: jobName(t), Target: t})
+	jobs := []Job{{Index: 0, Name: DenseJob}}
+	add := func(t, r float64) {
+		jobs = append(jobs, Job{Index: len(jobs), Name: runName(t, r), Target: t, Ratio: r})
+	}
+	switch {
+	case len(p.Ratios) == 0:
+		for _, t := range p.Targets {
+			add(t, 0)
+		}
+	case len(p.Targets) == 0:
+		for _, r := range p.Ratios {
+			add(0, r)
+		}
+	default:
+		for _, t := range p.Targets {
+			for _, r := range p.Ratios {
+				add(t, r)
+			}
+		}
 	}
 	return jobs
 }
 
-func jobName(t float64) string { return fmt.Sprintf("target-%.2f", t) }
+func jobName(t float64) string   { return fmt.Sprintf("target-%.2f", t) }
+func ratioName(r float64) string { return fmt.Sprintf("ratio-%.2f", r) }
+
+// runName is the directory of the run at target t (0: dense) on the
+// coreset at ratio r (0: all the data).
+func runName(t, r float64) string {
+	switch {
+	case r == 0:
+		return jobName(t)
+	case t == 0:
+		return ratioName(r)
+	}
+	return jobName(t) + "-" + ratioName(r)
+}
+
+// dynamicsMethods score examples by label dynamics: a run on the true
+// labels, which a sweep's dense job can record for every ratio job.
+var dynamicsMethods = []string{train.CoresetCCS, train.CoresetHardest, train.CoresetEasiest}
+
+// SharesDynamics reports whether the plan's ratio jobs score their subsets
+// with the training dynamics the dense job 0 records: ratios with a method
+// that scores by label dynamics (ccs, hardest, easiest) and no dynamics
+// table given. One dynamics run then serves the whole sweep, and job 0
+// must finish before any ratio job starts.
+func (p *Plan) SharesDynamics() bool {
+	return len(p.Ratios) > 0 && p.Base.CoresetDynamics == "" && slices.Contains(dynamicsMethods, p.Base.Coreset)
+}
+
+// DynamicsTable is the training-dynamics table the ratio jobs of the sweep
+// in dir score with when the plan shares one (SharesDynamics): the one job
+// 0 records in its run directory.
+func DynamicsTable(dir string) string {
+	return filepath.Join(dir, DenseJob, train.DynamicsFile)
+}
 
 // Validate reports the first thing in the plan that cannot run.
 func (p *Plan) Validate() error {
-	if len(p.Targets) == 0 {
-		return fmt.Errorf("targets: give at least one compute target (e.g. 0.9,0.7,0.5,0.3)")
+	if len(p.Targets) == 0 && len(p.Ratios) == 0 {
+		return fmt.Errorf("targets: give at least one compute target (e.g. 0.9,0.7,0.5,0.3) or data ratio (e.g. 0.1,0.3,0.5 with a coreset method)")
 	}
 	seen := map[string]bool{}
 	for _, t := range p.Targets {
@@ -72,8 +129,30 @@ func (p *Plan) Validate() error {
 		}
 		seen[jobName(t)] = true
 	}
+	for _, r := range p.Ratios {
+		if !(r > 0 && r <= 1) {
+			return fmt.Errorf("ratios: %g is not in (0, 1]", r)
+		}
+		if seen[ratioName(r)] {
+			return fmt.Errorf("ratios: %g appears twice (ratios are told apart to two decimals)", r)
+		}
+		seen[ratioName(r)] = true
+	}
 	if p.Base.Target != 0 {
 		return fmt.Errorf("target: a sweep sets each run's target from its targets list; leave target unset")
+	}
+	if p.Base.CoresetRatio != 0 {
+		return fmt.Errorf("coreset_ratio: a sweep sets each run's coreset ratio from its ratios list; leave coreset_ratio unset and give ratios (e.g. --ratios 0.1,0.3,0.5)")
+	}
+	switch {
+	case len(p.Ratios) > 0 && p.Base.Coreset == "":
+		return fmt.Errorf("ratios: say how each ratio's subset is chosen with a coreset method (--coreset ccs, elfs, random, hardest or easiest)")
+	case len(p.Ratios) == 0 && p.Base.Coreset != "":
+		return fmt.Errorf("coreset %s: a sweep trains on coresets only at its ratios: give --ratios (e.g. 0.1,0.3,0.5; one ratio, e.g. --ratios 0.3, trains every target on that subset), or leave --coreset unset", p.Base.Coreset)
+	case len(p.Ratios) > 0 && p.Frontier.From != 0:
+		return fmt.Errorf("frontier_from: a sweep with ratios has no one-run frontier; leave --frontier-from at auto or none")
+	case p.SharesDynamics() && p.DenseRef != "":
+		return fmt.Errorf("ratios: coreset %s scores by the training dynamics the sweep's dense run records, and with a dense reference there is none: give --coreset-dynamics (a dynamics table or run directory), or drop --dense-reference", p.Base.Coreset)
 	}
 	if f := p.Frontier; f.From != 0 {
 		if !slices.Contains(p.Targets, f.From) {
@@ -104,6 +183,16 @@ func (p *Plan) Validate() error {
 func (p *Plan) Config(dir string, j Job) train.Config {
 	c := p.Base
 	c.OutDir, c.Target, c.Resume = filepath.Join(dir, j.Name), j.Target, false
+	c.CoresetRatio = j.Ratio
+	switch {
+	case j.Ratio == 0:
+		c.Coreset = "" // all the data
+		if j.Index == 0 && p.SharesDynamics() {
+			c.RecordDynamics = true // the dynamics every ratio job scores with
+		}
+	case p.SharesDynamics():
+		c.CoresetDynamics = filepath.Join(dir, DenseJob) // train reads its dynamics.jsonl
+	}
 	if j.Target == 0 {
 		c.Stage2Steps, c.TargetWarmup, c.Distill = 0, 0, 0 // sparse-only settings
 	} else {
@@ -118,7 +207,7 @@ func (p *Plan) Config(dir string, j Job) train.Config {
 // Absolute makes the plan's paths absolute, so that a job started from
 // another working directory (a scheduler's) finds the same files.
 func (p *Plan) Absolute() error {
-	for _, s := range []*string{&p.Base.Model, &p.Base.Train, &p.Base.Valid, &p.Base.Test, &p.Base.CacheDir, &p.DenseRef} {
+	for _, s := range []*string{&p.Base.Model, &p.Base.Train, &p.Base.Valid, &p.Base.Test, &p.Base.CacheDir, &p.Base.CoresetDynamics, &p.DenseRef} {
 		if *s == "" {
 			continue
 		}

@@ -19,6 +19,7 @@ import (
 const (
 	ComputePlot = "quality_vs_compute.png"
 	LatencyPlot = "quality_vs_latency.png"
+	RatioPlot   = "quality_vs_ratio.png" // sweeps with data ratios
 )
 
 // Colours of the series, the same in every plot (Okabe & Ito's
@@ -29,7 +30,9 @@ var (
 	colAdapted  = color.RGBA{0, 158, 115, 255} // green
 	colDense    = color.RGBA{213, 94, 0, 255}  // vermillion
 	colNote     = color.RGBA{90, 90, 90, 255}  // grey
-	plotW       = vg.Length(6.5) * vg.Inch     // fits a Markdown page at full width
+	// more series: runs at several ratios, or of several targets
+	palette     = []color.Color{colRun, colAdapted, color.RGBA{204, 121, 167, 255}, color.RGBA{86, 180, 233, 255}, colFrontier, colNote, color.RGBA{240, 228, 66, 255}, color.Black}
+	plotW       = vg.Length(6.5) * vg.Inch // fits a Markdown page at full width
 	plotH       = vg.Length(4.5) * vg.Inch
 	qualityPct  = func(name string) bool { return name == "accuracy" }
 	dashes      = []vg.Length{vg.Points(5), vg.Points(3)}
@@ -145,21 +148,31 @@ func (t *Table) addSeries(p *plot.Plot, x, y func(Row) float64) error {
 		{KindAdapted, "one run, τ recalibrated + stage-2 adaptation", colAdapted, draw.PyramidGlyph{}, true},
 		{KindRun, "retrained per target", colRun, draw.CircleGlyph{}, false},
 	} {
-		rows := t.Of(s.kind)
-		if len(rows) == 0 {
+		all := t.Of(s.kind)
+		if len(all) == 0 {
 			continue
 		}
-		line, pts, err := plotter.NewLinePoints(xys(rows))
-		if err != nil {
-			return err
+		groups, names, cols := [][]Row{all}, []string{s.name}, []color.Color{s.col}
+		if s.kind == KindRun && t.Ratios { // one line per data ratio
+			groups, names, cols = nil, nil, nil
+			for _, r := range all {
+				i := slices.IndexFunc(groups, func(g []Row) bool { return g[0].Ratio == r.Ratio })
+				if i < 0 {
+					i = len(groups)
+					groups = append(groups, nil)
+					names = append(names, fmt.Sprintf("%s, data ratio %.2f", s.name, r.Ratio))
+					cols = append(cols, palette[i%len(palette)])
+				}
+				groups[i] = append(groups[i], r)
+			}
 		}
-		line.Color, pts.Color, pts.Shape, pts.Radius = s.col, s.col, s.glyph, vg.Points(3)
-		if s.dashed {
-			line.Dashes = dashes
-		}
-		p.Add(line, pts)
-		p.Legend.Add(s.name, line, pts)
-		if s.kind == KindRun {
+		for gi, rows := range groups {
+			if err := addLine(p, xys(rows), names[gi], cols[gi], s.glyph, s.dashed); err != nil {
+				return err
+			}
+			if s.kind != KindRun {
+				continue
+			}
 			labels := make([]string, len(rows))
 			sorted := slices.Clone(rows)
 			slices.SortFunc(sorted, func(a, b Row) int { return cmpFloat(x(a), x(b)) })
@@ -172,11 +185,32 @@ func (t *Table) addSeries(p *plot.Plot, x, y func(Row) float64) error {
 			}
 			l.Offset = vg.Point{X: vg.Points(4), Y: vg.Points(4)}
 			for i := range l.TextStyle {
-				l.TextStyle[i].Color = s.col
+				l.TextStyle[i].Color = cols[gi]
 			}
 			p.Add(l)
 		}
 	}
+	return t.addDense(p, x, y)
+}
+
+// addLine adds one series, a line through its points, to p and its legend.
+func addLine(p *plot.Plot, xys plotter.XYs, name string, col color.Color, glyph draw.GlyphDrawer, dashed bool) error {
+	line, pts, err := plotter.NewLinePoints(xys)
+	if err != nil {
+		return err
+	}
+	line.Color, pts.Color, pts.Shape, pts.Radius = col, col, glyph, vg.Points(3)
+	if dashed {
+		line.Dashes = dashes
+	}
+	p.Add(line, pts)
+	p.Legend.Add(name, line, pts)
+	return nil
+}
+
+// addDense marks the dense point as a square with a dotted line at its
+// quality.
+func (t *Table) addDense(p *plot.Plot, x, y func(Row) float64) error {
 	if d := t.Dense(); d != nil {
 		dy := y(*d)
 		ref := plotter.NewFunction(func(float64) float64 { return dy })
@@ -190,6 +224,60 @@ func (t *Table) addSeries(p *plot.Plot, x, y func(Row) float64) error {
 		p.Legend.Add("dense model", ref, pt)
 	}
 	return nil
+}
+
+// RatioPlot draws quality against the fraction of the training data the
+// runs trained on (a sweep with data ratios): the dense runs on the
+// subsets, or, with targets, one line per target, and the dense model on
+// all the data at ratio 1, marked as in the other plots.
+func (t *Table) RatioPlot() (*plot.Plot, error) {
+	label, q := t.qualityAxis()
+	p := plot.New()
+	p.Title.Text = "Quality vs data ratio"
+	p.X.Label.Text = "data ratio (fraction of the training examples kept"
+	if t.Coreset != "" {
+		p.X.Label.Text += ", chosen by " + t.Coreset
+	}
+	p.X.Label.Text += ")"
+	p.Y.Label.Text = label
+	p.Add(plotter.NewGrid())
+	x := func(r Row) float64 { return r.Ratio }
+	xys := func(rows []Row) plotter.XYs {
+		slices.SortFunc(rows, func(a, b Row) int { return cmpFloat(a.Ratio, b.Ratio) })
+		out := make(plotter.XYs, len(rows))
+		for i, r := range rows {
+			out[i] = plotter.XY{X: x(r), Y: q(r)}
+		}
+		return out
+	}
+	if rows := t.Of(KindSubset); len(rows) > 0 {
+		if err := addLine(p, xys(rows), "dense, trained on the subset", colRun, draw.CircleGlyph{}, false); err != nil {
+			return nil, err
+		}
+	}
+	var targets []float64
+	for _, r := range t.Of(KindRun) {
+		if !slices.Contains(targets, r.Target) {
+			targets = append(targets, r.Target)
+		}
+	}
+	for i, target := range targets {
+		var rows []Row
+		for _, r := range t.Of(KindRun) {
+			if r.Target == target {
+				rows = append(rows, r)
+			}
+		}
+		if err := addLine(p, xys(rows), fmt.Sprintf("target %.2f, trained on the subset", target), palette[i%len(palette)], draw.CircleGlyph{}, false); err != nil {
+			return nil, err
+		}
+	}
+	if err := t.addDense(p, x, q); err != nil {
+		return nil, err
+	}
+	p.X.Min, p.X.Max = 0, 1.05
+	legendRoom(p)
+	return p, nil
 }
 
 // savePNG writes p as a PNG at path, atomically.

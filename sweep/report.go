@@ -62,7 +62,17 @@ func sweepReport(dir, imgDir string) ([]byte, error) {
 	fmt.Fprintf(&b, "# Sweep %s\n\n", dir)
 	fmt.Fprintf(&b, "Base model `%s`, trained on `%s` (valid `%s`, test `%s`); %d steps of %d × %d tokens at learning rate %g, seed %d.\n",
 		c.Model, c.Train, orNone(c.Valid), orNone(c.Test), c.Steps, c.Batch, c.SeqLen, c.LR, c.Seed)
-	fmt.Fprintf(&b, "Targets %s, one run each with %s routers", joinFloats(p.Targets), c.Router)
+	switch {
+	case len(p.Ratios) == 0:
+		fmt.Fprintf(&b, "Targets %s, one run each with %s routers", joinFloats(p.Targets), c.Router)
+	case len(p.Targets) == 0:
+		fmt.Fprintf(&b, "Data ratios %s, one dense run each on the %s coreset of its ratio", joinFloats(p.Ratios), c.Coreset)
+	default:
+		fmt.Fprintf(&b, "Targets %s with %s routers, each trained on the %s coreset of every data ratio %s", joinFloats(p.Targets), c.Router, c.Coreset, joinFloats(p.Ratios))
+	}
+	if p.SharesDynamics() {
+		fmt.Fprintf(&b, " (scored by the training dynamics the dense run recorded, `%s`)", filepath.Join(DenseJob, train.DynamicsFile))
+	}
 	if p.DenseRef != "" {
 		fmt.Fprintf(&b, "; the dense point is the model `%s`.\n\n", p.DenseRef)
 	} else {
@@ -70,10 +80,17 @@ func sweepReport(dir, imgDir string) ([]byte, error) {
 	}
 	b.WriteString("## Results\n\n")
 	b.Write(t.Markdown())
-	for _, img := range []struct {
+	images := []struct {
 		file, alt string
 		mk        func() (*plot.Plot, error)
-	}{{ComputePlot, "quality vs measured compute", t.ComputePlot}, {LatencyPlot, "quality vs measured latency", t.LatencyPlot}} {
+	}{{ComputePlot, "quality vs measured compute", t.ComputePlot}, {LatencyPlot, "quality vs measured latency", t.LatencyPlot}}
+	if t.Ratios {
+		images = append(images, struct {
+			file, alt string
+			mk        func() (*plot.Plot, error)
+		}{RatioPlot, "quality vs data ratio", t.RatioPlot})
+	}
+	for _, img := range images {
 		pl, err := img.mk()
 		if err != nil {
 			return nil, err

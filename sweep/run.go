@@ -29,6 +29,7 @@ const (
 type Result struct {
 	Job              string         `json:"job"`
 	Target           float64        `json:"target"`                      // 0: the dense point
+	Ratio            float64        `json:"ratio,omitempty"`             // the coreset ratio the run trained on; 0: all the data
 	Summary          *train.Summary `json:"summary,omitempty"`           // the run's summary; nil for a dense point given as a model
 	DenseModel       string         `json:"dense_model,omitempty"`       // the dense point given by dense_reference
 	SparseCheckpoint string         `json:"sparse_checkpoint,omitempty"` // the hardened checkpoint the run wrote, when it wrote one
@@ -108,7 +109,7 @@ func Run(dir string, p *Plan, parallel int, log io.Writer) error {
 func RunJob(dir string, p *Plan, index int, log io.Writer) error {
 	jobs := p.Jobs()
 	if index < 0 || index >= len(jobs) {
-		return fmt.Errorf("index %d: the sweep has jobs 0 to %d (0 the dense point, then one per target)", index, len(jobs)-1)
+		return fmt.Errorf("index %d: the sweep has jobs 0 to %d (0 the dense point, then %s)", index, len(jobs)-1, p.jobsNote())
 	}
 	j := jobs[index]
 	jdir := filepath.Join(dir, j.Name)
@@ -148,11 +149,16 @@ func RunJob(dir string, p *Plan, index int, log io.Writer) error {
 // result.
 func runOne(dir string, p *Plan, j Job, w io.Writer) error {
 	jdir := filepath.Join(dir, j.Name)
-	r := &Result{Job: j.Name, Target: j.Target}
+	r := &Result{Job: j.Name, Target: j.Target, Ratio: j.Ratio}
 	if j.Target == 0 && p.DenseRef != "" {
 		fmt.Fprintf(w, "dense point: %s, evaluated by every sparse run as its dense reference\n", p.DenseRef)
 		r.DenseModel = p.DenseRef
 		return writeJSON(filepath.Join(jdir, ResultFile), r)
+	}
+	if j.Ratio > 0 && p.SharesDynamics() {
+		if err := denseDynamicsReady(dir); err != nil {
+			return err
+		}
 	}
 	c := p.Config(dir, j)
 	c.Resume = train.HoldsRun(c.OutDir)
@@ -167,6 +173,37 @@ func runOne(dir string, p *Plan, j Job, w io.Writer) error {
 	r.Summary, r.SparseCheckpoint = sum, sum.SparseCheckpoint
 	fmt.Fprintf(w, "finished in %.0f s: %s %.4f%s\n", time.Since(start).Seconds(), sum.MetricName, sum.Metric, computeNote(sum))
 	return writeJSON(filepath.Join(jdir, ResultFile), r)
+}
+
+// denseDynamicsReady checks that job 0 has finished and left the
+// training-dynamics table that the ratio jobs score with: a ratio job
+// started before it (an array task, say) fails with a line that says so.
+func denseDynamicsReady(dir string) error {
+	table := DynamicsTable(dir)
+	_, rerr := ReadResult(filepath.Join(dir, DenseJob))
+	if rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+		return rerr
+	}
+	_, serr := os.Stat(table)
+	if rerr == nil && serr == nil {
+		return nil
+	}
+	what := "has not finished"
+	if rerr == nil {
+		what = "finished without it"
+	}
+	return fmt.Errorf("the training-dynamics table %s that every ratio job scores its subset with is missing: job 0 (%s) records it and %s; job 0 must finish first (`sparsetune sweep --out-dir %s --index 0`), then run this job again", table, DenseJob, what, dir)
+}
+
+// jobsNote says what the jobs after the dense point are.
+func (p *Plan) jobsNote() string {
+	switch {
+	case len(p.Ratios) == 0:
+		return "one per target"
+	case len(p.Targets) == 0:
+		return "one per data ratio"
+	}
+	return "one per target and data ratio"
 }
 
 func computeNote(sum *train.Summary) string {

@@ -21,6 +21,9 @@ const (
 	KindRun      = "retrained"        // a run trained for its target
 	KindFrontier = "frontier"         // the frontier run's routers, τ recalibrated post hoc
 	KindAdapted  = "frontier-adapted" // and then a short stage-2 adaptation
+	// KindSubset is a dense run on a coreset subset at its ratio (a sweep
+	// with ratios and no targets).
+	KindSubset = "dense-subset"
 )
 
 // Row is one point of the quality/compute frontier.
@@ -28,6 +31,7 @@ type Row struct {
 	Kind       string
 	Job        string   // the job directory (for frontier points, the source run's)
 	Target     float64  // compute target; 0 for the dense point
+	Ratio      float64  // fraction of the training data the run trained on (its coreset ratio); 1: all of it
 	Metric     float64  // metric on valid
 	TestMetric *float64 // metric on test, when the runs have test data
 	Compute    float64  // measured hard-mask compute on valid; 1 for the dense point
@@ -57,6 +61,11 @@ type Table struct {
 	Rows       []Row
 	Frontier   *train.FrontierCurve // nil when the plan has none or it has not run
 	Missing    []Job
+	// Ratios is set for a sweep with data ratios: its tables have a ratio
+	// column, and RatioPlot draws quality against the ratio. Coreset is
+	// the method that chose the subsets.
+	Ratios  bool
+	Coreset string
 }
 
 // Load reads every finished job of the sweep in dir into a table; jobs
@@ -68,7 +77,7 @@ func Load(dir string, measure bool) (*Table, *Plan, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	t := &Table{}
+	t := &Table{Ratios: len(p.Ratios) > 0, Coreset: p.Base.Coreset}
 	var dense *Row
 	var denseFromRuns *Result // a sparse run that evaluated the given dense model
 	givenDense := false
@@ -87,18 +96,26 @@ func Load(dir string, measure bool) (*Table, *Plan, error) {
 			return nil, nil, fmt.Errorf("%s: latency: %w", j.Name, err)
 		}
 		if r.Summary == nil { // a given dense model: its figures come from the sparse runs
-			dense, givenDense = &Row{Kind: KindDense, Job: j.Name, Compute: 1}, true
+			dense, givenDense = &Row{Kind: KindDense, Job: j.Name, Ratio: 1, Compute: 1}, true
 			continue
 		}
 		s := r.Summary
 		t.MetricName = s.MetricName
-		row := Row{Kind: KindRun, Job: j.Name, Target: j.Target, Metric: s.Metric, TestMetric: s.TestMetric, Compute: 1,
+		row := Row{Kind: KindRun, Job: j.Name, Target: j.Target, Ratio: 1, Metric: s.Metric, TestMetric: s.TestMetric, Compute: 1,
 			Latency: lat, Steps: s.Steps, WallS: s.WallS}
+		if j.Ratio > 0 {
+			row.Ratio = j.Ratio
+		}
 		if s.Compute != nil {
 			row.Compute = *s.Compute
 		}
 		if s.SparseCompute != nil {
 			row.SparseCompute = *s.SparseCompute
+		}
+		if j.Target == 0 && j.Ratio > 0 {
+			row.Kind = KindSubset
+			t.Rows = append(t.Rows, row)
+			continue
 		}
 		if j.Target == 0 {
 			row.Kind = KindDense
@@ -124,9 +141,19 @@ func Load(dir string, measure bool) (*Table, *Plan, error) {
 		s := denseFromRuns.Summary
 		dense.Metric, dense.TestMetric = *s.DenseMetric, s.DenseTest
 	}
-	slices.SortStableFunc(t.Rows, func(a, b Row) int { return -cmpFloat(a.Target, b.Target) })
+	slices.SortStableFunc(t.Rows, func(a, b Row) int {
+		if c := -cmpFloat(a.Target, b.Target); c != 0 {
+			return c
+		}
+		return -cmpFloat(a.Ratio, b.Ratio)
+	})
 	if dense != nil {
 		dense.Latency = denseLatency(t.Rows) // the engine runs every sparse checkpoint dense too
+		for i := range t.Rows {
+			if t.Rows[i].Kind == KindSubset { // dense models of the same architecture
+				t.Rows[i].Latency = dense.Latency
+			}
+		}
 	}
 	if dense != nil && (!givenDense || denseFromRuns != nil) { // a given dense model has figures once a run evaluated it
 		t.Rows = append([]Row{*dense}, t.Rows...)
@@ -194,8 +221,9 @@ func (t *Table) CSV() []byte {
 	var b bytes.Buffer
 	w := csv.NewWriter(&b)
 	m := t.MetricName
-	w.Write([]string{"kind", "job", "target", "valid_" + m, "test_" + m, "test_delta_vs_dense", "compute", "tau", "adapt_steps",
-		"sparse_checkpoint_compute", "score_ms", "score_speedup", "decode_ms", "decode_speedup"})
+	header := []string{"kind", "job", "target", "valid_" + m, "test_" + m, "test_delta_vs_dense", "compute", "tau", "adapt_steps",
+		"sparse_checkpoint_compute", "score_ms", "score_speedup", "decode_ms", "decode_speedup"}
+	w.Write(t.withRatio(header, "ratio"))
 	dense := t.Dense()
 	for _, r := range t.Rows {
 		rec := []string{r.Kind, r.Job, num(r.Target, 2), num(r.Metric, 6), optNum(r.TestMetric, 6), "", num(r.Compute, 6), "", "", optZero(r.SparseCompute, 6), "", "", "", ""}
@@ -208,10 +236,19 @@ func (t *Table) CSV() []byte {
 		if l := r.Latency; l.Measured {
 			rec[10], rec[11], rec[12], rec[13] = num(l.ScoreMS, 3), num(l.ScoreSpeedup, 3), optZero(l.DecodeMS, 4), optZero(l.DecodeSpeedup, 3)
 		}
-		w.Write(rec)
+		w.Write(t.withRatio(rec, optZero(r.Ratio, 2)))
 	}
 	w.Flush()
 	return b.Bytes()
+}
+
+// withRatio inserts the ratio cell after the target's when the sweep has
+// ratios; a sweep without them keeps its columns.
+func (t *Table) withRatio(rec []string, ratio string) []string {
+	if !t.Ratios {
+		return rec
+	}
+	return slices.Concat(rec[:3], []string{ratio}, rec[3:])
 }
 
 func num(v float64, prec int) string { return strconv.FormatFloat(v, 'f', prec, 64) }
@@ -274,15 +311,22 @@ func (t *Table) Markdown() []byte {
 	if dense != nil {
 		denseTest = dense.TestMetric
 	}
-	fmt.Fprintf(&b, "| run | target | valid %s | test %s | Δ test vs dense | measured compute | sparse checkpoint compute | scoring latency (ms) | speedup |\n", mh, mh)
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	ratioHead, ratioRule := "", ""
+	if t.Ratios {
+		ratioHead, ratioRule = " data ratio |", "---:|"
+	}
+	fmt.Fprintf(&b, "| run | target |%s valid %s | test %s | Δ test vs dense | measured compute | sparse checkpoint compute | scoring latency (ms) | speedup |\n", ratioHead, mh, mh)
+	fmt.Fprintf(&b, "|---|---:|%s---:|---:|---:|---:|---:|---:|---:|\n", ratioRule)
 	for _, r := range t.Rows {
-		if r.Kind != KindDense && r.Kind != KindRun {
+		if r.Kind != KindDense && r.Kind != KindRun && r.Kind != KindSubset {
 			continue
 		}
 		target := num(r.Target, 2)
-		if r.Kind == KindDense {
+		if r.Kind == KindDense || r.Kind == KindSubset {
 			target = "dense"
+		}
+		if t.Ratios {
+			target += " | " + num(r.Ratio, 2)
 		}
 		lat, speed := "not measured", "—"
 		if r.Latency.Measured {

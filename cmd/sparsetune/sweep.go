@@ -18,6 +18,7 @@ import (
 )
 
 const sweepUsage = `sweep --targets 0.9,0.7,0.5,0.3 --out-dir DIR [--parallel N] [train flags]
+       sparsetune sweep --ratios 0.1,0.3,0.5 --coreset ccs|elfs|random|hardest|easiest [--targets ...] --out-dir DIR [train flags]
        sparsetune sweep --out-dir DIR --index N          (one job, as a scheduler's array task)
        sparsetune sweep --targets ... --out-dir DIR --emit slurm|k8s
        sparsetune sweep collect DIR
@@ -25,7 +26,8 @@ const sweepUsage = `sweep --targets 0.9,0.7,0.5,0.3 --out-dir DIR [--parallel N]
 
 // sweepFlags are the sweep's own flags besides the training ones.
 type sweepFlags struct {
-	targets, frontierTargets   []float64
+	targets, ratios            []float64
+	frontierTargets            []float64
 	parallel, index, adapt     int
 	frontierFrom, emit, emitTo string
 	emitOpts                   sweep.EmitOptions
@@ -35,9 +37,10 @@ type sweepFlags struct {
 
 func (s *sweepFlags) register(fs *pflag.FlagSet) {
 	fs.Float64SliceVar(&s.targets, "targets", nil, "compute targets, one run each (e.g. 0.9,0.7,0.5,0.3)")
+	fs.Float64SliceVar(&s.ratios, "ratios", nil, "data ratios, one run each on the coreset --coreset chooses at that ratio (e.g. 0.1,0.3,0.5); with --targets, one sparse run per target and ratio. ccs, hardest and easiest score every ratio by the dynamics the dense job 0 records (docs/sweep.md)")
 	fs.IntVar(&s.parallel, "parallel", 1, "runs trained at once in this process (after the dense run)")
-	fs.IntVar(&s.index, "index", -1, "run only job N of the sweep in --out-dir (0: the dense point, 1…: the targets in order)")
-	fs.StringVar(&s.frontierFrom, "frontier-from", "auto", "target whose routers give the one-run frontier: auto (the target nearest 0.5), none, or one of --targets")
+	fs.IntVar(&s.index, "index", -1, "run only job N of the sweep in --out-dir (0: the dense point, 1…: the targets, ratios or target×ratio pairs in order)")
+	fs.StringVar(&s.frontierFrom, "frontier-from", "auto", "target whose routers give the one-run frontier: auto (the target nearest 0.5; none with --ratios), none, or one of --targets")
 	fs.Float64SliceVar(&s.frontierTargets, "frontier-targets", nil, "targets of the one-run frontier (default: 0.2 to 1 by 0.1, and --targets)")
 	fs.IntVar(&s.adapt, "frontier-adapt-steps", -1, "stage-2 steps per adapted frontier point (default: a tenth of --steps; 0: post hoc points only)")
 	fs.StringVar(&s.emit, "emit", "", "write a Slurm array script (slurm) or a Kubernetes Indexed Job manifest (k8s) instead of running")
@@ -131,7 +134,7 @@ func sweepPlan(fs *pflag.FlagSet, fc *train.Config, sf *sweepFlags, dir string, 
 		} else if _, serr := os.Stat(filepath.Join(dir, sweep.PlanFile)); serr == nil {
 			return nil, err
 		}
-		return nil, usagef("%s holds no sweep yet: give --targets and the training flags", dir)
+		return nil, usagef("%s holds no sweep yet: give --targets (or --ratios) and the training flags", dir)
 	}
 	base := train.DefaultConfig()
 	cfg, err := resolveConfig(fs, fc, sf.configFile, base)
@@ -147,15 +150,20 @@ func sweepPlan(fs *pflag.FlagSet, fc *train.Config, sf *sweepFlags, dir string, 
 			return nil, usageError{err}
 		}
 	}
-	if len(sf.targets) == 0 {
-		return nil, usagef("--targets: give the compute targets, e.g. --targets 0.9,0.7,0.5,0.3")
+	if len(sf.targets) == 0 && len(sf.ratios) == 0 {
+		return nil, usagef("--targets: give the compute targets, e.g. --targets 0.9,0.7,0.5,0.3, or data ratios with a coreset method, e.g. --ratios 0.1,0.3,0.5 --coreset ccs")
 	}
-	p := &sweep.Plan{Targets: sf.targets, DenseRef: cfg.DenseRef, Base: cfg}
+	if fs.Changed("coreset-ratio") {
+		return nil, usagef("--coreset-ratio is one run's; a sweep takes --ratios")
+	}
+	p := &sweep.Plan{Targets: sf.targets, Ratios: sf.ratios, DenseRef: cfg.DenseRef, Base: cfg}
 	p.Base.OutDir, p.Base.DenseRef, p.Base.Resume = "", "", false
 	switch sf.frontierFrom {
 	case "none":
 	case "auto":
-		p.Frontier.From = sweep.NearestTarget(sf.targets)
+		if len(sf.ratios) == 0 && len(sf.targets) > 0 {
+			p.Frontier.From = sweep.NearestTarget(sf.targets)
+		}
 	default:
 		if p.Frontier.From, err = strconv.ParseFloat(sf.frontierFrom, 64); err != nil {
 			return nil, usagef("--frontier-from %q: want auto, none or one of --targets", sf.frontierFrom)
@@ -191,18 +199,27 @@ func emitSweep(dir string, p *sweep.Plan, sf *sweepFlags, stdout, stderr io.Writ
 		to = filepath.Join(dir, to)
 	}
 	var b bytes.Buffer
-	if err := sweep.Emit(&b, sf.emit, dir, p, sf.emitOpts); err != nil {
+	opts := sf.emitOpts
+	opts.File = to
+	if err := sweep.Emit(&b, sf.emit, dir, p, opts); err != nil {
 		return usageError{err}
 	}
 	if err := atomicfile.WriteFile(to, b.Bytes(), 0o755); err != nil {
 		return err
 	}
-	submit := "sbatch " + to
-	if sf.emit == "k8s" {
-		submit = "kubectl apply -f " + to
+	what := "the targets"
+	switch {
+	case len(p.Ratios) > 0 && len(p.Targets) == 0:
+		what = "the data ratios"
+	case len(p.Ratios) > 0:
+		what = "one per target and data ratio"
 	}
-	fmt.Fprintf(stderr, "wrote %s: %d jobs (index 0 the dense point, 1-%d the targets); submit with `%s`, then run `sparsetune sweep collect %s`\n",
-		to, len(p.Jobs()), len(p.Jobs())-1, submit, dir)
+	first := ""
+	if p.SharesDynamics() {
+		first = "; index 0 must finish first (the ratio jobs score with its training dynamics)"
+	}
+	fmt.Fprintf(stderr, "wrote %s: %d jobs (index 0 the dense point, 1-%d %s%s); submit with `%s`, then run `sparsetune sweep collect %s`\n",
+		to, len(p.Jobs()), len(p.Jobs())-1, what, first, sweep.SubmitHint(sf.emit, to, dir, p, opts.Parallel), dir)
 	b2, _ := json.Marshal(map[string]any{"sweep_dir": dir, "emitted": to, "jobs": len(p.Jobs())})
 	fmt.Fprintln(stdout, string(b2))
 	return nil
@@ -233,7 +250,7 @@ func collect(dir string, latency bool, stdout, stderr io.Writer) error {
 		return err
 	}
 	stderr.Write(t.Markdown())
-	files := []string{sweep.ResultsCSV, sweep.ResultsMarkdown, sweep.ComputePlot, sweep.LatencyPlot}
+	files := t.Files()
 	for i, f := range files {
 		files[i] = filepath.Join(dir, f)
 	}

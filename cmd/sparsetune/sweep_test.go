@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -171,6 +172,61 @@ func TestSweepExitCodes(t *testing.T) {
 		}
 		if c.code == 1 && len(lines) != 1 {
 			t.Errorf("%v: run error spans several lines: %q", c.args, errb.String())
+		}
+	}
+}
+
+// TestSweepRatios: a ccs ratio sweep through the emitted Slurm script's
+// exec line, its ratio job first (a clear error: job 0 must finish first),
+// then job 0 and the ratio job; collect lists the ratio plot. The flags
+// that a ratio sweep refuses are usage errors.
+func TestSweepRatios(t *testing.T) {
+	var flags []string
+	for i, all := 0, tinySweepArgs(t); i < len(all); i++ {
+		if all[i] == "--targets" {
+			i++
+			continue
+		}
+		flags = append(flags, all[i])
+	}
+	data := flags[slices.Index(flags, "--train")+1]
+	flags = append(flags, "--valid", data)
+	root := t.TempDir()
+	dir := filepath.Join(root, "ccs")
+	runOK(t, append(append([]string{"sweep"}, flags...), "--ratios", "0.5", "--coreset", "ccs", "--out-dir", dir, "--emit", "slurm")...)
+	script := readFile(t, filepath.Join(dir, "sweep.slurm"))
+	if !strings.Contains(script, "#SBATCH --array=0\n") || !strings.Contains(script, "--array=1-1 --dependency=afterok:") {
+		t.Fatalf("the script does not run index 0 first:\n%s", script)
+	}
+	m := regexp.MustCompile(`(?m)^exec (.*)$`).FindStringSubmatch(script)
+	index := func(i int) []string {
+		return strings.Fields(strings.ReplaceAll(m[1], `"$SLURM_ARRAY_TASK_ID"`, strconv.Itoa(i)))[1:]
+	}
+	var out, errb bytes.Buffer
+	if code := run(index(1), &out, &errb); code != 1 || !strings.Contains(errb.String(), "job 0 must finish first") {
+		t.Fatalf("index 1 before index 0: exit %d\n%s", code, errb.String())
+	}
+	runOK(t, index(0)...)
+	runOK(t, index(1)...)
+	got := runOK(t, "sweep", "collect", dir, "--latency=false")
+	if !strings.Contains(got, sweep.RatioPlot) || !strings.HasPrefix(readFile(t, filepath.Join(dir, sweep.ResultsCSV)), "kind,job,target,ratio,") {
+		t.Fatalf("collect: %s\n%s", got, readFile(t, filepath.Join(dir, sweep.ResultsCSV)))
+	}
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--ratios", "0.5"}, "--coreset ccs, elfs, random, hardest or easiest"},
+		{[]string{"--targets", "0.5", "--coreset", "random"}, "give --ratios"},
+		{[]string{"--ratios", "0.5", "--coreset", "random", "--coreset-ratio", "0.3"}, "a sweep takes --ratios"},
+		{[]string{"--ratios", "0.5,0.5", "--coreset", "random"}, "0.5 appears twice"},
+		{[]string{"--targets", "0.5", "--ratios", "0.5", "--coreset", "random", "--frontier-from", "0.5"}, "no one-run frontier"},
+	} {
+		var out, errb bytes.Buffer
+		args := append(append(append([]string{"sweep"}, flags...), c.args...), "--out-dir", filepath.Join(root, "bad"))
+		if code := run(args, &out, &errb); code != 2 || !strings.Contains(errb.String(), c.want) {
+			t.Errorf("%v: exit %d, %q (want 2 and %q)", c.args, code, errb.String(), c.want)
 		}
 	}
 }
