@@ -1,18 +1,30 @@
 #!/usr/bin/env bash
 # Data-efficient fine-tuning on State of the Union: coreset selection
-# (CCS, CCS by class, ELFS, random, hardest-only) at data ratios 0.1, 0.3 and 0.5 with 3
-# seeds each, against training on all the data. Prints a table of test
-# accuracy (mean ± sd over the seeds).
+# (CCS, CCS with β searched on valid, CCS by class, ELFS, random,
+# hardest-only) at data ratios 0.1, 0.3 and 0.5 with 3 seeds each, against
+# training on all the data. Prints a table of test accuracy (mean ± sd over
+# the seeds).
 #
 #   scripts/coreset_sotu.sh [WORKDIR] [BASE]
 #
 # WORKDIR (default /tmp/coreset-sotu) receives the task, the selections and
 # the runs; BASE is the pretrained model to fine-tune (default: the SOTU +
 # Moby-Dick GPT-2 of scripts/real_data.sh, WORKDIR-independent at
-# /tmp/sparsetune-real/pretrain/best). Reads ../shared/datasets/sotu. STEPS
-# (default 120) sets the steps of every run, JOBS (default 2) how many
-# single-threaded training runs go at once. About an hour on a shared
-# 2-core machine with the defaults (48 training runs, 2 dynamics runs).
+# /tmp/sparsetune-real/pretrain/best). Reads ../shared/datasets/sotu.
+# Environment:
+#   STEPS (120)       optimizer steps of every training run (~1 epoch of the
+#                     2000 examples at batch 16 for a full-data run)
+#   DYN_STEPS (625)   steps of the two dynamics (scoring) runs: 5 epochs
+#   DYN_EVERY (62)    steps between two recordings of the dynamics (half an
+#                     epoch: 10 recordings over 625 steps)
+#   BETA_SEARCH (1)   also ccs-beta: CCS with β searched on valid
+#                     (--beta-search, candidates 0..0.4) at seed 1 per ratio,
+#                     that β reused for seeds 2 and 3; 0 leaves it out
+#   JOBS (2)          single-threaded training runs at a time
+#   ST                a prebuilt sparsetune binary (default: built from
+#                     this tree into WORKDIR)
+# About 50 minutes on a shared 2-core machine with the defaults (57
+# training runs, 2 dynamics runs of 625 steps, 3 β searches of 5 runs).
 #
 # The task: paragraphs of State of the Union addresses labelled with their
 # half-century (4 classes), speeches split 70/10/20 into train/valid/test,
@@ -23,7 +35,10 @@
 # CCS and hardest-only) come from one dense run on all the training data,
 # the pseudo-label dynamics (ELFS) from one run on k-means clusters of the
 # base model's embeddings; both are recorded once (seed 1) and shared by
-# every ratio and seed, as the papers score once per dataset.
+# every ratio and seed, as the papers score once per dataset. The dynamics
+# runs are longer than the training runs (DYN_STEPS): both papers record
+# over a full training run of many epochs, and with one epoch the AUM of
+# an example mostly says which class it is in.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${1:-/tmp/coreset-sotu}
@@ -33,18 +48,27 @@ ds=../shared/datasets/sotu
 [[ -f $base/config.json ]] || { echo "missing base model $base (run scripts/real_data.sh)" >&2; exit 1; }
 export SPARSETUNE_THREADS=${SPARSETUNE_THREADS:-1} GOMAXPROCS=${GOMAXPROCS:-1}
 mkdir -p "$work"
-go build -o "$work/sparsetune" ./cmd/sparsetune
-st=$work/sparsetune
-go run ./scripts/sotu_party -label era "$ds" "$work/task"
+if [[ -n ${ST:-} ]]; then
+  st=$ST
+else
+  go build -o "$work/sparsetune" ./cmd/sparsetune
+  st=$work/sparsetune
+fi
+# The task is built once per work dir: a rerun (say with BETA_SEARCH=1 after
+# BETA_SEARCH=0) keeps the splits its selections and dynamics were made on.
+[[ -f $work/task/test.jsonl ]] || go run ./scripts/sotu_party -label era "$ds" "$work/task"
 
 task=$work/task
 runs=$work/runs
 sel=$work/select
 results=$work/results.tsv
-steps=${STEPS:-120}  # optimizer steps of every run
+steps=${STEPS:-120}  # optimizer steps of every training run
+dyn_steps=${DYN_STEPS:-625}               # steps of the dynamics runs
+dyn_every=${DYN_EVERY:-$((dyn_steps / 10))} # steps between two recordings
+beta_search=${BETA_SEARCH:-1}
 jobs=${JOBS:-2}      # training runs at a time (each on one thread)
 mkdir -p "$runs" "$sel"
-# Training: the same for every run (and for the dynamics runs).
+# Training: the same for every run (the dynamics runs take DYN_STEPS steps).
 common=(--model "$base" --seq-len 64 --batch 16 --steps "$steps" --lr 1e-3 --warmup 20 --dropout 0.1
         --cache-dir "$work/cache")
 evals=(--task classification --valid "$task/valid.jsonl" --test "$task/test.jsonl"
@@ -52,23 +76,43 @@ evals=(--task classification --valid "$task/valid.jsonl" --test "$task/test.json
 
 # Selections first. They share --work-dir, so each kind of dynamics (labels
 # for ccs and hardest, pseudo-labels for elfs) is recorded once, by the
-# first call that needs it (seed 1), with 4 recordings over the run.
+# first call that needs it (seed 1): DYN_STEPS steps, a recording every
+# DYN_EVERY. The --steps given last wins: the dynamics runs take
+# DYN_STEPS, the β-search runs (whose dynamics table already exists) STEPS.
 list=$work/runs.txt
-select1() { # select1 METHOD RATIO SEED; METHOD ccs-byclass is ccs --by-class
-  local out=$sel/$1-$2-seed$3.jsonl method=$1 extra=()
+methods=(random ccs ccs-byclass hardest elfs)
+[[ $beta_search == 1 ]] && methods+=(ccs-beta)
+select1() { # select1 METHOD RATIO SEED; ccs-byclass is ccs --by-class, ccs-beta ccs with a β searched on valid
+  local out=$sel/$1-$2-seed$3.jsonl method=$1 extra=() n=$dyn_steps
   [[ -f $out ]] && return
-  if [[ $method == ccs-byclass ]]; then method=ccs extra=(--by-class); fi
-  "$st" coreset "${common[@]}" --seed "$3" --dynamics-every $((steps / 4)) \
+  case $method in
+  ccs-byclass) method=ccs extra=(--by-class) ;;
+  ccs-beta)
+    method=ccs n=$steps
+    if [[ $3 == 1 ]]; then
+      extra=(--beta-search --valid "$task/valid.jsonl" --eval-every $((steps / 2)) --log-every 20)
+    else # the β seed 1 chose for this ratio
+      extra=(--beta "$(sed -E 's/.*"beta":([0-9.e-]+).*/\1/' "$sel/ccs-beta-$2-seed1.jsonl.report.json")")
+    fi ;;
+  esac
+  "$st" coreset "${common[@]}" --seed "$3" --steps "$n" --dynamics-every "$dyn_every" \
     --data "$task/train.jsonl" --ratio "$2" --method "$method" "${extra[@]}" --score aum \
     --out "$out" --work-dir "$sel/work" > "$out.report.json" 2> "$out.log"
   echo "selected $out" >&2
 }
 # The two dynamics runs side by side.
 select1 ccs 0.1 1 & select1 elfs 0.1 1 & wait
+# The β searches (5 training runs each), two at a time.
+if [[ $beta_search == 1 ]]; then
+  export -f select1
+  export st sel task steps dyn_steps dyn_every common_sel="${common[*]}"
+  printf '%s\n' 0.1 0.3 0.5 |
+    xargs -P "$jobs" -I{} bash -c 'common=($common_sel); select1 ccs-beta {} 1'
+fi
 printf 'full-1-seed%s %s %s\n' 1 1 "$task/train.jsonl" 2 2 "$task/train.jsonl" 3 3 "$task/train.jsonl" > "$list"
 for ratio in 0.1 0.3 0.5; do
   for seed in 1 2 3; do
-    for method in random ccs ccs-byclass hardest elfs; do
+    for method in "${methods[@]}"; do
       select1 "$method" "$ratio" "$seed"
       echo "$method-$ratio-seed$seed $seed $sel/$method-$ratio-seed$seed.jsonl" >> "$list"
     done
