@@ -238,8 +238,9 @@ type BenchResult struct {
 
 // Bench measures the engine dense and sparse in one run: scoring a batch
 // (forward pass and next-token logits of every position) and batch-1
-// greedy decoding. Dense and sparse alternate within each repetition so
-// that both see the same machine state.
+// greedy decoding. Dense and sparse alternate so that both see the same
+// machine state: the two scoring passes within each repetition, the two
+// decoding sessions token by token.
 func Bench(e *Engine, c BenchConfig, log io.Writer) (*BenchResult, error) {
 	if c.Batch == 0 {
 		c.Batch, c.SeqLen = 16, 128
@@ -276,32 +277,51 @@ func Bench(e *Engine, c BenchConfig, log io.Writer) (*BenchResult, error) {
 	r.Batch, r.SeqLen = c.Batch, c.SeqLen
 	decoder := e.Config.Task == nn.CausalLM && (e.Config.Family == nn.GPT2 || e.Config.Family == nn.LLaMA)
 	prompt := RandomTokens(e.Config.Vocab, 1, c.Prompt, c.Seed+8)[0]
-	decode := func() (float64, error) {
-		s, err := e.NewSession(c.Prompt + c.Gen)
-		if err != nil {
-			return 0, err
-		}
-		var logits []float32
-		for _, id := range prompt {
-			if logits, err = s.Step(id); err != nil {
-				return 0, err
+	// decode runs a dense and a sparse greedy session side by side,
+	// alternating token by token, so that both see the same machine state
+	// (memory-bound decoding follows the machine's other load closely); it
+	// returns their ms per generated token and the sparse steps' stats.
+	decode := func() (dense, sparse float64, st Stats, err error) {
+		var ss [2]*Session
+		var logits [2][]float32
+		for i := range ss {
+			e.Dense = i == 0
+			if ss[i], err = e.NewSession(c.Prompt + c.Gen); err != nil {
+				return 0, 0, st, err
+			}
+			for _, id := range prompt {
+				if logits[i], err = ss[i].Step(id); err != nil {
+					return 0, 0, st, err
+				}
 			}
 		}
-		start := time.Now()
+		var ms [2]float64
 		for range c.Gen {
-			if logits, err = s.Step(Argmax(logits)); err != nil {
-				return 0, err
+			for i := range ss {
+				e.Dense = i == 0
+				before := e.Stats
+				start := time.Now()
+				if logits[i], err = ss[i].Step(Argmax(logits[i])); err != nil {
+					return 0, 0, st, err
+				}
+				ms[i] += time.Since(start).Seconds() * 1e3
+				if i == 1 {
+					st.Tokens += e.Stats.Tokens - before.Tokens
+					st.Active += e.Stats.Active - before.Active
+					st.Dense += e.Stats.Dense - before.Dense
+				}
 			}
 		}
-		return time.Since(start).Seconds() * 1e3 / float64(c.Gen), nil
+		return ms[0] / float64(c.Gen), ms[1] / float64(c.Gen), st, nil
 	}
 	var sd, ss, dd, ds []float64
 	for rep := 0; rep <= c.Reps; rep++ { // rep 0 warms up
-		for _, dense := range []bool{true, false} {
+		var ms [2]float64
+		for i, dense := range []bool{true, false} {
 			e.Dense = dense
 			e.ResetStats()
-			ms, err := score()
-			if err != nil {
+			var err error
+			if ms[i], err = score(); err != nil {
 				return nil, err
 			}
 			if !dense && rep == 0 {
@@ -310,27 +330,25 @@ func Bench(e *Engine, c BenchConfig, log io.Writer) (*BenchResult, error) {
 				r.DenseBlocks = float64(st.DenseBlocks) / float64(st.Blocks)
 				r.UnionSparsity = 1 - float64(st.UnionOn)/float64(st.UnionUnits)
 			}
-			var dms float64
-			if decoder {
-				e.ResetStats()
-				if dms, err = decode(); err != nil {
-					return nil, err
-				}
-				if !dense && rep == 0 {
-					r.DecodeCompute = e.Stats.Compute()
-				}
+		}
+		var dms, sms float64
+		if decoder {
+			var st Stats
+			var err error
+			if dms, sms, st, err = decode(); err != nil {
+				return nil, err
 			}
 			if rep == 0 {
-				continue
+				r.DecodeCompute = st.Compute()
 			}
-			if dense {
-				sd, dd = append(sd, ms), append(dd, dms)
-			} else {
-				ss, ds = append(ss, ms), append(ds, dms)
-			}
-			if log != nil {
-				fmt.Fprintf(log, "rep %d %-6s score %8.1f ms  decode %6.2f ms/token\n", rep, map[bool]string{true: "dense", false: "sparse"}[dense], ms, dms)
-			}
+		}
+		if rep == 0 {
+			continue
+		}
+		sd, ss = append(sd, ms[0]), append(ss, ms[1])
+		dd, ds = append(dd, dms), append(ds, sms)
+		if log != nil {
+			fmt.Fprintf(log, "rep %d score dense %8.1f ms, sparse %8.1f ms   decode dense %6.2f, sparse %6.2f ms/token\n", rep, ms[0], ms[1], dms, sms)
 		}
 	}
 	e.Dense = false

@@ -42,8 +42,8 @@ type Engine struct {
 	cost           costTable
 	work           []*work
 	timers         [2]pathTimer // per part, see block
-	buf            *batch      // Forward's buffers, reused
-	logits         []float32   // LMLogits' buffer, reused
+	buf            *batch       // Forward's buffers, reused
+	logits         []float32    // LMLogits' buffer, reused
 	Stats          Stats
 	Usage          *Usage // nil unless RecordUsage was called
 	// Source is the sparse checkpoint of a Synthetic engine, with the
