@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Data-efficient fine-tuning on State of the Union: coreset selection
-# (CCS, CCS with β searched on valid, CCS by class, ELFS, random,
-# hardest-only) at data ratios 0.1, 0.3 and 0.5 with 3 seeds each, against
+# (CCS, CCS with β searched on valid, CCS by class, ELFS, ELFS with β
+# searched on valid, random, hardest-only) at data ratios 0.1, 0.3 and 0.5 with 3 seeds each, against
 # training on all the data. Prints a table of test accuracy (mean ± sd over
 # the seeds).
 #
@@ -17,14 +17,17 @@
 #   DYN_STEPS (625)   steps of the two dynamics (scoring) runs: 5 epochs
 #   DYN_EVERY (62)    steps between two recordings of the dynamics (half an
 #                     epoch: 10 recordings over 625 steps)
-#   BETA_SEARCH (1)   also ccs-beta: CCS with β searched on valid
-#                     (--beta-search, candidates 0..0.4) at seed 1 per ratio,
-#                     that β reused for seeds 2 and 3; 0 leaves it out
+#   BETA_SEARCH (1)   also ccs-beta and elfs-beta: CCS and ELFS with β
+#                     searched on valid (--beta-search, candidates 0..0.4)
+#                     at seed 1 per ratio, that β reused for seeds 2 and 3;
+#                     0 leaves them out. elfs-beta reads the valid labels
+#                     for the search only; the examples it selects from stay
+#                     unlabelled
 #   JOBS (2)          single-threaded training runs at a time
 #   ST                a prebuilt sparsetune binary (default: built from
 #                     this tree into WORKDIR)
-# About 50 minutes on a shared 2-core machine with the defaults (57
-# training runs, 2 dynamics runs of 625 steps, 3 β searches of 5 runs).
+# About an hour on a shared 2-core machine with the defaults (66
+# training runs, 2 dynamics runs of 625 steps, 6 β searches of 5 runs).
 #
 # The task: paragraphs of State of the Union addresses labelled with their
 # half-century (4 classes), speeches split 70/10/20 into train/valid/test,
@@ -81,18 +84,18 @@ evals=(--task classification --valid "$task/valid.jsonl" --test "$task/test.json
 # DYN_STEPS, the β-search runs (whose dynamics table already exists) STEPS.
 list=$work/runs.txt
 methods=(random ccs ccs-byclass hardest elfs)
-[[ $beta_search == 1 ]] && methods+=(ccs-beta)
-select1() { # select1 METHOD RATIO SEED; ccs-byclass is ccs --by-class, ccs-beta ccs with a β searched on valid
+[[ $beta_search == 1 ]] && methods+=(ccs-beta elfs-beta)
+select1() { # select1 METHOD RATIO SEED; ccs-byclass is ccs --by-class, ccs-beta and elfs-beta ccs and elfs with a β searched on valid
   local out=$sel/$1-$2-seed$3.jsonl method=$1 extra=() n=$dyn_steps
   [[ -f $out ]] && return
   case $method in
   ccs-byclass) method=ccs extra=(--by-class) ;;
-  ccs-beta)
-    method=ccs n=$steps
+  ccs-beta|elfs-beta)
+    method=${method%-beta} n=$steps
     if [[ $3 == 1 ]]; then
       extra=(--beta-search --valid "$task/valid.jsonl" --eval-every $((steps / 2)) --log-every 20)
     else # the β seed 1 chose for this ratio
-      extra=(--beta "$(sed -E 's/.*"beta":([0-9.e-]+).*/\1/' "$sel/ccs-beta-$2-seed1.jsonl.report.json")")
+      extra=(--beta "$(sed -E 's/.*"beta":([0-9.e-]+).*/\1/' "$sel/$1-$2-seed1.jsonl.report.json")")
     fi ;;
   esac
   "$st" coreset "${common[@]}" --seed "$3" --steps "$n" --dynamics-every "$dyn_every" \
@@ -106,8 +109,8 @@ select1 ccs 0.1 1 & select1 elfs 0.1 1 & wait
 if [[ $beta_search == 1 ]]; then
   export -f select1
   export st sel task steps dyn_steps dyn_every common_sel="${common[*]}"
-  printf '%s\n' 0.1 0.3 0.5 |
-    xargs -P "$jobs" -I{} bash -c 'common=($common_sel); select1 ccs-beta {} 1'
+  printf '%s %s\n' ccs-beta 0.1 ccs-beta 0.3 ccs-beta 0.5 elfs-beta 0.1 elfs-beta 0.3 elfs-beta 0.5 |
+    xargs -P "$jobs" -L 1 bash -c 'common=($common_sel); select1 "$1" "$2" 1' _
 fi
 printf 'full-1-seed%s %s %s\n' 1 1 "$task/train.jsonl" 2 2 "$task/train.jsonl" 3 3 "$task/train.jsonl" > "$list"
 for ratio in 0.1 0.3 0.5; do
