@@ -23,8 +23,7 @@ type Session struct {
 	n      int         // tokens in the cache
 	k, v   [][]float32 // per layer (kvHeads, max, S), RoPE applied to keys
 	x, a   []float32
-	q, ctx []float32
-	p      []float32
+	q      []float32
 	h, g   []float32
 	logit  []float32
 	acc    [][]float32 // per worker (D)

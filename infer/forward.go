@@ -335,7 +335,7 @@ func (e *Engine) attention(ly *layer, b *batch, in []float32, on int) {
 	if dense {
 		linear(b.q, in, ly.q, ly.qb, n, hS, D)
 	} else {
-		e.perUnit(nh, func(w *work, i int) {
+		e.eachUnit(nh, func(w *work, i int) {
 			rows := b.idx[i]
 			if len(rows) == 0 {
 				return

@@ -151,10 +151,10 @@ func (e *Engine) perUnit(n int, f func(w *work, u int)) {
 	blas.Serial(func() { e.eachUnit(n, f) })
 }
 
-// eachUnit is perUnit for work that does not call the library (decoding's
-// gonum kernels): it leaves the library's threads alone, since changing
-// their number wakes them, and woken threads spin on the cores the
-// workers need.
+// eachUnit is perUnit for work that does not call the library (the row
+// kernels of internal/vec): it leaves the library's threads alone, since
+// changing their number wakes them, and woken threads spin on the cores
+// the workers need.
 func (e *Engine) eachUnit(n int, f func(w *work, u int)) {
 	ws := e.workers()
 	parallel.For(len(ws), 1, func(lo, hi int) {
@@ -168,6 +168,9 @@ func (e *Engine) eachUnit(n int, f func(w *work, u int)) {
 
 // accumulate runs f for units 0..n-1 spread over the workers, each adding
 // into its own (rows, D) accumulator, then sums the accumulators into y.
+// f must not call the library (it runs the row kernels; see eachUnit).
+// Units go to workers in fixed contiguous ranges, so the sums, and with
+// them every gate decided downstream, are the same on every run.
 func (e *Engine) accumulate(y []float32, rows, n int, f func(w *work, acc []float32, u int)) {
 	ws := e.workers()
 	D := len(y) / max(rows, 1)
@@ -177,18 +180,16 @@ func (e *Engine) accumulate(y []float32, rows, n int, f func(w *work, acc []floa
 		}
 		clear(grow(&w.acc, rows*D))
 	}
-	blas.Serial(func() {
-		parallel.For(len(ws), 1, func(lo, hi int) {
-			for wi := lo; wi < hi; wi++ {
-				acc := y
-				if wi > 0 {
-					acc = ws[wi].acc
-				}
-				for u := wi * n / len(ws); u < (wi+1)*n/len(ws); u++ {
-					f(ws[wi], acc, u)
-				}
+	parallel.For(len(ws), 1, func(lo, hi int) {
+		for wi := lo; wi < hi; wi++ {
+			acc := y
+			if wi > 0 {
+				acc = ws[wi].acc
 			}
-		})
+			for u := wi * n / len(ws); u < (wi+1)*n/len(ws); u++ {
+				f(ws[wi], acc, u)
+			}
+		}
 	})
 	for wi := 1; wi < len(ws); wi++ {
 		acc := ws[wi].acc
