@@ -96,10 +96,14 @@ func AxpyRows(acc []float32, rows []int, h, w []float32, k int) {
 	d := len(w) / k
 	h = h[:len(rows)*k]
 	i := 0
-	if useAVX2 && d%16 == 0 && d > 0 && k <= maxK6 {
+	if useAVX2 && d%16 == 0 && d > 0 && len(rows) >= 6 {
 		// Six tokens at a time, their coefficients of each neuron side
 		// by side.
-		var hb [6 * maxK6]float32
+		var buf [6 * maxK6]float32
+		hb := buf[:]
+		if k > maxK6 {
+			hb = make([]float32, 6*k)
+		}
 		for ; i+6 <= len(rows); i += 6 {
 			for t := 0; t < 6; t++ {
 				for n, v := range h[(i+t)*k : (i+t+1)*k] {
@@ -111,13 +115,6 @@ func AxpyRows(acc []float32, rows []int, h, w []float32, k int) {
 			axpyRows6AVX2(&a0[0], &a1[0], &a2[0], &a3[0], &a4[0], &a5[0], &hb[0], &w[0], d, k)
 		}
 	}
-	if useAVX2 && d%16 == 0 && d > 0 {
-		for ; i+4 <= len(rows); i += 4 {
-			a0, a1, a2, a3 := acc[rows[i]*d:][:d], acc[rows[i+1]*d:][:d], acc[rows[i+2]*d:][:d], acc[rows[i+3]*d:][:d]
-			hh := h[i*k : (i+4)*k]
-			axpyRows4AVX2(&a0[0], &a1[0], &a2[0], &a3[0], &hh[0], &hh[k], &hh[2*k], &hh[3*k], &w[0], d, k)
-		}
-	}
 	for ; i < len(rows); i++ {
 		ar := acc[rows[i]*d:][:d]
 		for n := 0; n < k; n++ {
@@ -126,8 +123,8 @@ func AxpyRows(acc []float32, rows []int, h, w []float32, k int) {
 	}
 }
 
-// maxK6 is the most rows of w AxpyRows's six-token kernel takes (its
-// coefficient block lives on the stack).
+// maxK6 is the most rows of w whose six-token coefficient block AxpyRows
+// keeps on the stack.
 const maxK6 = 128
 
 // dotRowsGo and axpyRowsGo are DotRows's and AxpyRows's scalar twins.

@@ -10,7 +10,4 @@ func axpyAVX2(a float32, x, y []float32)
 func dotRows3AVX2(x0, x1, x2, w *float32, d, k int, o0, o1, o2 *float32)
 
 //go:noescape
-func axpyRows4AVX2(a0, a1, a2, a3, h0, h1, h2, h3, w *float32, d, k int)
-
-//go:noescape
 func axpyRows6AVX2(a0, a1, a2, a3, a4, a5, hb, w *float32, d, k int)

@@ -102,7 +102,7 @@ func checkRows(t testing.TB, n, m, k, d int, seed uint64) {
 	}
 }
 
-// TestRowsMatchTwins covers the blockings (3, 4 and 6 tokens, 4 rows, 8 and
+// TestRowsMatchTwins covers the blockings (3 and 6 tokens, 4 rows, 8 and
 // 16 columns) and the shapes the assembly leaves to Go.
 func TestRowsMatchTwins(t *testing.T) {
 	for _, s := range [][4]int{{10, 10, 4, 16}, {20, 7, 8, 32}, {50, 31, 32, 64}, {9, 5, 3, 12}, {8, 8, 6, 40}, {12, 0, 4, 16}, {130, 97, 32, 512}, {140, 13, 130, 16}, {64, 64, 64, 512}} {
