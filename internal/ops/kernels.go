@@ -32,14 +32,16 @@ const (
 	expHi = 88.37
 )
 
-// exp32s replaces each element of v by its exponential, computed with
-// Cephes' expf (S. Moshier, Cephes Math Library, expf.c): x = n·ln2 + r with
+// exp32sGo, exp32s's scalar twin, replaces each element of v by its
+// exponential, computed with Cephes' expf (S. Moshier, Cephes Math Library, expf.c): x = n·ln2 + r with
 // |r| ≤ ln2/2 and ln2 split in two so that n·C1 is exact, a degree-7
 // polynomial for e^r, and 2^n built from exponent bits. The polynomial is
 // evaluated in Estrin's scheme rather than Cephes' Horner form: its shorter
 // dependency chain lets more elements overlap, 15-25% faster here. Error bound:
-// expMaxRelErr on [expLo, expHi] (kernels_test.go). NaN propagates.
-func exp32s(v []float32) {
+// expMaxRelErr on [expLo, expHi] (kernels_test.go). NaN propagates. On
+// amd64 with AVX2 and FMA, exp32s runs the same steps eight elements at a
+// time in assembly (exp_amd64.s).
+func exp32sGo(v []float32) {
 	for i, x := range v {
 		if x > expHi {
 			x = expHi
@@ -66,7 +68,7 @@ func exp32s(v []float32) {
 // keeps exp32s's relative accuracy, in the tails too: sigmoid(-20) is
 // 2.06e-9, not 0. Error bound: sigmoidMaxRelErr (kernels_test.go). On
 // amd64 with AVX2 and FMA, sigmoid32s runs the same steps eight elements at
-// a time in assembly (sigmoid_amd64.s), fused multiply-adds included, and
+// a time in assembly (exp_amd64.s), fused multiply-adds included, and
 // this loop is its twin.
 func sigmoid32sGo(v []float32) {
 	for i, z := range v {

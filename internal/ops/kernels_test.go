@@ -43,33 +43,44 @@ func checkTanh32(t *testing.T, x float32) {
 	}
 }
 
-// exp32 is exp32s for one value.
-func exp32(x float32) float32 {
-	v := [1]float32{x}
+// exp32 is exp32s for one value, in the vector body (element 0 of 8: the
+// assembly where it runs) or by the scalar twin.
+func exp32(x float32, vector bool) float32 {
+	if !vector {
+		v := [1]float32{x}
+		exp32sGo(v[:])
+		return v[0]
+	}
+	var v [8]float32
+	for i := range v {
+		v[i] = x
+	}
 	exp32s(v[:])
 	return v[0]
 }
 
-// checkExp32 compares exp32s with math.Exp at x: relative error inside the
-// range, saturation outside it.
+// checkExp32 compares exp32s (vector body and scalar twin) with math.Exp
+// at x: relative error inside the range, saturation outside it.
 func checkExp32(t *testing.T, x float32) {
-	got, want := float64(exp32(x)), math.Exp(float64(x))
-	switch {
-	case math.IsNaN(float64(x)):
-		if !math.IsNaN(got) {
-			t.Fatalf("exp32(NaN) = %v", got)
-		}
-	case x < expLo:
-		if got > 1.2e-38 || got < 0 {
-			t.Fatalf("exp32(%v) = %v, want in [0, 1.2e-38]", x, got)
-		}
-	case x > expHi:
-		if got != float64(exp32(expHi)) {
-			t.Fatalf("exp32(%v) = %v, want the saturated %v", x, got, exp32(expHi))
-		}
-	default:
-		if math.Abs(got-want) > expMaxRelErr*want {
-			t.Fatalf("exp32(%v) = %v, want %v (relative error %.3g > %g)", x, got, want, math.Abs(got-want)/want, expMaxRelErr)
+	for _, vector := range []bool{true, false} {
+		got, want := float64(exp32(x, vector)), math.Exp(float64(x))
+		switch {
+		case math.IsNaN(float64(x)):
+			if !math.IsNaN(got) {
+				t.Fatalf("exp32(NaN) = %v (vector %v)", got, vector)
+			}
+		case x < expLo:
+			if got > 1.2e-38 || got < 0 {
+				t.Fatalf("exp32(%v) = %v (vector %v), want in [0, 1.2e-38]", x, got, vector)
+			}
+		case x > expHi:
+			if sat := exp32(expHi, vector); got != float64(sat) {
+				t.Fatalf("exp32(%v) = %v (vector %v), want the saturated %v", x, got, vector, sat)
+			}
+		default:
+			if math.Abs(got-want) > expMaxRelErr*want {
+				t.Fatalf("exp32(%v) = %v (vector %v), want %v (relative error %.3g > %g)", x, got, vector, want, math.Abs(got-want)/want, expMaxRelErr)
+			}
 		}
 	}
 }
@@ -425,6 +436,7 @@ func BenchmarkFastMath(b *testing.B) {
 		fast, naive func([]float32)
 	}{
 		{"exp", exp32s, naive(math.Exp)},
+		{"exp-scalar", exp32sGo, naive(math.Exp)},
 		{"sigmoid", sigmoid32s, naive(func(x float64) float64 { return 1 / (1 + math.Exp(-x)) })},
 		{"sigmoid-scalar", sigmoid32sGo, naive(func(x float64) float64 { return 1 / (1 + math.Exp(-x)) })},
 		{"tanh", tanh32s, naive(math.Tanh)},

@@ -8,9 +8,9 @@ import (
 
 var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
-// sigmoidConst holds sigmoid32s's constants, each eight times, for
-// sigmoidAVX2; the last row is an integer (the exponent bias step).
-var sigmoidConst = func() (c [14][8]float32) {
+// expConst holds exp32s's and sigmoid32s's constants, each eight times,
+// for expAVX2; the last row is an integer (the exponent bias step).
+var expConst = func() (c [14][8]float32) {
 	vals := [13]float32{expHi, expLo, 1.44269504088896341, 12582912, 0.693359375, -2.12194440e-4,
 		1.6666665459e-1, 5.0000001201e-1, 8.3334519073e-3, 4.1665795894e-2, 1.9875691500e-4, 1.3981999507e-3, 1}
 	for i, v := range vals {
@@ -25,13 +25,23 @@ var sigmoidConst = func() (c [14][8]float32) {
 }()
 
 //go:noescape
-func sigmoidAVX2(v []float32, c *[14][8]float32)
+func expAVX2(v []float32, c *[14][8]float32, sigmoid bool)
+
+// exp32s replaces each element of v by its exponential; see exp32sGo, its
+// twin and reference, for the algorithm and the error.
+func exp32s(v []float32) {
+	if useAVX2 && len(v) >= 8 {
+		expAVX2(v, &expConst, false)
+		v = v[len(v)&^7:]
+	}
+	exp32sGo(v)
+}
 
 // sigmoid32s replaces each element of v by the logistic 1/(1+e^-x); see
 // sigmoid32sGo, its twin and reference, for the algorithm and the error.
 func sigmoid32s(v []float32) {
 	if useAVX2 && len(v) >= 8 {
-		sigmoidAVX2(v, &sigmoidConst)
+		expAVX2(v, &expConst, true)
 		v = v[len(v)&^7:]
 	}
 	sigmoid32sGo(v)

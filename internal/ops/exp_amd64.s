@@ -1,13 +1,15 @@
 #include "textflag.h"
 
-// func sigmoidAVX2(v []float32, c *[14][8]float32)
-// v[i] = 1/(1+e^-v[i]) for the first len(v)&^7 elements, eight at a time,
-// with sigmoid32s's algorithm (its Go loop is the twin); c holds the
-// constants, each repeated eight times (sigmoidConst).
-TEXT ·sigmoidAVX2(SB), NOSPLIT, $0-32
+// func expAVX2(v []float32, c *[14][8]float32, sigmoid bool)
+// v[i] = e^v[i], or 1/(1+e^-v[i]) when sigmoid, for the first len(v)&^7
+// elements, eight at a time, with exp32s's and sigmoid32s's algorithm
+// (their Go loops are the twins); c holds the constants, each repeated
+// eight times (expConst).
+TEXT ·expAVX2(SB), NOSPLIT, $0-33
 	MOVQ v_base+0(FP), SI
 	MOVQ v_len+8(FP), CX
 	MOVQ c+24(FP), DX
+	MOVBLZX sigmoid+32(FP), BX
 	VMOVUPS 0(DX), Y15   // expHi
 	VMOVUPS 32(DX), Y14  // expLo
 	VMOVUPS 64(DX), Y13  // log2(e)
@@ -19,7 +21,10 @@ loop:
 	CMPQ CX, $8
 	JLT  done
 	VMOVUPS (SI), Y0
-	VSUBPS Y0, Y9, Y0       // x = -z
+	TESTQ BX, BX
+	JZ   clamp
+	VSUBPS Y0, Y9, Y0       // sigmoid: x = -z
+clamp:
 	VMINPS Y0, Y15, Y0      // min(expHi, x), NaN kept
 	VMAXPS Y0, Y14, Y0      // max(expLo, x), NaN kept
 	VMOVAPS Y12, Y1
@@ -43,8 +48,11 @@ loop:
 	VPSUBD Y10, Y1, Y1      // bits(t) - 0x4B400000 + 127
 	VPSLLD $23, Y1, Y1      // 2^n
 	VMULPS Y1, Y3, Y3       // e^x
-	VADDPS Y11, Y3, Y3      // 1 + e^-z
+	TESTQ BX, BX
+	JZ   store
+	VADDPS Y11, Y3, Y3      // sigmoid: 1 + e^-z
 	VDIVPS Y3, Y11, Y3      // 1 / (1 + e^-z)
+store:
 	VMOVUPS Y3, (SI)
 	ADDQ $32, SI
 	SUBQ $8, CX
