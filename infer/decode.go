@@ -31,6 +31,7 @@ type Session struct {
 	gon    []bool
 	runs   []run
 	in     [][]float32 // per layer (max, D): normed attention inputs
+	seq    []int       // 0, 1, …, max-1: token rows of in
 	done   [][]int     // per layer and key/value head: tokens whose keys and values are in the cache
 	active []int       // active heads of the current layer
 	need   []int       // key/value heads they read
@@ -60,6 +61,9 @@ func (e *Engine) NewSession(maxLen int) (*Session, error) {
 		s.done = append(s.done, make([]int, ly.kvHeads))
 	}
 	s.x, s.a = make([]float32, D), make([]float32, D)
+	for t := range maxLen {
+		s.seq = append(s.seq, t)
+	}
 	for range s.team.Size() {
 		s.acc = append(s.acc, make([]float32, D))
 	}
@@ -196,13 +200,19 @@ func (s *Session) attention(l int, ly *layer) {
 		for _, kv := range s.need {
 			wk, wv := ly.k[(kv*S+r0)*D:(kv*S+r1)*D], ly.v[(kv*S+r0)*D:(kv*S+r1)*D]
 			bk, bv := ly.kb[kv*S+r0:kv*S+r1], ly.vb[kv*S+r0:kv*S+r1]
-			for t := done[kv]; t <= n; t++ {
-				a := in[t*D : (t+1)*D]
+			// The tokens since the head was last read, in one product per
+			// matrix (its rows come from memory once for all of them).
+			lo, k := done[kv], r1-r0
+			toks := s.seq[lo : n+1]
+			buf := grow(&ws[wi].out, 2*len(toks)*k)
+			vec.DotRows(buf, in, toks, wk, k)
+			vec.DotRows(buf[len(toks)*k:], in, toks, wv, k)
+			for i, t := range toks {
 				kr, vr := K[(kv*s.max+t)*S:][r0:r1], V[(kv*s.max+t)*S:][r0:r1]
-				vec.GemvN(wk, a, 0, kr)
-				addTo(kr, bk)
-				vec.GemvN(wv, a, 0, vr)
-				addTo(vr, bv)
+				for j := range kr {
+					kr[j] = buf[i*k+j] + bk[j]
+					vr[j] = buf[(len(toks)+i)*k+j] + bv[j]
+				}
 			}
 		}
 		for _, i := range s.active {
