@@ -307,12 +307,13 @@ func (s *Session) gates(ly *layer) {
 		s.rowsDot(s.logit, ly.rt, []run{{0, U}}, s.x, nil)
 	}
 	off := 0
+	g := newGateRule(ly.tau, e.Manifest.Shift)
 	decide := func(on []bool, w, bias []float32, always []bool) {
 		r := routed && w != nil
 		for u := range always {
 			v := always[u] || !r
 			if !v {
-				v = float32(sigmoid(float64(s.logit[off+u])+float64(bias[u])-e.Manifest.Shift)) > ly.tau
+				v = g.on(float64(s.logit[off+u]) + float64(bias[u]))
 			}
 			on[u] = v
 		}

@@ -190,21 +190,13 @@ func (e *Engine) gates(on []bool, x []float32, n int, w, bias []float32, always 
 		logits = grow(scratch, n*U)
 		blas.Sgemm(false, false, n, U, e.Config.D, 1, x, e.Config.D, w, U, 0, logits, U)
 	}
-	shift := e.Manifest.Shift
-	// p > τ ⇔ logit − shift > ln(τ/(1−τ)) up to p's rounding to float32:
-	// decide by the logit unless it is within 1e-4 of the boundary.
-	theta := math.Log(float64(tau)/(1-float64(tau))) + shift
+	g := newGateRule(tau, e.Manifest.Shift)
 	count := 0
 	for r := 0; r < n; r++ {
 		for u := 0; u < U; u++ {
 			v := always[u] || !routed
 			if !v {
-				z := float64(logits[r*U+u]) + float64(bias[u])
-				if math.Abs(z-theta) > 1e-4 {
-					v = z > theta
-				} else {
-					v = float32(sigmoid(z-shift)) > tau
-				}
+				v = g.on(float64(logits[r*U+u]) + float64(bias[u]))
 			}
 			on[r*U+u] = v
 			if v {
@@ -216,6 +208,27 @@ func (e *Engine) gates(on []bool, x []float32, n int, w, bias []float32, always 
 		}
 	}
 	return count
+}
+
+// gateRule is the routers' gate: a unit is on when sigmoid(z − shift) > τ
+// in float32, z its logit plus bias.
+type gateRule struct {
+	tau          float32
+	shift, theta float64
+}
+
+func newGateRule(tau float32, shift float64) gateRule {
+	return gateRule{tau: tau, shift: shift, theta: math.Log(float64(tau)/(1-float64(tau))) + shift}
+}
+
+// on decides by the logit (p > τ ⇔ z − shift > ln(τ/(1−τ)) up to p's
+// rounding to float32) unless it is within 1e-4 of the boundary, where it
+// computes p as the training graph does.
+func (g gateRule) on(z float64) bool {
+	if math.Abs(z-g.theta) > 1e-4 {
+		return z > g.theta
+	}
+	return float32(sigmoid(z-g.shift)) > g.tau
 }
 
 // grow returns (*buf)[:n], reallocating when it is too short.
