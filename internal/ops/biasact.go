@@ -357,6 +357,15 @@ func actFwd[T Float](act Activation, y, a, x, b []T, s T) {
 	case ActGELUTanh:
 		// 0.5·(1 + tanh z) = sigmoid(2z): one exp and one division.
 		a = a[:len(x)]
+		if f, ok := asF32(x); ok { // the same steps, vectorised where the CPU can
+			af, _ := asF32(a)
+			bf, _ := asF32(b)
+			yf, _ := asF32(y)
+			geluArg32(af, f, bf)
+			sigmoid32s(af)
+			biasMul32(yf, f, bf, af, float32(s))
+			return
+		}
 		for j, v := range x {
 			u := v + b[j]
 			a[j] = 2 * geluK * u * (1 + geluC*u*u)

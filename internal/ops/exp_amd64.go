@@ -46,3 +46,35 @@ func sigmoid32s(v []float32) {
 	}
 	sigmoid32sGo(v)
 }
+
+//go:noescape
+func geluArgAVX2(a, x, b []float32, k2, c float32)
+
+//go:noescape
+func biasMulAVX2(y, x, b, a []float32, s float32)
+
+// geluArg32 sets a[j] = 2k·u·(1 + c·u²), u = x[j] + b[j]: the tanh GELU's
+// sigmoid argument, as actFwd's loop computes it.
+func geluArg32(a, x, b []float32) {
+	n := 0
+	if useAVX2 {
+		n = len(a) &^ 7
+		geluArgAVX2(a[:n], x[:n], b[:n], 2*geluK, geluC)
+	}
+	for j := n; j < len(a); j++ {
+		u := x[j] + b[j]
+		a[j] = 2 * geluK * u * (1 + geluC*u*u)
+	}
+}
+
+// biasMul32 sets y[j] = (x[j] + b[j])·a[j]·s, as actFwd's loop does.
+func biasMul32(y, x, b, a []float32, s float32) {
+	n := 0
+	if useAVX2 {
+		n = len(y) &^ 7
+		biasMulAVX2(y[:n], x[:n], b[:n], a[:n], s)
+	}
+	for j := n; j < len(y); j++ {
+		y[j] = (x[j] + b[j]) * a[j] * s
+	}
+}
