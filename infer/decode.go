@@ -90,7 +90,7 @@ func (s *Session) Step(id int) ([]float32, error) {
 	}
 	e.norm(s.x, s.x, e.finW, e.finB, 1)
 	s.logit = growF(s.logit, c.Vocab)
-	s.rowsDot(s.logit, e.lmHead, []run{{0, c.Vocab}}, s.x, nil)
+	s.rowsDot(s.logit, e.lmHead, s.x)
 	s.n++
 	e.Stats.Tokens++
 	return s.logit, nil
@@ -254,7 +254,7 @@ func (s *Session) attention(l int, ly *layer) {
 				p[t] = vec.Dot(q, keys[t*S:(t+1)*S]) * scale
 			}
 			ops.SoftmaxRow(p, T)
-			ctx := grow(&w.dec, r1-r0)
+			ctx := grow(&w.ctx, r1-r0)
 			clear(ctx)
 			for t := 0; t < T; t++ {
 				vec.Axpy(p[t], vals[t*S+r0:t*S+r1], ctx)
@@ -304,7 +304,7 @@ func (s *Session) gates(ly *layer) {
 	if routed {
 		U := len(ly.rt) / len(s.x)
 		s.logit = growF(s.logit, U)
-		s.rowsDot(s.logit, ly.rt, []run{{0, U}}, s.x, nil)
+		s.rowsDot(s.logit, ly.rt, s.x)
 	}
 	off := 0
 	g := newGateRule(ly.tau, e.Manifest.Shift)
@@ -325,15 +325,12 @@ func (s *Session) gates(ly *layer) {
 	decide(s.gon, ly.rg, ly.rgb, ly.groupOn)
 }
 
-// rowsDot sets y[r] = W[r,:]·x (+ bias[r]) for the rows of runs, W having
-// D columns, split over the workers by rows.
-func (s *Session) rowsDot(y, w []float32, runs []run, x, bias []float32) {
+// rowsDot sets y = W·x for the row-major W of len(x) columns, its rows
+// split over the workers.
+func (s *Session) rowsDot(y, w, x []float32) {
 	D := len(x)
-	s.split(runs, func(_ int, lo, hi int) {
+	s.split([]run{{0, len(w) / D}}, func(_ int, lo, hi int) {
 		vec.GemvN(w[lo*D:hi*D], x, 0, y[lo:hi])
-		if bias != nil {
-			addTo(y[lo:hi], bias[lo:hi])
-		}
 	})
 }
 

@@ -132,7 +132,7 @@ func gatherCols(buf *[]float32, x []float32, rows []int, ld, off, w int) []float
 // work is one worker's scratch space.
 type work struct {
 	xg, h, g, out, p, scratch, acc []float32
-	dec                            []float32 // a decoding step's accumulator (D)
+	ctx                            []float32 // a decoding step's share of a head's context rows
 	rows                           []int
 }
 
