@@ -3,6 +3,7 @@ package coreset
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 )
@@ -105,4 +106,64 @@ func proportional(total int, sizes []int) []int {
 		shares[i]++
 	}
 	return shares
+}
+
+// DoubleEndByClass is DoubleEnd run within each class: the budget is split
+// over the classes in proportion to their sizes (largest remainders, ties
+// to the lower label), and each class drops its own ⌊β·n_c⌋ hardest and
+// keeps the next hardest up to its share. For label-free selection the
+// classes are pseudo-classes (PseudoLabels), so no true label is read.
+//
+// This is an extension, not part of ELFS, which ranks all examples
+// together. When the proxy run finds one pseudo-class much easier than the
+// others (a cluster that is one distinct kind of text), the global window
+// takes few or none of its examples; by class every cluster keeps its
+// share, as CCSByClass does for CCS.
+//
+// The Report has no strata; Dropped sums the classes, Classes counts the
+// given classes. Errors: as DoubleEnd, an id without a class, and a class
+// whose share of the budget exceeds what it has left after its β drop.
+func DoubleEndByClass(scores map[string]float64, classes map[string]string, budget int, beta float64) ([]string, *Report, error) {
+	all, err := rank("double-end", scores)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkBudget("double-end", budget, len(all)); err != nil {
+		return nil, nil, err
+	}
+	byClass := map[string]map[string]float64{}
+	for _, id := range all {
+		c, ok := classes[id]
+		if !ok {
+			return nil, nil, fmt.Errorf("coreset: double-end by class: id %q has no class", id)
+		}
+		if byClass[c] == nil {
+			byClass[c] = map[string]float64{}
+		}
+		byClass[c][id] = scores[id]
+	}
+	names := slices.Sorted(maps.Keys(byClass))
+	sizes := make([]int, len(names))
+	for i, c := range names {
+		sizes[i] = len(byClass[c])
+	}
+	shares := proportional(budget, sizes)
+	rep := &Report{Examples: len(all), Beta: beta, Budget: budget}
+	var chosen []string
+	for i, c := range names {
+		rep.Dropped += int(math.Floor(beta * float64(sizes[i]) * (1 + 1e-12)))
+		if shares[i] == 0 {
+			continue
+		}
+		got, err := DoubleEnd(byClass[c], shares[i], beta)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w (class %q, its share of the budget)", err, c)
+		}
+		chosen = append(chosen, got...)
+	}
+	slices.Sort(chosen)
+	if rep.Classes, err = CountClasses(classes, all, chosen); err != nil {
+		return nil, nil, fmt.Errorf("coreset: double-end by class: %w", err)
+	}
+	return chosen, rep, nil
 }

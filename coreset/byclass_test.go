@@ -78,3 +78,64 @@ func TestCCSByClass(t *testing.T) {
 		t.Errorf("share over what is left: error %v", err)
 	}
 }
+
+// TestDoubleEndByClass: class "a" holds easy scores 0..29, class "b" hard
+// ones 100..109. The global window at budget 8, β 0.1 drops b09..b06 and
+// takes b05..b00 and a29, a28: six of its eight from "b". By class the
+// budget splits 6:2 and each class's window is its own: "a" drops a29..a27
+// and takes a26..a21, "b" drops b09 and takes b08, b07.
+func TestDoubleEndByClass(t *testing.T) {
+	scores, classes := map[string]float64{}, map[string]string{}
+	for i := range 30 {
+		id := fmt.Sprintf("a%02d", i)
+		scores[id], classes[id] = float64(i), "a"
+	}
+	for i := range 10 {
+		id := fmt.Sprintf("b%02d", i)
+		scores[id], classes[id] = 100+float64(i), "b"
+	}
+	global, err := DoubleEnd(scores, 8, 0.1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"a28", "a29", "b00", "b01", "b02", "b03", "b04", "b05"}; !slices.Equal(global, want) {
+		t.Fatalf("DoubleEnd = %q, want %q", global, want)
+	}
+	got, rep, err := DoubleEndByClass(scores, classes, 8, 0.1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"a21", "a22", "a23", "a24", "a25", "a26", "b07", "b08"}; !slices.Equal(got, want) {
+		t.Errorf("DoubleEndByClass = %q, want %q", got, want)
+	}
+	if want := []ClassCount{{"a", 30, 6}, {"b", 10, 2}}; !slices.Equal(rep.Classes, want) || rep.Dropped != 4 || rep.Budget != 8 {
+		t.Errorf("report %+v, want classes %+v and 4 dropped", rep, want)
+	}
+	// β 0 and the whole budget: every id.
+	if all, _, err := DoubleEndByClass(scores, classes, 40, 0); err != nil || len(all) != 40 {
+		t.Errorf("budget 40 at β 0: %d ids, %v", len(all), err)
+	}
+}
+
+func TestDoubleEndByClassErrors(t *testing.T) {
+	scores := map[string]float64{"a0": 0, "a1": 1, "a2": 2, "b0": 5, "b1": 6}
+	classes := map[string]string{"a0": "a", "a1": "a", "a2": "a", "b0": "b", "b1": "b"}
+	for _, tc := range []struct {
+		name    string
+		classes map[string]string
+		budget  int
+		beta    float64
+		want    string
+	}{
+		{"no class", map[string]string{"a0": "a"}, 2, 0, `id "a1" has no class`},
+		{"budget", classes, 6, 0, "budget 6 outside [1, 5]"},
+		// β 0.5 leaves "a" 2 of 3 but its share of 5 is 3.
+		{"share", classes, 5, 0.5, `(class "a", its share of the budget)`},
+		{"beta", classes, 2, 1, "β = 1 outside [0, 1)"},
+	} {
+		_, _, err := DoubleEndByClass(scores, tc.classes, tc.budget, tc.beta)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
+		}
+	}
+}

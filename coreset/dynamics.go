@@ -63,6 +63,16 @@ func (d *Dynamics) IDs() []string {
 	return ids
 }
 
+// Labels maps every recorded id to its label (a class index). For a table
+// recorded on pseudo-labels these are the pseudo-classes.
+func (d *Dynamics) Labels() map[string]int {
+	out := make(map[string]int, len(d.ex))
+	for id, s := range d.ex {
+		out[id] = s.label
+	}
+	return out
+}
+
 // Record stores the logits (class scores before softmax) that the model gave
 // example id in epoch, and the example's label. logits is copied.
 //

@@ -100,11 +100,13 @@ var dynamicsMethods = []string{train.CoresetCCS, train.CoresetHardest, train.Cor
 
 // SharesDynamics reports whether the plan's ratio jobs score their subsets
 // with the training dynamics the dense job 0 records: ratios with a method
-// that scores by label dynamics (ccs, hardest, easiest) and no dynamics
-// table given. One dynamics run then serves the whole sweep, and job 0
-// must finish before any ratio job starts.
+// that scores by label dynamics (ccs, hardest, easiest), no dynamics
+// table given and the base proxy (the dense job fine-tunes the model; a
+// scratch proxy is a different run). One dynamics run then serves the
+// whole sweep, and job 0 must finish before any ratio job starts.
 func (p *Plan) SharesDynamics() bool {
-	return len(p.Ratios) > 0 && p.Base.CoresetDynamics == "" && slices.Contains(dynamicsMethods, p.Base.Coreset)
+	return len(p.Ratios) > 0 && p.Base.CoresetDynamics == "" && slices.Contains(dynamicsMethods, p.Base.Coreset) &&
+		p.Base.CoresetProxy != train.ProxyScratch
 }
 
 // DynamicsTable is the training-dynamics table the ratio jobs of the sweep

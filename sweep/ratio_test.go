@@ -121,6 +121,12 @@ func TestRatioJobs(t *testing.T) {
 	if q.SharesDynamics() || q.Config("/sw", q.Jobs()[1]).CoresetDynamics != "/runs/dyn" {
 		t.Error("a given dynamics table is not the ratio jobs'")
 	}
+	// A proxy trained from random weights is not the dense job's run.
+	q = ratioPlan(t, "ccs", 0.3)
+	q.Base.CoresetProxy = "scratch"
+	if q.SharesDynamics() || q.Config("/sw", q.Jobs()[0]).RecordDynamics {
+		t.Error("a scratch-proxy sweep shares the dense job's dynamics")
+	}
 
 	// The saved plan of a target sweep names no ratios, and reads back
 	// equal; a ratio sweep's reads back with them.

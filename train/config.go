@@ -77,7 +77,8 @@ type Config struct {
 	CoresetBeta       float64 `json:"coreset_beta"`        // fraction of hardest examples dropped first (ccs, elfs); < 0: by the ratio (DefaultBeta)
 	CoresetBetaSearch bool    `json:"coreset_beta_search"` // choose β on the validation set instead: one run per candidate
 	CoresetStrata     int     `json:"coreset_strata"`      // CCS score strata; 0: min(50, examples left)
-	CoresetByClass    bool    `json:"coreset_by_class"`    // CCS within each class, the budget split by class size
+	CoresetByClass    bool    `json:"coreset_by_class"`    // select within each class (ccs) or pseudo-class (elfs), the budget split by class size
+	CoresetProxy      string  `json:"coreset_proxy"`       // the dynamics run: "base" (fine-tune the model; default) or "scratch" (train its architecture from random weights)
 	CoresetClusters   int     `json:"coreset_clusters"`    // ELFS pseudo-classes; 0: the number of labels in train
 	CoresetDynamics   string  `json:"coreset_dynamics"`    // an existing dynamics table (or run directory) to score with; "": a dynamics run first
 

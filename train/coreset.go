@@ -25,6 +25,13 @@ const (
 	CoresetEasiest = "easiest" // the lowest scores (coreset.Easiest)
 )
 
+// Proxy runs (Config.CoresetProxy, SubsetConfig.Proxy): the run whose
+// training dynamics score the examples.
+const (
+	ProxyBase    = "base"    // fine-tune the model, as the selected subset will be
+	ProxyScratch = "scratch" // train the model's architecture from random weights (ELFS's proxy model)
+)
+
 // BetaCandidates are the hard-drop fractions a β search tries, the range
 // over which CCS (Zheng et al. 2023) tunes its hard cutoff.
 var BetaCandidates = []float64{0, 0.1, 0.2, 0.3, 0.4}
@@ -65,9 +72,15 @@ type SubsetConfig struct {
 	Beta       float64
 	BetaSearch bool
 	Strata     int // CCS strata; 0: min(50, examples left after the β drop)
-	// ByClass runs CCS within each class, the budget split in proportion to
-	// the class sizes (coreset.CCSByClass); CCS only, needs labels.
-	ByClass  bool
+	// ByClass selects within each class, the budget split in proportion to
+	// the class sizes: CCS within each true class (coreset.CCSByClass),
+	// ELFS's double-end window within each pseudo-class
+	// (coreset.DoubleEndByClass; still no label read).
+	ByClass bool
+	// Proxy is the dynamics run: ProxyBase ("" too) fine-tunes Run.Model,
+	// ProxyScratch trains its architecture from random weights (ELFS's
+	// proxy model; the tables are kept apart in WorkDir).
+	Proxy    string
 	Clusters int    // ELFS pseudo-classes; 0: the number of labels in Train
 	Seed     uint64 // the selection's random draws (Random, CCS strata, β-search subsets)
 	// Dynamics is an existing table (or a run directory holding one) to
@@ -106,6 +119,8 @@ type SubsetResult struct {
 	// true labels when Train has them (the share of examples whose cluster's
 	// majority label is their own; 1/classes is chance for balanced data).
 	ClusterSizes []int              `json:"cluster_sizes,omitempty"`
+	ClusterTaken []int              `json:"cluster_taken,omitempty"` // by-class ELFS: selected from each pseudo-class
+	Proxy        string             `json:"proxy,omitempty"`         // the dynamics run recorded here: base or scratch
 	Purity       *float64           `json:"purity,omitempty"`
 	BetaSearch   map[string]float64 `json:"beta_search,omitempty"` // β → validation metric
 }
@@ -195,8 +210,10 @@ func (c *SubsetConfig) Validate() error {
 		return errors.New("coreset: a work directory is required for the dynamics runs")
 	case c.Run.Train == "":
 		return errors.New("coreset: no data file to select from")
-	case c.ByClass && c.Method != CoresetCCS:
-		return fmt.Errorf("coreset: by-class selection is a variant of ccs, not of %s", c.Method)
+	case c.ByClass && c.Method != CoresetCCS && c.Method != CoresetELFS:
+		return fmt.Errorf("coreset: by-class selection is a variant of ccs and elfs, not of %s", c.Method)
+	case c.Proxy != "" && c.Proxy != ProxyBase && c.Proxy != ProxyScratch:
+		return fmt.Errorf("coreset: proxy %q: want base (fine-tune the model) or scratch (train it from random weights)", c.Proxy)
 	case c.BetaSearch && c.Run.Valid == "":
 		return errors.New("coreset: a β search needs a validation file to compare the candidates on")
 	case c.Method != CoresetRandom && c.Dynamics == "" && c.Run.Model == "":
@@ -216,7 +233,18 @@ func (c *SubsetConfig) choose(src *source, scores map[string]float64, budget int
 		return coreset.Easiest(scores, budget)
 	case CoresetELFS:
 		res.Beta, res.Dropped = &beta, dropCount(beta, len(scores))
-		return coreset.DoubleEnd(scores, budget, beta)
+		if !c.ByClass {
+			return coreset.DoubleEnd(scores, budget, beta)
+		}
+		chosen, rep, err := coreset.DoubleEndByClass(scores, src.pseudo, budget, beta)
+		if err != nil {
+			return nil, err
+		}
+		res.Dropped, res.ClusterTaken = rep.Dropped, make([]int, len(rep.Classes))
+		for i, cc := range rep.Classes {
+			res.ClusterTaken[i] = cc.Taken
+		}
+		return chosen, nil
 	}
 	strata := c.Strata
 	if strata == 0 {
@@ -267,6 +295,7 @@ type source struct {
 	recs    []data.Record
 	ids     []string          // record ids in file order
 	labels  map[string]string // id → label; nil when a record has none
+	pseudo  map[string]string // id → ELFS pseudo-class ("c<k>", from the dynamics table), once scored
 	idField string            // the id field the ids were read with
 	idNote  string
 	derived int
@@ -347,7 +376,7 @@ func applyCoreset(cfg *Config, log io.Writer) error {
 	run := *cfg
 	run.Coreset, run.RecordDynamics, run.Resume = "", false, false
 	res, err := SelectSubset(SubsetConfig{Run: run, Method: cfg.Coreset, Ratio: cfg.CoresetRatio, Score: cfg.CoresetScore,
-		Beta: cfg.CoresetBeta, BetaSearch: cfg.CoresetBetaSearch, Strata: cfg.CoresetStrata, ByClass: cfg.CoresetByClass, Clusters: cfg.CoresetClusters,
+		Beta: cfg.CoresetBeta, BetaSearch: cfg.CoresetBetaSearch, Strata: cfg.CoresetStrata, ByClass: cfg.CoresetByClass, Clusters: cfg.CoresetClusters, Proxy: cfg.CoresetProxy,
 		Seed: cfg.Seed, Dynamics: cfg.CoresetDynamics, WorkDir: dir, Out: out}, log)
 	if err != nil {
 		return err
@@ -375,7 +404,7 @@ func (c *Config) validateCoreset() error {
 		return nil
 	}
 	sc := SubsetConfig{Run: *c, Method: c.Coreset, Ratio: c.CoresetRatio, Score: c.CoresetScore, Beta: c.CoresetBeta,
-		BetaSearch: c.CoresetBetaSearch, Strata: c.CoresetStrata, ByClass: c.CoresetByClass, Clusters: c.CoresetClusters, Dynamics: c.CoresetDynamics, WorkDir: "-"}
+		BetaSearch: c.CoresetBetaSearch, Strata: c.CoresetStrata, ByClass: c.CoresetByClass, Clusters: c.CoresetClusters, Proxy: c.CoresetProxy, Dynamics: c.CoresetDynamics, WorkDir: "-"}
 	if err := sc.Validate(); err != nil {
 		return fmt.Errorf("%s (coreset_* settings)", strings.TrimPrefix(err.Error(), "coreset: "))
 	}

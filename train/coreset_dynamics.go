@@ -2,6 +2,7 @@ package train
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,11 +29,7 @@ const dynamicsEvalBatches = 4
 func (c *SubsetConfig) scores(src *source, res *SubsetResult, log io.Writer) (map[string]float64, error) {
 	path := c.Dynamics
 	if path == "" {
-		name := "dynamics.jsonl"
-		if c.Method == CoresetELFS {
-			name = "dynamics-pseudo.jsonl"
-		}
-		path = filepath.Join(c.WorkDir, name)
+		path = filepath.Join(c.WorkDir, c.dynamicsName()+".jsonl")
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 			if err := c.recordDynamics(src, path, res, log); err != nil {
 				return nil, err
@@ -51,6 +48,17 @@ func (c *SubsetConfig) scores(src *source, res *SubsetResult, log io.Writer) (ma
 		return nil, err
 	}
 	res.Dynamics = path
+	if c.Dynamics == "" {
+		res.Proxy = cmp.Or(c.Proxy, ProxyBase)
+	}
+	if c.Method == CoresetELFS {
+		// The table's labels are the pseudo-classes of its run.
+		width := len(strconv.Itoa(table.NumClasses() - 1))
+		src.pseudo = map[string]string{}
+		for id, l := range table.Labels() {
+			src.pseudo[id] = fmt.Sprintf("c%0*d", width, l)
+		}
+	}
 	kind, _ := coreset.ParseScoreKind(c.Score)
 	all, err := table.Scores(kind, 0)
 	if err != nil {
@@ -67,6 +75,21 @@ func (c *SubsetConfig) scores(src *source, res *SubsetResult, log io.Writer) (ma
 	return scores, nil
 }
 
+// dynamicsName is the work dir's name for the dynamics table (name.jsonl)
+// and its run (name-run) of c's method and proxy: dynamics (true labels)
+// or dynamics-pseudo (ELFS), with -scratch for a proxy from random
+// weights, so that a work dir keeps each kind apart.
+func (c *SubsetConfig) dynamicsName() string {
+	name := "dynamics"
+	if c.Method == CoresetELFS {
+		name += "-pseudo"
+	}
+	if c.Proxy == ProxyScratch {
+		name += "-scratch"
+	}
+	return name
+}
+
 // recordDynamics trains on src (on the true labels, or on pseudo-labels
 // for ELFS) with dynamics recording and saves the table at path once the
 // run is complete. An interrupted run is resumed.
@@ -74,13 +97,13 @@ func (c *SubsetConfig) recordDynamics(src *source, path string, res *SubsetResul
 	cfg := c.Run
 	cfg.Task, cfg.RecordDynamics, cfg.Coreset = "classification", true, ""
 	cfg.Test, cfg.DenseRef, cfg.Target = "", "", 0
-	cfg.OutDir = filepath.Join(c.WorkDir, "dynamics-run")
+	cfg.OutDir = filepath.Join(c.WorkDir, c.dynamicsName()+"-run")
+	cfg.FromScratch = c.Proxy == ProxyScratch
 	if c.Method == CoresetELFS {
 		pseudo, err := c.pseudoLabels(src, res, log)
 		if err != nil {
 			return err
 		}
-		cfg.OutDir = filepath.Join(c.WorkDir, "dynamics-pseudo-run")
 		cfg.Train, cfg.TextField, cfg.LabelField, cfg.IDField = pseudo, "text", "label", "id"
 	} else if src.labels == nil {
 		return fmt.Errorf("coreset: method %s needs a label on every record of %s (elfs and random need none)", c.Method, c.Run.Train)
@@ -90,7 +113,11 @@ func (c *SubsetConfig) recordDynamics(src *source, path string, res *SubsetResul
 		cfg.EvalBatches = dynamicsEvalBatches
 	}
 	cfg.Resume = HoldsRun(cfg.OutDir)
-	fmt.Fprintf(log, "coreset: recording training dynamics: %d steps on %s in %s\n", cfg.Steps, cfg.Train, cfg.OutDir)
+	from := "fine-tuning " + cfg.Model
+	if cfg.FromScratch {
+		from = "training " + cfg.Model + "'s architecture from random weights"
+	}
+	fmt.Fprintf(log, "coreset: recording training dynamics: %d steps %s on %s in %s\n", cfg.Steps, from, cfg.Train, cfg.OutDir)
 	if _, err := Run(cfg, log); err != nil {
 		return fmt.Errorf("coreset: dynamics run: %w", err)
 	}

@@ -272,8 +272,52 @@ func TestSelectSubsetByClass(t *testing.T) {
 		t.Errorf("classes %+v, first stratum %+v; want %+v and cat's strata first", res.Classes, res.Strata[0], want)
 	}
 	c.Method = CoresetHardest
-	if _, err := SelectSubset(c, io.Discard); err == nil || !strings.Contains(err.Error(), "variant of ccs") {
+	if _, err := SelectSubset(c, io.Discard); err == nil || !strings.Contains(err.Error(), "variant of ccs and elfs") {
 		t.Errorf("by class with hardest: error %v", err)
+	}
+}
+
+// TestSelectSubsetELFSByClassScratch: ELFS with a proxy trained from
+// random weights records its own table beside the fine-tuned proxy's, and
+// by class takes each pseudo-class's share of the budget (2 clusters of 12
+// → 3 and 3 of 6).
+func TestSelectSubsetELFSByClassScratch(t *testing.T) {
+	model := byteLevelModelDir(t, true)
+	dir := t.TempDir()
+	work := filepath.Join(dir, "work")
+	c := subsetConfig(t, model, writeTopicData(t, dir, 24), work, CoresetELFS, 0.25)
+	c.ByClass, c.Proxy = true, ProxyScratch
+	var log bytes.Buffer
+	res, err := SelectSubset(c, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(res.Dynamics, "dynamics-pseudo-scratch.jsonl") || res.Proxy != ProxyScratch ||
+		!strings.Contains(log.String(), "from random weights") {
+		t.Errorf("scored %s with proxy %q; log:\n%s", res.Dynamics, res.Proxy, log.String())
+	}
+	if !slices.Equal(res.ClusterSizes, []int{12, 12}) || !slices.Equal(res.ClusterTaken, []int{3, 3}) || res.Selected != 6 {
+		t.Errorf("clusters %v, taken %v, selected %d; want 3 of each 12", res.ClusterSizes, res.ClusterTaken, res.Selected)
+	}
+	var saved Config
+	if b, err := os.ReadFile(filepath.Join(work, "dynamics-pseudo-scratch-run", "best", "train_config.json")); err != nil {
+		t.Fatal(err)
+	} else if err := json.Unmarshal(b, &saved); err != nil || !saved.FromScratch {
+		t.Errorf("the proxy run's config: from_scratch %v (%v)", saved.FromScratch, err)
+	}
+	// The fine-tuned proxy's table is another file: a base selection records it anew.
+	c.Proxy, c.ByClass = ProxyBase, false
+	c.Out = filepath.Join(dir, "base.jsonl")
+	res2, err := SelectSubset(c, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(res2.Dynamics, "dynamics-pseudo.jsonl") || res2.Proxy != ProxyBase {
+		t.Errorf("base proxy scored %s (%q)", res2.Dynamics, res2.Proxy)
+	}
+	c.Proxy = "pretrained"
+	if _, err := SelectSubset(c, io.Discard); err == nil || !strings.Contains(err.Error(), `proxy "pretrained"`) {
+		t.Errorf("unknown proxy: error %v", err)
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 // its own flags name the data, the output and the method.
 var coresetHidden = []string{"train", "test", "out-dir", "resume", "record-dynamics", "dense-reference",
 	"coreset", "coreset-ratio", "coreset-score", "coreset-beta", "coreset-beta-search", "coreset-strata",
-	"coreset-by-class", "coreset-clusters", "coreset-dynamics"}
+	"coreset-by-class", "coreset-clusters", "coreset-dynamics", "coreset-proxy"}
 
 func runCoreset(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("coreset", "coreset --data FILE --ratio R --method ccs|elfs|random|hardest|easiest --out FILE [--score aum|el2n|forgetting|entropy] [--model DIR ...]\n\n"+
@@ -38,7 +38,8 @@ func runCoreset(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&sc.Beta, "beta", -1, "fraction of hardest examples ccs and elfs drop first (negative: 0, 0.1 or 0.3 by the ratio)")
 	fs.BoolVar(&sc.BetaSearch, "beta-search", false, "choose --beta on --valid: one training run per candidate")
 	fs.IntVar(&sc.Strata, "strata", 0, "CCS score strata (0: min(50, examples))")
-	fs.BoolVar(&sc.ByClass, "by-class", false, "ccs within each class, the budget split in proportion to the class sizes")
+	fs.BoolVar(&sc.ByClass, "by-class", false, "select within each class (ccs) or pseudo-class (elfs), the budget split in proportion to the class sizes")
+	fs.StringVar(&sc.Proxy, "proxy", "base", "the dynamics run: base (fine-tune --model) or scratch (train its architecture from random weights)")
 	fs.IntVar(&sc.Clusters, "clusters", 0, "ELFS pseudo-classes (0: the number of labels in --data)")
 	fs.StringVar(&sc.Dynamics, "dynamics", "", "existing dynamics table (or run directory) to score with")
 	fs.StringVar(&sc.WorkDir, "work-dir", "", "dynamics runs, pseudo-labels and tables (default: <out>.work)")

@@ -73,7 +73,8 @@ func trainFlags(fs *pflag.FlagSet, fc *train.Config) {
 		"coreset_beta":        "fraction of hardest examples dropped first by ccs and elfs (negative: by the ratio)",
 		"coreset_beta_search": "choose the hard-drop fraction on the validation set (one run per candidate)",
 		"coreset_strata":      "CCS score strata (0: min(50, examples))",
-		"coreset_by_class":    "run CCS within each class, the budget split in proportion to the class sizes",
+		"coreset_by_class":    "select within each class (ccs) or pseudo-class (elfs), the budget split in proportion to the class sizes",
+		"coreset_proxy":       "the dynamics run: base (fine-tune the model) or scratch (its architecture from random weights, as the ELFS paper's proxy)",
 		"coreset_clusters":    "ELFS pseudo-classes (0: the number of labels)",
 		"coreset_dynamics":    "existing dynamics table (or run directory) to score with instead of a dynamics run",
 	}
