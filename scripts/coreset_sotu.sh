@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Data-efficient fine-tuning on State of the Union: coreset selection
 # (CCS, CCS with β searched on valid, CCS by class, ELFS, ELFS with β
-# searched on valid, random, hardest-only) at data ratios 0.1, 0.3 and 0.5 with 3 seeds each, against
+# searched on valid, ELFS by pseudo-class, ELFS with a proxy trained from
+# random weights (globally and by pseudo-class), random, hardest-only) at data ratios 0.1, 0.3 and 0.5 with 3 seeds each, against
 # training on all the data. Prints a table of test accuracy (mean ± sd over
 # the seeds).
 #
@@ -23,11 +24,17 @@
 #                     0 leaves them out. elfs-beta reads the valid labels
 #                     for the search only; the examples it selects from stay
 #                     unlabelled
+#   SEEDS ("1 2 3")   training seeds (and random-selection seeds); the
+#                     table is over the seeds given
+#   METHODS           the methods to run (default: all of them, the
+#                     β-search ones with BETA_SEARCH=1); the label and
+#                     pseudo-label dynamics runs and the β searches run
+#                     whatever is given
 #   JOBS (2)          single-threaded training runs at a time
 #   ST                a prebuilt sparsetune binary (default: built from
 #                     this tree into WORKDIR)
-# About an hour on a shared 2-core machine with the defaults (66
-# training runs, 2 dynamics runs of 625 steps, 6 β searches of 5 runs).
+# About 75 minutes on a shared 2-core machine with the defaults (93
+# training runs, 3 dynamics runs of 625 steps, 6 β searches of 5 runs).
 #
 # The task: paragraphs of State of the Union addresses labelled with their
 # half-century (4 classes), speeches split 70/10/20 into train/valid/test,
@@ -38,7 +45,10 @@
 # CCS and hardest-only) come from one dense run on all the training data,
 # the pseudo-label dynamics (ELFS) from one run on k-means clusters of the
 # base model's embeddings; both are recorded once (seed 1) and shared by
-# every ratio and seed, as the papers score once per dataset. The dynamics
+# every ratio and seed, as the papers score once per dataset; elfs-scratch
+# records a third, on the same pseudo-labels, with the base model's
+# architecture trained from random weights (the ELFS paper's proxy is a
+# network trained from scratch on the pseudo-labels). The dynamics
 # runs are longer than the training runs (DYN_STEPS): both papers record
 # over a full training run of many epochs, and with one epoch the AUM of
 # an example mostly says which class it is in.
@@ -83,13 +93,20 @@ evals=(--task classification --valid "$task/valid.jsonl" --test "$task/test.json
 # DYN_EVERY. The --steps given last wins: the dynamics runs take
 # DYN_STEPS, the β-search runs (whose dynamics table already exists) STEPS.
 list=$work/runs.txt
-methods=(random ccs ccs-byclass hardest elfs)
-[[ $beta_search == 1 ]] && methods+=(ccs-beta elfs-beta)
-select1() { # select1 METHOD RATIO SEED; ccs-byclass is ccs --by-class, ccs-beta and elfs-beta ccs and elfs with a β searched on valid
+if [[ -n ${METHODS:-} ]]; then
+  read -ra methods <<<"$METHODS"
+else
+  methods=(random ccs ccs-byclass hardest elfs elfs-byclass elfs-scratch elfs-scratch-byclass)
+  [[ $beta_search == 1 ]] && methods+=(ccs-beta elfs-beta)
+fi
+read -ra seeds <<<"${SEEDS:-1 2 3}"
+select1() { # select1 METHOD RATIO SEED; *-byclass is --by-class, elfs-scratch* --proxy scratch, ccs-beta and elfs-beta ccs and elfs with a β searched on valid
   local out=$sel/$1-$2-seed$3.jsonl method=$1 extra=() n=$dyn_steps
   [[ -f $out ]] && return
   case $method in
-  ccs-byclass) method=ccs extra=(--by-class) ;;
+  ccs-byclass|elfs-byclass) method=${method%-byclass} extra=(--by-class) ;;
+  elfs-scratch) method=elfs extra=(--proxy scratch) ;;
+  elfs-scratch-byclass) method=elfs extra=(--proxy scratch --by-class) ;;
   ccs-beta|elfs-beta)
     method=${method%-beta} n=$steps
     if [[ $3 == 1 ]]; then
@@ -103,8 +120,9 @@ select1() { # select1 METHOD RATIO SEED; ccs-byclass is ccs --by-class, ccs-beta
     --out "$out" --work-dir "$sel/work" > "$out.report.json" 2> "$out.log"
   echo "selected $out" >&2
 }
-# The two dynamics runs side by side.
+# The dynamics runs, two at a time.
 select1 ccs 0.1 1 & select1 elfs 0.1 1 & wait
+[[ " ${methods[*]}" == *" elfs-scratch"* ]] && select1 elfs-scratch 0.1 1
 # The β searches (5 training runs each), two at a time.
 if [[ $beta_search == 1 ]]; then
   export -f select1
@@ -112,9 +130,9 @@ if [[ $beta_search == 1 ]]; then
   printf '%s %s\n' ccs-beta 0.1 ccs-beta 0.3 ccs-beta 0.5 elfs-beta 0.1 elfs-beta 0.3 elfs-beta 0.5 |
     xargs -P "$jobs" -L 1 bash -c 'common=($common_sel); select1 "$1" "$2" 1' _
 fi
-printf 'full-1-seed%s %s %s\n' 1 1 "$task/train.jsonl" 2 2 "$task/train.jsonl" 3 3 "$task/train.jsonl" > "$list"
+for seed in "${seeds[@]}"; do echo "full-1-seed$seed $seed $task/train.jsonl"; done > "$list"
 for ratio in 0.1 0.3 0.5; do
-  for seed in 1 2 3; do
+  for seed in "${seeds[@]}"; do
     for method in "${methods[@]}"; do
       select1 "$method" "$ratio" "$seed"
       echo "$method-$ratio-seed$seed $seed $sel/$method-$ratio-seed$seed.jsonl" >> "$list"
@@ -146,7 +164,7 @@ while read -r name seed _; do
     "$(sed -E 's/.*"test_metric":([0-9.]+).*/\1/' <<<"$s")" "$(sed -E 's/.*"metric":([0-9.]+).*/\1/' <<<"$s")" >> "$results"
 done < "$list"
 echo
-echo "method-ratio: test accuracy mean ± sd (valid mean), 3 seeds"
+echo "method-ratio: test accuracy mean ± sd (valid mean), seeds ${seeds[*]}"
 awk -F'\t' '{ k=$1; n[k]++; s[k]+=$3; q[k]+=$3*$3; v[k]+=$4 }
   END { for (k in n) { m=s[k]/n[k]; sd=(n[k]>1)?sqrt((q[k]-n[k]*m*m)/(n[k]-1)):0;
         printf "%-12s %.4f ± %.4f (valid %.4f)\n", k, m, sd, v[k]/n[k] } }' "$results" | sort
