@@ -9,6 +9,7 @@ import (
 
 	"github.com/sparsetune/sparsetune/checkpoints"
 	"github.com/sparsetune/sparsetune/infer"
+	"github.com/sparsetune/sparsetune/internal/jsonfile"
 	"github.com/sparsetune/sparsetune/train"
 )
 
@@ -70,7 +71,7 @@ var measureLatency = func(checkpoint string, seqLen int) (Latency, error) {
 func jobLatency(jdir string, r *Result, seqLen int, measure bool) (Latency, error) {
 	path := filepath.Join(jdir, LatencyFile)
 	var l Latency
-	if err := readJSON(path, &l); err == nil && l.Measured {
+	if err := jsonfile.Read(path, &l); err == nil && l.Measured {
 		return l, nil
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return l, err
@@ -82,7 +83,7 @@ func jobLatency(jdir string, r *Result, seqLen int, measure bool) (Latency, erro
 	if err != nil || !l.Measured {
 		return l, err
 	}
-	return l, writeJSON(path, l)
+	return l, jsonfile.Write(path, l)
 }
 
 // denseLatency is the dense point's latency: the same engine's dense runs,

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sparsetune/sparsetune/checkpoints"
 	"github.com/sparsetune/sparsetune/internal/atomicfile"
+	"github.com/sparsetune/sparsetune/internal/jsonfile"
 	"github.com/sparsetune/sparsetune/train"
 )
 
@@ -155,7 +156,7 @@ func runReport(dir, imgDir string) ([]byte, error) {
 		}
 	}
 	c := train.DefaultConfig()
-	if err := readJSON(filepath.Join(ckpt, checkpoints.ConfigFile), &c); err != nil {
+	if err := jsonfile.Read(filepath.Join(ckpt, checkpoints.ConfigFile), &c); err != nil {
 		return nil, err
 	}
 	var st train.State
@@ -240,7 +241,7 @@ func runReport(dir, imgDir string) ([]byte, error) {
 // own point beside it.
 func frontierSection(b *bytes.Buffer, dir, imgDir string, h *history, st train.State, target float64) error {
 	curve := &train.FrontierCurve{}
-	if err := readJSON(filepath.Join(dir, FrontierFile), curve); errors.Is(err, fs.ErrNotExist) {
+	if err := jsonfile.Read(filepath.Join(dir, FrontierFile), curve); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	} else if err != nil {
 		return err

@@ -2,7 +2,6 @@ package sweep
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sparsetune/sparsetune/internal/atomicfile"
+	"github.com/sparsetune/sparsetune/internal/jsonfile"
 	"github.com/sparsetune/sparsetune/train"
 )
 
@@ -142,7 +141,7 @@ func RunJob(dir string, p *Plan, index int, log io.Writer) error {
 		return fmt.Errorf("%s: %w", j.Name, err)
 	}
 	fmt.Fprintf(w, "frontier: %d points in %.0f s\n", len(curve.Points), curve.WallS)
-	return writeJSON(filepath.Join(jdir, FrontierFile), curve)
+	return jsonfile.Write(filepath.Join(jdir, FrontierFile), curve)
 }
 
 // runOne trains job j (resuming it when it was interrupted) and writes its
@@ -153,7 +152,7 @@ func runOne(dir string, p *Plan, j Job, w io.Writer) error {
 	if j.Target == 0 && p.DenseRef != "" {
 		fmt.Fprintf(w, "dense point: %s, evaluated by every sparse run as its dense reference\n", p.DenseRef)
 		r.DenseModel = p.DenseRef
-		return writeJSON(filepath.Join(jdir, ResultFile), r)
+		return jsonfile.Write(filepath.Join(jdir, ResultFile), r)
 	}
 	if j.Ratio > 0 && p.SharesDynamics() {
 		if err := denseDynamicsReady(dir); err != nil {
@@ -172,7 +171,7 @@ func runOne(dir string, p *Plan, j Job, w io.Writer) error {
 	}
 	r.Summary, r.SparseCheckpoint = sum, sum.SparseCheckpoint
 	fmt.Fprintf(w, "finished in %.0f s: %s %.4f%s\n", time.Since(start).Seconds(), sum.MetricName, sum.Metric, computeNote(sum))
-	return writeJSON(filepath.Join(jdir, ResultFile), r)
+	return jsonfile.Write(filepath.Join(jdir, ResultFile), r)
 }
 
 // denseDynamicsReady checks that job 0 has finished and left the
@@ -217,30 +216,10 @@ func computeNote(sum *train.Summary) string {
 // fs.ErrNotExist when the job has not finished.
 func ReadResult(jdir string) (*Result, error) {
 	r := &Result{}
-	if err := readJSON(filepath.Join(jdir, ResultFile), r); err != nil {
+	if err := jsonfile.Read(filepath.Join(jdir, ResultFile), r); err != nil {
 		return nil, err
 	}
 	return r, nil
-}
-
-func readJSON(path string, v any) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("%s: %v", path, err)
-	}
-	return nil
-}
-
-// writeJSON writes v as indented JSON, atomically.
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(path, append(b, '\n'), 0o644)
 }
 
 // lineLog serialises whole lines from concurrent jobs onto one writer.

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sparsetune/sparsetune/internal/jsonfile"
 	"github.com/sparsetune/sparsetune/train"
 )
 
@@ -128,7 +129,7 @@ func Load(dir string, measure bool) (*Table, *Plan, error) {
 		t.Rows = append(t.Rows, row)
 		if p.Frontier.From == j.Target {
 			curve := &train.FrontierCurve{}
-			if err := readJSON(filepath.Join(jdir, FrontierFile), curve); err == nil {
+			if err := jsonfile.Read(filepath.Join(jdir, FrontierFile), curve); err == nil {
 				t.Frontier = curve
 			} else if !errors.Is(err, fs.ErrNotExist) {
 				return nil, nil, err

@@ -1,7 +1,6 @@
 package train
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +12,7 @@ import (
 
 	"github.com/sparsetune/sparsetune/coreset"
 	"github.com/sparsetune/sparsetune/data"
-	"github.com/sparsetune/sparsetune/internal/atomicfile"
+	"github.com/sparsetune/sparsetune/internal/jsonfile"
 )
 
 // Coreset methods (Config.Coreset, SubsetConfig.Method).
@@ -381,8 +380,7 @@ func applyCoreset(cfg *Config, log io.Writer) error {
 	if err != nil {
 		return err
 	}
-	b, _ := json.MarshalIndent(res, "", "  ")
-	if err := atomicfile.WriteFile(filepath.Join(dir, "report.json"), append(b, '\n'), 0o644); err != nil {
+	if err := jsonfile.Write(filepath.Join(dir, "report.json"), res); err != nil {
 		return err
 	}
 	cfg.Train = out

@@ -2,14 +2,14 @@ package train
 
 import (
 	"encoding/json"
+	"fmt"
+	"math"
 	"path/filepath"
 
-	"fmt"
-	"github.com/sparsetune/sparsetune/data"
-	"math"
-
 	"github.com/sparsetune/sparsetune/checkpoints"
+	"github.com/sparsetune/sparsetune/data"
 	"github.com/sparsetune/sparsetune/infer"
+	"github.com/sparsetune/sparsetune/internal/jsonfile"
 	"github.com/sparsetune/sparsetune/nn"
 )
 
@@ -93,7 +93,7 @@ func EvaluateSparse(c EvalConfig) (*EvalResult, error) {
 // the compute a checkpoint spends depends on what it reads.
 func ValidSequences(sparseDir string, n int) ([][]int, error) {
 	var man checkpoints.SparseManifest
-	if err := readJSON(filepath.Join(sparseDir, checkpoints.SparseManifestFile), &man); err != nil {
+	if err := jsonfile.Read(filepath.Join(sparseDir, checkpoints.SparseManifestFile), &man); err != nil {
 		return nil, err
 	}
 	if len(man.TrainConfig) == 0 || string(man.TrainConfig) == "null" {

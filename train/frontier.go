@@ -1,7 +1,6 @@
 package train
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -124,18 +123,6 @@ func frontierCheckpoint(run string) (string, error) {
 		return "", fmt.Errorf("frontier: %s has no %s; a frontier needs a sparse run's routers", ckpt, routerFile)
 	}
 	return ckpt, nil
-}
-
-// readJSON decodes the JSON file at path into v, naming the file on error.
-func readJSON(path string, v any) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("%s: %v", path, err)
-	}
-	return nil
 }
 
 // frontier holds what the points share: the model with the checkpoint's

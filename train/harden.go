@@ -13,6 +13,7 @@ import (
 	"github.com/sparsetune/sparsetune/checkpoints"
 	"github.com/sparsetune/sparsetune/data"
 	"github.com/sparsetune/sparsetune/infer"
+	"github.com/sparsetune/sparsetune/internal/jsonfile"
 	"github.com/sparsetune/sparsetune/nn"
 	"github.com/sparsetune/sparsetune/router"
 )
@@ -108,7 +109,7 @@ type loadedRun struct {
 // run's data through the token cache (cacheDir, "" for the run's own).
 func openSparseRun(ckpt, cacheDir string) (*loadedRun, error) {
 	cfg := DefaultConfig()
-	if err := readJSON(filepath.Join(ckpt, checkpoints.ConfigFile), &cfg); err != nil {
+	if err := jsonfile.Read(filepath.Join(ckpt, checkpoints.ConfigFile), &cfg); err != nil {
 		return nil, err
 	}
 	if cfg.Target <= 0 {

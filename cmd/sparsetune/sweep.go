@@ -13,6 +13,7 @@ import (
 
 	"github.com/sparsetune/sparsetune/internal/atomicfile"
 	"github.com/sparsetune/sparsetune/internal/blas"
+	"github.com/sparsetune/sparsetune/internal/jsonfile"
 	"github.com/sparsetune/sparsetune/sweep"
 	"github.com/sparsetune/sparsetune/train"
 )
@@ -280,12 +281,11 @@ func runSweepFrontier(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	path := filepath.Join(filepath.Dir(curve.Checkpoint), sweep.FrontierFile) // in the run directory, where report finds it
-	b, _ := json.MarshalIndent(curve, "", "  ")
-	if err := atomicfile.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+	if err := jsonfile.Write(path, curve); err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "wrote %s\n", path)
-	b, _ = json.Marshal(curve)
+	b, _ := json.Marshal(curve)
 	fmt.Fprintln(stdout, string(b))
 	return nil
 }
