@@ -35,25 +35,9 @@ func CCSByClass(scores map[string]float64, labels map[string]string, budget int,
 	if err := checkBudget("ccs", budget, len(all)); err != nil {
 		return nil, nil, err
 	}
-	byLabel := map[string]map[string]float64{}
-	for _, id := range all {
-		l, ok := labels[id]
-		if !ok {
-			return nil, nil, fmt.Errorf("coreset: ccs by class: id %q has no label", id)
-		}
-		if byLabel[l] == nil {
-			byLabel[l] = map[string]float64{}
-		}
-		byLabel[l][id] = scores[id]
-	}
-	names := make([]string, 0, len(byLabel))
-	sizes := make([]int, 0, len(byLabel))
-	for l := range byLabel {
-		names = append(names, l)
-	}
-	slices.Sort(names)
-	for _, l := range names {
-		sizes = append(sizes, len(byLabel[l]))
+	names, byLabel, sizes, err := splitByClass(all, scores, labels, "label")
+	if err != nil {
+		return nil, nil, fmt.Errorf("coreset: ccs by class: %w", err)
 	}
 	shares := proportional(budget, sizes)
 	rep := &Report{Examples: len(all), Beta: beta, Budget: budget}
@@ -79,6 +63,29 @@ func CCSByClass(scores map[string]float64, labels map[string]string, budget int,
 		return nil, nil, fmt.Errorf("coreset: ccs by class: %w", err)
 	}
 	return chosen, rep, nil
+}
+
+// splitByClass groups the scores of ids by their class: the class names in
+// ascending order, each class's scores, and the class sizes in name order.
+// An id without a class is an error that calls the class what.
+func splitByClass(ids []string, scores map[string]float64, classes map[string]string, what string) ([]string, map[string]map[string]float64, []int, error) {
+	byClass := map[string]map[string]float64{}
+	for _, id := range ids {
+		c, ok := classes[id]
+		if !ok {
+			return nil, nil, nil, fmt.Errorf("id %q has no %s", id, what)
+		}
+		if byClass[c] == nil {
+			byClass[c] = map[string]float64{}
+		}
+		byClass[c][id] = scores[id]
+	}
+	names := slices.Sorted(maps.Keys(byClass))
+	sizes := make([]int, len(names))
+	for i, c := range names {
+		sizes[i] = len(byClass[c])
+	}
+	return names, byClass, sizes, nil
 }
 
 // proportional splits total over parts in proportion to sizes by the
@@ -131,21 +138,9 @@ func DoubleEndByClass(scores map[string]float64, classes map[string]string, budg
 	if err := checkBudget("double-end", budget, len(all)); err != nil {
 		return nil, nil, err
 	}
-	byClass := map[string]map[string]float64{}
-	for _, id := range all {
-		c, ok := classes[id]
-		if !ok {
-			return nil, nil, fmt.Errorf("coreset: double-end by class: id %q has no class", id)
-		}
-		if byClass[c] == nil {
-			byClass[c] = map[string]float64{}
-		}
-		byClass[c][id] = scores[id]
-	}
-	names := slices.Sorted(maps.Keys(byClass))
-	sizes := make([]int, len(names))
-	for i, c := range names {
-		sizes[i] = len(byClass[c])
+	names, byClass, sizes, err := splitByClass(all, scores, classes, "class")
+	if err != nil {
+		return nil, nil, fmt.Errorf("coreset: double-end by class: %w", err)
 	}
 	shares := proportional(budget, sizes)
 	rep := &Report{Examples: len(all), Beta: beta, Budget: budget}
