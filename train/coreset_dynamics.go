@@ -53,10 +53,9 @@ func (c *SubsetConfig) scores(src *source, res *SubsetResult, log io.Writer) (ma
 	}
 	if c.Method == CoresetELFS {
 		// The table's labels are the pseudo-classes of its run.
-		width := len(strconv.Itoa(table.NumClasses() - 1))
 		src.pseudo = map[string]string{}
 		for id, l := range table.Labels() {
-			src.pseudo[id] = fmt.Sprintf("c%0*d", width, l)
+			src.pseudo[id] = pseudoClass(l, table.NumClasses())
 		}
 	}
 	kind, _ := coreset.ParseScoreKind(c.Score)
@@ -161,12 +160,11 @@ func (c *SubsetConfig) pseudoLabels(src *source, res *SubsetResult, log io.Write
 		res.Purity = &p
 	}
 	path := filepath.Join(c.WorkDir, "pseudo-labels.jsonl")
-	width := len(strconv.Itoa(k - 1))
 	err = atomicfile.Write(path, func(w io.Writer) error {
 		bw := bufio.NewWriter(w)
 		enc := json.NewEncoder(bw)
 		for _, r := range src.recs {
-			label := fmt.Sprintf("c%0*d", width, assign[r.ID])
+			label := pseudoClass(assign[r.ID], k)
 			if err := enc.Encode(map[string]string{"id": r.ID, "text": r.Text, "label": label}); err != nil {
 				return err
 			}
@@ -174,6 +172,12 @@ func (c *SubsetConfig) pseudoLabels(src *source, res *SubsetResult, log io.Write
 		return bw.Flush()
 	})
 	return path, err
+}
+
+// pseudoClass names pseudo-class a of k: "c" and the number, zero-padded
+// to the width of k − 1 so that names sort as numbers.
+func pseudoClass(a, k int) string {
+	return fmt.Sprintf("c%0*d", len(strconv.Itoa(k-1)), a)
 }
 
 // purity is the share of examples whose cluster's most common label is
