@@ -2,7 +2,8 @@
 # Data-efficient fine-tuning on State of the Union: coreset selection
 # (CCS, CCS with β searched on valid, CCS by class, ELFS, ELFS with β
 # searched on valid, ELFS by pseudo-class, ELFS with a proxy trained from
-# random weights (globally and by pseudo-class), random, hardest-only) at data ratios 0.1, 0.3 and 0.5 with 3 seeds each, against
+# random weights (globally and by pseudo-class), random, hardest-only, and
+# as a diagnostic ELFS's window on the true-label dynamics) at data ratios 0.1, 0.3 and 0.5 with 3 seeds each, against
 # training on all the data. Prints a table of test accuracy (mean ± sd over
 # the seeds).
 #
@@ -33,7 +34,7 @@
 #   JOBS (2)          single-threaded training runs at a time
 #   ST                a prebuilt sparsetune binary (default: built from
 #                     this tree into WORKDIR)
-# About 75 minutes on a shared 2-core machine with the defaults (93
+# About 85 minutes on a shared 2-core machine with the defaults (111
 # training runs, 3 dynamics runs of 625 steps, 6 β searches of 5 runs).
 #
 # The task: paragraphs of State of the Union addresses labelled with their
@@ -96,7 +97,7 @@ list=$work/runs.txt
 if [[ -n ${METHODS:-} ]]; then
   read -ra methods <<<"$METHODS"
 else
-  methods=(random ccs ccs-byclass hardest elfs elfs-byclass elfs-scratch elfs-scratch-byclass)
+  methods=(random ccs ccs-byclass hardest elfs elfs-byclass elfs-scratch elfs-scratch-byclass elfs-oracle elfs-oracle-byclass)
   [[ $beta_search == 1 ]] && methods+=(ccs-beta elfs-beta)
 fi
 read -ra seeds <<<"${SEEDS:-1 2 3}"
@@ -107,6 +108,10 @@ select1() { # select1 METHOD RATIO SEED; *-byclass is --by-class, elfs-scratch* 
   ccs-byclass|elfs-byclass) method=${method%-byclass} extra=(--by-class) ;;
   elfs-scratch) method=elfs extra=(--proxy scratch) ;;
   elfs-scratch-byclass) method=elfs extra=(--proxy scratch --by-class) ;;
+  # A diagnostic, not a label-free method: ELFS's double-end window on the
+  # true-label table (the true classes as its "pseudo-classes").
+  elfs-oracle) method=elfs extra=(--dynamics "$sel/work/dynamics.jsonl") ;;
+  elfs-oracle-byclass) method=elfs extra=(--dynamics "$sel/work/dynamics.jsonl" --by-class) ;;
   ccs-beta|elfs-beta)
     method=${method%-beta} n=$steps
     if [[ $3 == 1 ]]; then
