@@ -213,6 +213,10 @@ func (c *SubsetConfig) Validate() error {
 		return fmt.Errorf("coreset: by-class selection is a variant of ccs and elfs, not of %s", c.Method)
 	case c.Proxy != "" && c.Proxy != ProxyBase && c.Proxy != ProxyScratch:
 		return fmt.Errorf("coreset: proxy %q: want base (fine-tune the model) or scratch (train it from random weights)", c.Proxy)
+	case c.Proxy == ProxyScratch && c.Method == CoresetRandom:
+		return errors.New("coreset: the scratch proxy is a dynamics run, and random selection records none: drop the proxy setting")
+	case c.Proxy == ProxyScratch && c.Dynamics != "":
+		return errors.New("coreset: the scratch proxy is a dynamics run, and a given dynamics table replaces it: drop one of the two")
 	case c.BetaSearch && c.Run.Valid == "":
 		return errors.New("coreset: a β search needs a validation file to compare the candidates on")
 	case c.Method != CoresetRandom && c.Dynamics == "" && c.Run.Model == "":

@@ -319,6 +319,14 @@ func TestSelectSubsetELFSByClassScratch(t *testing.T) {
 	if _, err := SelectSubset(c, io.Discard); err == nil || !strings.Contains(err.Error(), `proxy "pretrained"`) {
 		t.Errorf("unknown proxy: error %v", err)
 	}
+	c.Proxy, c.Dynamics = ProxyScratch, res2.Dynamics
+	if _, err := SelectSubset(c, io.Discard); err == nil || !strings.Contains(err.Error(), "a given dynamics table replaces it") {
+		t.Errorf("scratch proxy and a given table: error %v", err)
+	}
+	c.Method, c.Dynamics = CoresetRandom, ""
+	if _, err := SelectSubset(c, io.Discard); err == nil || !strings.Contains(err.Error(), "random selection records none") {
+		t.Errorf("scratch proxy with random: error %v", err)
+	}
 }
 
 // TestSelectSubsetBetaSearch: every candidate β that leaves room for the
