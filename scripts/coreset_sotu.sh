@@ -31,6 +31,9 @@
 #                     β-search ones with BETA_SEARCH=1); the label and
 #                     pseudo-label dynamics runs and the β searches run
 #                     whatever is given
+#   LABEL (era)       the task's label (scripts/sotu_party -label): era (4
+#                     half-centuries) or century (2 classes); read when the
+#                     work dir has no task yet
 #   JOBS (2)          single-threaded training runs at a time
 #   ST                a prebuilt sparsetune binary (default: built from
 #                     this tree into WORKDIR)
@@ -70,7 +73,7 @@ else
 fi
 # The task is built once per work dir: a rerun (say with BETA_SEARCH=1 after
 # BETA_SEARCH=0) keeps the splits its selections and dynamics were made on.
-[[ -f $work/task/test.jsonl ]] || go run ./scripts/sotu_party -label era "$ds" "$work/task"
+[[ -f $work/task/test.jsonl ]] || go run ./scripts/sotu_party -label "${LABEL:-era}" "$ds" "$work/task"
 
 task=$work/task
 runs=$work/runs
