@@ -28,39 +28,55 @@ import (
 // an id without a label, and a class whose share of the budget exceeds
 // what it has left after its β drop.
 func CCSByClass(scores map[string]float64, labels map[string]string, budget int, beta float64, strata int, seed uint64) ([]string, *Report, error) {
-	all, err := rank("ccs", scores)
+	return perClass("ccs", scores, labels, "label", budget, beta, func(class string, scores map[string]float64, share int, rep *Report) ([]string, error) {
+		if share == 0 {
+			return nil, nil
+		}
+		left := len(scores) - int(math.Floor(beta*float64(len(scores))*(1+1e-12)))
+		got, r, err := CCS(scores, share, beta, max(1, min(strata, left)), seed)
+		if err != nil {
+			return nil, err
+		}
+		rep.Dropped += r.Dropped
+		for _, s := range r.Strata {
+			s.Class = class
+			rep.Strata = append(rep.Strata, s)
+		}
+		return got, nil
+	})
+}
+
+// perClass runs a selector within each class of classes (what names a
+// class in errors): the budget is split over the classes in proportion to
+// their sizes, and pick chooses share ids from one class's scores (share
+// may be 0) and adds what it did to rep. The result is sorted, and
+// rep.Classes counts the classes.
+func perClass(who string, scores map[string]float64, classes map[string]string, what string, budget int, beta float64,
+	pick func(class string, scores map[string]float64, share int, rep *Report) ([]string, error)) ([]string, *Report, error) {
+	all, err := rank(who, scores)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := checkBudget("ccs", budget, len(all)); err != nil {
+	if err := checkBudget(who, budget, len(all)); err != nil {
 		return nil, nil, err
 	}
-	names, byLabel, sizes, err := splitByClass(all, scores, labels, "label")
+	names, byClass, sizes, err := splitByClass(all, scores, classes, what)
 	if err != nil {
-		return nil, nil, fmt.Errorf("coreset: ccs by class: %w", err)
+		return nil, nil, fmt.Errorf("coreset: %s by class: %w", who, err)
 	}
 	shares := proportional(budget, sizes)
 	rep := &Report{Examples: len(all), Beta: beta, Budget: budget}
 	var chosen []string
-	for i, l := range names {
-		if shares[i] == 0 {
-			continue
-		}
-		left := sizes[i] - int(math.Floor(beta*float64(sizes[i])*(1+1e-12)))
-		got, r, err := CCS(byLabel[l], shares[i], beta, max(1, min(strata, left)), seed)
+	for i, c := range names {
+		got, err := pick(c, byClass[c], shares[i], rep)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w (class %q, its share of the budget)", err, l)
+			return nil, nil, fmt.Errorf("%w (class %q, its share of the budget)", err, c)
 		}
 		chosen = append(chosen, got...)
-		rep.Dropped += r.Dropped
-		for _, s := range r.Strata {
-			s.Class = l
-			rep.Strata = append(rep.Strata, s)
-		}
 	}
 	slices.Sort(chosen)
-	if rep.Classes, err = CountClasses(labels, all, chosen); err != nil {
-		return nil, nil, fmt.Errorf("coreset: ccs by class: %w", err)
+	if rep.Classes, err = CountClasses(classes, all, chosen); err != nil {
+		return nil, nil, fmt.Errorf("coreset: %s by class: %w", who, err)
 	}
 	return chosen, rep, nil
 }
@@ -131,34 +147,11 @@ func proportional(total int, sizes []int) []int {
 // given classes. Errors: as DoubleEnd, an id without a class, and a class
 // whose share of the budget exceeds what it has left after its β drop.
 func DoubleEndByClass(scores map[string]float64, classes map[string]string, budget int, beta float64) ([]string, *Report, error) {
-	all, err := rank("double-end", scores)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := checkBudget("double-end", budget, len(all)); err != nil {
-		return nil, nil, err
-	}
-	names, byClass, sizes, err := splitByClass(all, scores, classes, "class")
-	if err != nil {
-		return nil, nil, fmt.Errorf("coreset: double-end by class: %w", err)
-	}
-	shares := proportional(budget, sizes)
-	rep := &Report{Examples: len(all), Beta: beta, Budget: budget}
-	var chosen []string
-	for i, c := range names {
-		rep.Dropped += int(math.Floor(beta * float64(sizes[i]) * (1 + 1e-12)))
-		if shares[i] == 0 {
-			continue
+	return perClass("double-end", scores, classes, "class", budget, beta, func(_ string, scores map[string]float64, share int, rep *Report) ([]string, error) {
+		rep.Dropped += int(math.Floor(beta * float64(len(scores)) * (1 + 1e-12)))
+		if share == 0 {
+			return nil, nil
 		}
-		got, err := DoubleEnd(byClass[c], shares[i], beta)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%w (class %q, its share of the budget)", err, c)
-		}
-		chosen = append(chosen, got...)
-	}
-	slices.Sort(chosen)
-	if rep.Classes, err = CountClasses(classes, all, chosen); err != nil {
-		return nil, nil, fmt.Errorf("coreset: double-end by class: %w", err)
-	}
-	return chosen, rep, nil
+		return DoubleEnd(scores, share, beta)
+	})
 }
