@@ -30,20 +30,27 @@ func TestProportional(t *testing.T) {
 	}
 }
 
+// easyAndHard is 40 scored ids in two classes: "a" (a00..a29) with easy
+// scores 0..29, "b" (b00..b09) with hard ones 100..109.
+func easyAndHard() (map[string]float64, map[string]string) {
+	scores, classes := map[string]float64{}, map[string]string{}
+	for i := range 30 {
+		id := fmt.Sprintf("a%02d", i)
+		scores[id], classes[id] = float64(i), "a"
+	}
+	for i := range 10 {
+		id := fmt.Sprintf("b%02d", i)
+		scores[id], classes[id] = 100+float64(i), "b"
+	}
+	return scores, classes
+}
+
 // TestCCSByClass: class "a" holds easy scores 0..29, class "b" hard ones
 // 100..109. Plain CCS stratifies [0, 109] as one range and, at budget 8,
 // spends it by stratum, not by class; by class, the budget splits 6:2
 // (30:10) and each class is stratified over its own range.
 func TestCCSByClass(t *testing.T) {
-	scores, labels := map[string]float64{}, map[string]string{}
-	for i := range 30 {
-		id := fmt.Sprintf("a%02d", i)
-		scores[id], labels[id] = float64(i), "a"
-	}
-	for i := range 10 {
-		id := fmt.Sprintf("b%02d", i)
-		scores[id], labels[id] = 100+float64(i), "b"
-	}
+	scores, labels := easyAndHard()
 	got, rep, err := CCSByClass(scores, labels, 8, 0.1, 3, 7)
 	if err != nil {
 		t.Fatal(err)
@@ -85,15 +92,7 @@ func TestCCSByClass(t *testing.T) {
 // budget splits 6:2 and each class's window is its own: "a" drops a29..a27
 // and takes a26..a21, "b" drops b09 and takes b08, b07.
 func TestDoubleEndByClass(t *testing.T) {
-	scores, classes := map[string]float64{}, map[string]string{}
-	for i := range 30 {
-		id := fmt.Sprintf("a%02d", i)
-		scores[id], classes[id] = float64(i), "a"
-	}
-	for i := range 10 {
-		id := fmt.Sprintf("b%02d", i)
-		scores[id], classes[id] = 100+float64(i), "b"
-	}
+	scores, classes := easyAndHard()
 	global, err := DoubleEnd(scores, 8, 0.1)
 	if err != nil {
 		t.Fatal(err)

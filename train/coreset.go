@@ -235,8 +235,9 @@ func (c *SubsetConfig) choose(src *source, scores map[string]float64, budget int
 	case CoresetEasiest:
 		return coreset.Easiest(scores, budget)
 	case CoresetELFS:
-		res.Beta, res.Dropped = &beta, dropCount(beta, len(scores))
+		res.Beta = &beta
 		if !c.ByClass {
+			res.Dropped = dropCount(beta, len(scores))
 			return coreset.DoubleEnd(scores, budget, beta)
 		}
 		chosen, rep, err := coreset.DoubleEndByClass(scores, src.pseudo, budget, beta)
@@ -298,7 +299,7 @@ type source struct {
 	recs    []data.Record
 	ids     []string          // record ids in file order
 	labels  map[string]string // id → label; nil when a record has none
-	pseudo  map[string]string // id → ELFS pseudo-class ("c<k>", from the dynamics table), once scored
+	pseudo  map[string]string // id → ELFS pseudo-class ("c<k>", from the dynamics table), once scored for a by-class selection
 	idField string            // the id field the ids were read with
 	idNote  string
 	derived int

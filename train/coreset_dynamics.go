@@ -51,7 +51,7 @@ func (c *SubsetConfig) scores(src *source, res *SubsetResult, log io.Writer) (ma
 	if c.Dynamics == "" {
 		res.Proxy = cmp.Or(c.Proxy, ProxyBase)
 	}
-	if c.Method == CoresetELFS {
+	if c.Method == CoresetELFS && c.ByClass {
 		// The table's labels are the pseudo-classes of its run.
 		src.pseudo = map[string]string{}
 		for id, l := range table.Labels() {
