@@ -1,0 +1,244 @@
+package atomicdir
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+)
+
+// writeTree makes dir hold one file, "id", with contents id.
+func writeTree(t *testing.T, dir, id string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "id"), []byte(id), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// idOf returns the contents of dir/id, or "" when dir is missing.
+func idOf(t *testing.T, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "id"))
+	if errors.Is(err, os.ErrNotExist) {
+		return ""
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func names(t *testing.T, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+func fillID(id string) func(string) error {
+	return func(tmp string) error {
+		return os.WriteFile(filepath.Join(tmp, "id"), []byte(id), 0o644)
+	}
+}
+
+func TestReplaceCreatesAndReplaces(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "ck")
+	for _, id := range []string{"one", "two"} {
+		if err := Replace(dir, fillID(id)); err != nil {
+			t.Fatal(err)
+		}
+		if got := idOf(t, dir); got != id {
+			t.Fatalf("id %q, want %q", got, id)
+		}
+		if got := names(t, parent); !slices.Equal(got, []string{"ck"}) {
+			t.Fatalf("parent holds %q, want only ck", got)
+		}
+	}
+}
+
+func TestReplaceFillErrorKeepsOld(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "ck")
+	writeTree(t, dir, "old")
+	boom := errors.New("boom")
+	if err := Replace(dir, func(tmp string) error { fillID("new")(tmp); return boom }); !errors.Is(err, boom) {
+		t.Fatalf("err %v, want boom", err)
+	}
+	if got := idOf(t, dir); got != "old" {
+		t.Fatalf("id %q, want old", got)
+	}
+	if got := names(t, parent); !slices.Equal(got, []string{"ck"}) {
+		t.Fatalf("parent holds %q, want only ck", got)
+	}
+}
+
+// TestRecoverStates builds each state a crash can leave and checks that
+// Heal restores the target without removing anything, and Recover restores
+// it and removes every sibling.
+func TestRecoverStates(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		have map[string]string // entry -> id ("" for a file)
+		want string            // id of ck afterwards, "" for missing
+	}{
+		{"new in place, old aside", map[string]string{".ck.new": "new", ".ck.old": "old"}, "new"},
+		{"first write, new complete", map[string]string{".ck.new": "new", ".ck.tmp-1": "partial"}, "new"},
+		{"old aside only", map[string]string{".ck.old": "old"}, "old"},
+		{"earlier release's old aside", map[string]string{".ck.tmp-77.old": "old", ".ck.tmp-77": "new"}, "old"},
+		{"swap never started", map[string]string{"ck": "old", ".ck.new": "new"}, "old"},
+		{"old left after swap", map[string]string{"ck": "new", ".ck.old": "old"}, "new"},
+		{"interrupted delete", map[string]string{".ck.deleting": "gone"}, ""},
+		{"only a partial write", map[string]string{".ck.tmp-3": "partial", ".ck.tmp-9f": ""}, ""},
+	} {
+		for _, heal := range []bool{true, false} {
+			parent := t.TempDir()
+			dir := filepath.Join(parent, "ck")
+			writeTree(t, filepath.Join(parent, "other"), "other")
+			for name, id := range c.have {
+				if id == "" {
+					os.WriteFile(filepath.Join(parent, name), nil, 0o644)
+					continue
+				}
+				writeTree(t, filepath.Join(parent, name), id)
+			}
+			var err error
+			if heal {
+				err = Heal(dir)
+			} else {
+				err = Recover(dir)
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			if got := idOf(t, dir); got != c.want {
+				t.Errorf("%s (heal %v): ck holds %q, want %q", c.name, heal, got, c.want)
+			}
+			got := names(t, parent)
+			if heal {
+				if len(got) < 1+len(c.have)-1 { // at most the restored one moved
+					t.Errorf("%s: Heal removed entries: %q", c.name, got)
+				}
+				continue
+			}
+			want := []string{"other"}
+			if c.want != "" {
+				want = []string{"ck", "other"}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%s: after Recover the parent holds %q, want %q", c.name, got, want)
+			}
+		}
+	}
+}
+
+func TestRemove(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "ck")
+	writeTree(t, dir, "x")
+	writeTree(t, filepath.Join(parent, ".ck.deleting"), "stale")
+	if err := Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(t, parent); len(got) != 0 {
+		t.Fatalf("parent holds %q after Remove", got)
+	}
+	if err := Remove(dir); err != nil {
+		t.Fatalf("Remove of a missing directory: %v", err)
+	}
+}
+
+func TestTargets(t *testing.T) {
+	parent := t.TempDir()
+	for _, n := range []string{"best", ".best.new", ".checkpoint-4.tmp-12", ".latest.tmp-ab", ".checkpoint-2.deleting", ".probe-1", "x.old", ".cache"} {
+		writeTree(t, filepath.Join(parent, n), "x")
+	}
+	got, err := Targets(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	if want := []string{"best", "checkpoint-2", "checkpoint-4", "latest"}; !slices.Equal(got, want) {
+		t.Fatalf("Targets = %q, want %q", got, want)
+	}
+}
+
+// TestCrashAnywhere kills a process with SIGKILL at each step of Replace
+// and of Remove, and checks that Recover then leaves the old or the new
+// directory under the target's name (never nothing, for Replace) and no
+// sibling.
+func TestCrashAnywhere(t *testing.T) {
+	if point := os.Getenv("ATOMICDIR_CRASH_AT"); point != "" {
+		crashHelper(point, os.Getenv("ATOMICDIR_DIR"))
+		return
+	}
+	for _, point := range []string{"filled", "new", "moved", "swapped", "doomed"} {
+		for _, existed := range []bool{true, false} {
+			parent := t.TempDir()
+			dir := filepath.Join(parent, "ck")
+			if existed || point == "doomed" {
+				writeTree(t, dir, "old")
+			}
+			cmd := exec.Command(os.Args[0], "-test.run=^TestCrashAnywhere$")
+			cmd.Env = append(os.Environ(), "ATOMICDIR_CRASH_AT="+point, "ATOMICDIR_DIR="+dir)
+			err := cmd.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+				t.Fatalf("%s: helper was not killed: %v", point, err)
+			}
+			if err := Recover(dir); err != nil {
+				t.Fatalf("%s: Recover: %v", point, err)
+			}
+			got := idOf(t, dir)
+			switch {
+			case point == "doomed":
+				if got != "" {
+					t.Errorf("killed in Remove: ck holds %q, want it gone", got)
+				}
+			case point == "filled" || point == "new" && existed:
+				// Before the old directory moved aside: the command did
+				// not finish, and the old one (or none) stays.
+				if want := map[bool]string{true: "old"}[existed]; got != want {
+					t.Errorf("killed at %s (existed %v): ck holds %q, want %q", point, existed, got, want)
+				}
+			case got != "new":
+				t.Errorf("killed at %s (existed %v): ck holds %q", point, existed, got)
+			}
+			want := []string{}
+			if got != "" {
+				want = []string{"ck"}
+			}
+			if n := names(t, parent); !slices.Equal(n, want) && !(len(n) == 0 && len(want) == 0) {
+				t.Errorf("killed at %s (existed %v): parent holds %q after Recover", point, existed, n)
+			}
+		}
+	}
+}
+
+// crashHelper runs in the child process of TestCrashAnywhere.
+func crashHelper(point, dir string) {
+	crashHook = func(p string) {
+		if p == point {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {}
+		}
+	}
+	if point == "doomed" {
+		Remove(dir)
+	} else {
+		Replace(dir, fillID("new"))
+	}
+	os.Exit(3) // not killed: the parent reports it
+}
