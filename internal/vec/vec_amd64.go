@@ -1,5 +1,8 @@
 package vec
 
+// hasAsm reports whether this architecture has the assembly kernels.
+const hasAsm = true
+
 //go:noescape
 func dotAVX2(x, y []float32) float32
 
@@ -11,3 +14,21 @@ func dotRows3AVX2(x0, x1, x2, w *float32, d, k int, o0, o1, o2 *float32)
 
 //go:noescape
 func axpyRows6AVX2(a0, a1, a2, a3, a4, a5, hb, w *float32, d, k int)
+
+//go:noescape
+func dotAVX512(x, y []float32) float32
+
+//go:noescape
+func axpyAVX512(a float32, x, y []float32)
+
+//go:noescape
+func gemvNAVX512(w, x *float32, d, k int, y *float32)
+
+//go:noescape
+func gemvTAVX512(w, h *float32, k, n int, y *float32)
+
+//go:noescape
+func dotRows3AVX512(x0, x1, x2, w *float32, d, k int, o0, o1, o2 *float32)
+
+//go:noescape
+func axpyRows6AVX512(a0, a1, a2, a3, a4, a5, hb, w *float32, d, k int)
