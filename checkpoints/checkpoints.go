@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sparsetune/sparsetune/internal/atomicdir"
 	"github.com/sparsetune/sparsetune/internal/atomicfile"
 	"github.com/sparsetune/sparsetune/internal/safetensors"
 	"github.com/sparsetune/sparsetune/nn"
@@ -38,65 +39,37 @@ type Contents struct {
 // runDir atomically and returns its path. An existing checkpoint of the
 // same name is replaced only once the new one is complete.
 func Save(runDir, name string, m *nn.Model, c Contents) (string, error) {
-	if err := os.MkdirAll(runDir, 0o755); err != nil {
-		return "", err
-	}
-	tmp, err := os.MkdirTemp(runDir, "."+name+".tmp-")
+	final := filepath.Join(runDir, name)
+	err := atomicdir.Replace(final, func(tmp string) error {
+		if err := m.Save(tmp); err != nil {
+			return err
+		}
+		if c.Optimizer != nil {
+			if err := atomicfile.WriteFile(filepath.Join(tmp, OptimizerFile), c.Optimizer, 0o644); err != nil {
+				return err
+			}
+		}
+		for file, v := range map[string]any{StateFile: c.State, ConfigFile: c.Config} {
+			if v == nil {
+				continue
+			}
+			b, err := json.MarshalIndent(v, "", "  ")
+			if err != nil {
+				return err
+			}
+			if err := atomicfile.WriteFile(filepath.Join(tmp, file), append(b, '\n'), 0o644); err != nil {
+				return err
+			}
+		}
+		for file, ts := range c.Tensors {
+			if err := safetensors.Write(filepath.Join(tmp, file), ts, safetensors.WriteOptions{}); err != nil {
+				return err
+			}
+		}
+		return copyFiles(tmp, c.ExtraFrom, c.Extra)
+	})
 	if err != nil {
 		return "", err
-	}
-	defer os.RemoveAll(tmp) // no-op once renamed
-	if err := m.Save(tmp); err != nil {
-		return "", err
-	}
-	if c.Optimizer != nil {
-		if err := atomicfile.WriteFile(filepath.Join(tmp, OptimizerFile), c.Optimizer, 0o644); err != nil {
-			return "", err
-		}
-	}
-	for file, v := range map[string]any{StateFile: c.State, ConfigFile: c.Config} {
-		if v == nil {
-			continue
-		}
-		b, err := json.MarshalIndent(v, "", "  ")
-		if err != nil {
-			return "", err
-		}
-		if err := atomicfile.WriteFile(filepath.Join(tmp, file), append(b, '\n'), 0o644); err != nil {
-			return "", err
-		}
-	}
-	for file, ts := range c.Tensors {
-		if err := safetensors.Write(filepath.Join(tmp, file), ts, safetensors.WriteOptions{}); err != nil {
-			return "", err
-		}
-	}
-	for _, f := range c.Extra {
-		b, err := os.ReadFile(filepath.Join(c.ExtraFrom, f))
-		if err != nil {
-			return "", err
-		}
-		if err := atomicfile.WriteFile(filepath.Join(tmp, f), b, 0o644); err != nil {
-			return "", err
-		}
-	}
-	final := filepath.Join(runDir, name)
-	old := ""
-	if _, err := os.Stat(final); err == nil {
-		old = final + ".old"
-		os.RemoveAll(old)
-		if err := os.Rename(final, old); err != nil {
-			return "", err
-		}
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		return "", err
-	}
-	if err := syncDir(runDir); err != nil {
-		return "", err
-	}
-	if old != "" {
-		os.RemoveAll(old)
 	}
 	return final, nil
 }
@@ -145,11 +118,30 @@ func ReadOptimizer(dir string) ([]byte, error) {
 }
 
 // Prune removes all but the newest keep "checkpoint-<step>" directories of
-// a run, never touching the one named protect.
+// a run, never touching the one named protect. Each is removed with
+// atomicdir.Remove, so a crash never leaves a half-deleted checkpoint under
+// its own name.
 func Prune(runDir string, keep int, protect string) error {
-	entries, err := os.ReadDir(runDir)
+	cks, err := listCheckpoints(runDir)
 	if err != nil {
 		return err
+	}
+	for i, c := range cks {
+		if i >= keep && c != protect {
+			if err := atomicdir.Remove(filepath.Join(runDir, c)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// listCheckpoints returns the names of the "checkpoint-<step>" directories
+// of a run, newest first.
+func listCheckpoints(runDir string) ([]string, error) {
+	entries, err := os.ReadDir(runDir)
+	if err != nil {
+		return nil, err
 	}
 	type ck struct {
 		name string
@@ -164,21 +156,9 @@ func Prune(runDir string, keep int, protect string) error {
 		}
 	}
 	sort.Slice(cks, func(i, j int) bool { return cks[i].step > cks[j].step })
+	names := make([]string, len(cks))
 	for i, c := range cks {
-		if i >= keep && c.name != protect {
-			if err := os.RemoveAll(filepath.Join(runDir, c.name)); err != nil {
-				return err
-			}
-		}
+		names[i] = c.name
 	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return names, nil
 }

@@ -1,11 +1,21 @@
-// Package checkpoints writes and reads training checkpoints.
+// Package checkpoints writes and reads training checkpoints, sparse
+// checkpoints and their Hugging Face exports.
 //
 // A checkpoint is a directory: a Hugging Face model directory (config.json,
 // model.safetensors, tokenizer files copied from the base model) plus the
 // trainer's files (optimizer.bin, trainer_state.json, train_config.json).
-// Directories appear atomically: they are written under a temporary name,
-// every file fsynced, then renamed into place and the parent fsynced, and the
-// run's "latest" pointer is replaced atomically after that. A crash at any
-// moment leaves either the previous checkpoint or the new one, never a
-// half-written one.
+// Every directory here (checkpoints, best, sparse checkpoints, exports) is
+// written with internal/atomicdir: under a temporary name, every file
+// fsynced, then swapped into place and the parent fsynced, and the run's
+// "latest" pointer is replaced atomically after that. Prune deletes a
+// checkpoint through a hidden ".checkpoint-N.deleting" name. A crash at
+// any moment leaves the previous directory or the new one, never a
+// half-written or half-deleted one under a checkpoint's name; where it
+// leaves the name empty between the two renames of a swap, Heal (run by
+// readers, ReadSparse included) restores it, and Recover (run when a run
+// starts or resumes) also removes every temporary left behind.
+//
+// IsSparseDir and IsExportDir recognise this package's own outputs
+// (ExportHF leaves ExportMarkerFile), so commands can refuse to replace any
+// other directory.
 package checkpoints

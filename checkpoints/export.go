@@ -1,12 +1,14 @@
 package checkpoints
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/sparsetune/sparsetune/internal/atomicdir"
 	"github.com/sparsetune/sparsetune/internal/atomicfile"
 	"github.com/sparsetune/sparsetune/internal/safetensors"
 )
@@ -23,8 +25,9 @@ func (m *SparseManifest) RoutedUnits() int {
 }
 
 // ExportHF writes the static part of s as a plain Hugging Face model
-// directory dir (config.json, model.safetensors in F32, and the files extra
-// copied from extraFrom), atomically as WriteSparse does. nn.Load and
+// directory dir (config.json, model.safetensors in F32, ExportMarkerFile
+// and the files extra copied from extraFrom), atomically as WriteSparse
+// does. nn.Load and
 // Hugging Face's from_pretrained load it.
 //
 //   - Removed FFN groups are dropped physically. Layers keep different
@@ -76,11 +79,18 @@ func ExportHF(s *Sparse, dir, extraFrom string, extra []string) error {
 	if err != nil {
 		return fmt.Errorf("export %s: config: %w", dir, err)
 	}
-	return writeDirAtomic(dir, func(tmp string) error {
+	marker, err := json.MarshalIndent(exportMarker{Format: exportFormat, Source: m.ContentHash, RoutedUnits: m.RoutedUnits()}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("export %s: %w", dir, err)
+	}
+	return atomicdir.Replace(dir, func(tmp string) error {
 		if err := safetensors.Write(filepath.Join(tmp, modelWeightsFile), ts, safetensors.WriteOptions{Metadata: map[string]string{"format": "pt"}}); err != nil {
 			return err
 		}
 		if err := atomicfile.WriteFile(filepath.Join(tmp, modelConfigFile), cfgJSON, 0o644); err != nil {
+			return err
+		}
+		if err := atomicfile.WriteFile(filepath.Join(tmp, ExportMarkerFile), append(marker, '\n'), 0o644); err != nil {
 			return err
 		}
 		return copyFiles(tmp, extraFrom, extra)

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sparsetune/sparsetune/internal/atomicdir"
 	"github.com/sparsetune/sparsetune/internal/atomicfile"
 	"github.com/sparsetune/sparsetune/internal/safetensors"
 	"github.com/sparsetune/sparsetune/nn"
@@ -31,10 +32,9 @@ const (
 const hashPrefix = "sha256:"
 
 // WriteSparse writes s as a sparse checkpoint directory dir (see sparse.go
-// and docs/sparse-checkpoint.md), atomically: the files are written and
-// fsynced in a temporary directory beside dir, which is then renamed into
-// place and the parent fsynced; an existing dir is replaced only once the
-// new one is complete. It writes config.json (s.Config), model.safetensors
+// and docs/sparse-checkpoint.md), atomically with atomicdir.Replace: an
+// existing dir is replaced only once the new one is complete and fsynced,
+// and a crash leaves the old or the new one. It writes config.json (s.Config), model.safetensors
 // (F32, tensors sorted by name), sparse.json (s.Manifest with Format,
 // Version and ContentHash set; s itself is not modified) and copies the
 // files extra from directory extraFrom (tokenizer files).
@@ -51,7 +51,7 @@ func WriteSparse(dir string, s *Sparse, extraFrom string, extra []string) error 
 	if err != nil {
 		return fmt.Errorf("write sparse checkpoint %s: config: %w", dir, err)
 	}
-	return writeDirAtomic(dir, func(tmp string) error {
+	return atomicdir.Replace(dir, func(tmp string) error {
 		names := sortedKeys(s.Tensors)
 		ts := make([]*safetensors.Tensor, len(names))
 		for i, n := range names {
@@ -89,52 +89,6 @@ func WriteSparse(dir string, s *Sparse, extraFrom string, extra []string) error 
 	})
 }
 
-// writeDirAtomic creates directory dir by letting fill write a temporary
-// directory beside it, then renaming that into place (replacing an existing
-// dir) and fsyncing the parent. Every file fill writes must be fsynced
-// (atomicfile does). On any error dir is left as it was.
-func writeDirAtomic(dir string, fill func(tmp string) error) error {
-	dir = filepath.Clean(dir)
-	parent, base := filepath.Split(dir)
-	if parent == "" {
-		parent = "."
-	}
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(parent, "."+base+".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp) // no-op once renamed
-	if err := fill(tmp); err != nil {
-		return err
-	}
-	if err := syncDir(tmp); err != nil {
-		return err
-	}
-	old := ""
-	if _, err := os.Stat(dir); err == nil {
-		old = tmp + ".old"
-		if err := os.Rename(dir, old); err != nil {
-			return err
-		}
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		if old != "" {
-			os.Rename(old, dir) // put the previous one back
-		}
-		return err
-	}
-	if err := syncDir(parent); err != nil {
-		return err
-	}
-	if old != "" {
-		os.RemoveAll(old)
-	}
-	return nil
-}
-
 // copyFiles copies each of files from directory from into dir.
 func copyFiles(dir, from string, files []string) error {
 	for _, f := range files {
@@ -158,8 +112,12 @@ func copyFiles(dir, from string, files []string) error {
 // SparseVersion; a manifest that does not fit config.json (see
 // SparseShapes); model.safetensors unreadable, not matching ContentHash
 // (corrupt), missing a tensor, holding an extra one or one of the wrong
-// shape; a NaN or infinite value.
+// shape; a NaN or infinite value. A dir that a crash left missing in the
+// middle of its replacement is first restored (see atomicdir.Heal).
 func ReadSparse(dir string) (*Sparse, error) {
+	if err := atomicdir.Heal(dir); err != nil {
+		return nil, err
+	}
 	for _, f := range []string{modelConfigFile, SparseManifestFile, modelWeightsFile} {
 		fi, err := os.Stat(filepath.Join(dir, f))
 		if errors.Is(err, fs.ErrNotExist) {
