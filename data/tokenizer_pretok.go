@@ -13,14 +13,16 @@ import (
 // so that they chain as tokenizer.json's Sequence does; atStart is true for
 // the text before the first added token (Metaspace's prepend_scheme "first").
 
-// The regexes of GPT-2 and LLaMA-3 (tiktoken cl100k style) use the
+// The regexes of GPT-2, LLaMA-3 (tiktoken cl100k style) and Qwen2 use the
 // look-ahead \s+(?!\S), which Go's regexp (RE2) cannot compile: the library's
 // ByteLevel pre-tokeniser drops that alternative, and its Split panics on it.
-// We scan both patterns by hand. \s, \p{L} and \p{N} are Unicode classes, as
-// in the Oniguruma regexes Hugging Face runs.
+// We scan these patterns by hand. \s, \p{L} and \p{N} are Unicode classes, as
+// in the Oniguruma regexes Hugging Face runs. Qwen2's pattern (Qwen2, Qwen2.5,
+// Qwen3) is LLaMA-3's with each digit a word of its own (\p{N} for \p{N}{1,3}).
 const (
 	gpt2Pattern   = `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
 	llama3Pattern = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
+	qwen2Pattern  = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
 )
 
 // knownPatterns maps the look-ahead regexes we scan by hand to their scanner.
@@ -28,6 +30,7 @@ const (
 var knownPatterns = map[string]func(s string, i int) int{
 	gpt2Pattern:   gpt2Match,
 	llama3Pattern: llama3Match,
+	qwen2Pattern:  qwen2Match,
 }
 
 func isSpace(r rune) bool  { return unicode.IsSpace(r) } // Unicode White_Space, like \s
@@ -114,7 +117,13 @@ func gpt2Match(s string, i int) int {
 }
 
 // llama3Match scans llama3Pattern at s[i:].
-func llama3Match(s string, i int) int {
+func llama3Match(s string, i int) int { return cl100kMatch(s, i, 3) }
+
+// qwen2Match scans qwen2Pattern at s[i:].
+func qwen2Match(s string, i int) int { return cl100kMatch(s, i, 1) }
+
+// cl100kMatch scans the LLaMA-3 pattern at s[i:] with \p{N}{1,maxDigits}.
+func cl100kMatch(s string, i int, maxDigits int) int {
 	if s[i] == '\'' {
 		if n := contraction(s, i, true); n > 0 {
 			return n
@@ -130,10 +139,10 @@ func llama3Match(s string, i int) int {
 			return runEnd(s, i+size, isLetter) - i
 		}
 	}
-	// \p{N}{1,3}
+	// \p{N}{1,maxDigits}
 	if isNumber(r) {
 		j := i
-		for k := 0; k < 3 && j < len(s); k++ {
+		for k := 0; k < maxDigits && j < len(s); k++ {
 			r, size := utf8.DecodeRuneInString(s[j:])
 			if !isNumber(r) {
 				break

