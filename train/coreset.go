@@ -370,12 +370,10 @@ func printSubset(log io.Writer, r *SubsetResult) {
 func applyCoreset(cfg *Config, log io.Writer) error {
 	dir := filepath.Join(cfg.OutDir, "coreset")
 	out := filepath.Join(dir, "subset"+filepath.Ext(cfg.Train))
-	if _, err := os.Stat(out); err == nil && cfg.Resume {
-		fmt.Fprintf(log, "coreset: resuming with the subset %s chosen before\n", out)
-		cfg.Train = out
-		return nil
-	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+	if cfg.Resume {
+		if reused, err := reuseSubset(cfg, dir, out, log); reused || err != nil {
+			return err
+		}
 	}
 	run := *cfg
 	run.Coreset, run.RecordDynamics, run.Resume = "", false, false
@@ -388,6 +386,33 @@ func applyCoreset(cfg *Config, log io.Writer) error {
 	if err := jsonfile.Write(filepath.Join(dir, "report.json"), res); err != nil {
 		return err
 	}
+	useSubset(cfg, out, res)
+	return nil
+}
+
+// reuseSubset points a resumed run at the subset out it chose before, with
+// the settings it was chosen with (report.json in dir, written after the
+// subset), so that its config equals the saved one. reused is false when
+// the choice did not finish.
+func reuseSubset(cfg *Config, dir, out string, log io.Writer) (reused bool, err error) {
+	var res SubsetResult
+	if err := jsonfile.Read(filepath.Join(dir, "report.json"), &res); errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	if _, err := os.Stat(out); errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	fmt.Fprintf(log, "coreset: resuming with the subset %s chosen before\n", out)
+	useSubset(cfg, out, &res)
+	return true, nil
+}
+
+// useSubset points cfg at the subset file out chosen as res reports.
+func useSubset(cfg *Config, out string, res *SubsetResult) {
 	cfg.Train = out
 	cfg.Task = "classification" // what the subset was chosen for, whatever the base model's head
 	// The subset's ids come from the file as written: derived ones name
@@ -395,7 +420,6 @@ func applyCoreset(cfg *Config, log io.Writer) error {
 	if res.IDs != "file" {
 		cfg.IDField = data.DeriveIDs
 	}
-	return nil
 }
 
 // validateCoreset checks the dynamics and coreset fields of a Config.

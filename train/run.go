@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -59,9 +58,11 @@ func Run(cfg Config, log io.Writer) (*Summary, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if err := prepareRunDir(&cfg); err != nil {
+	lock, err := prepareRunDir(&cfg)
+	if err != nil {
 		return nil, err
 	}
+	defer lock.Release()
 	if cfg.Coreset != "" { // train on a subset chosen first (coreset.go)
 		if err := applyCoreset(&cfg, log); err != nil {
 			return nil, err
@@ -301,37 +302,6 @@ func copyParams(dst, src *nn.Model) {
 	for i, p := range dst.Params.List {
 		copy(p.Value.Data().([]float32), src.Params.List[i].Value.Data().([]float32))
 	}
-}
-
-// prepareRunDir creates the run directory and checks it is writable before
-// any work is done.
-func prepareRunDir(cfg *Config) error {
-	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
-		return fmt.Errorf("out_dir: %w", err)
-	}
-	if !cfg.Resume && HoldsRun(cfg.OutDir) {
-		return fmt.Errorf("out_dir %s already holds a training run; pass --resume to continue it or choose another --out-dir (nothing was changed)", cfg.OutDir)
-	}
-	probe, err := os.CreateTemp(cfg.OutDir, ".probe-")
-	if err != nil {
-		return fmt.Errorf("out_dir %s is not writable: %w", cfg.OutDir, err)
-	}
-	probe.Close()
-	os.Remove(probe.Name())
-	if cfg.CacheDir == "" {
-		cfg.CacheDir = filepath.Join(filepath.Dir(filepath.Clean(cfg.OutDir)), ".cache")
-	}
-	return nil
-}
-
-// HoldsRun reports whether dir already has a run's metrics or checkpoints.
-func HoldsRun(dir string) bool {
-	for _, f := range []string{"metrics.jsonl", "latest", "best"} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
-			return true
-		}
-	}
-	return false
 }
 
 // printConfig prints the resolved configuration, one JSON object.

@@ -24,6 +24,9 @@ import (
 // fix a classifier's head) and then the weights, with a new head when the
 // task changes.
 func loadModelAndData(cfg *Config, tok data.Tokenizer) (*nn.Model, *data.Dataset, error) {
+	if err := checkBaseModel("model", cfg.Model); err != nil {
+		return nil, nil, err
+	}
 	mc, err := nn.LoadConfig(cfg.Model)
 	if err != nil {
 		return nil, nil, err
@@ -49,7 +52,7 @@ func loadModelAndData(cfg *Config, tok data.Tokenizer) (*nn.Model, *data.Dataset
 		dtask = "classification"
 	}
 	spec := data.Spec{Task: dtask, Train: cfg.Train, Valid: cfg.Valid, Test: cfg.Test, ValidRatio: cfg.ValidRatio,
-		Text: cfg.TextField, Label: cfg.LabelField, ID: cfg.IDField, SeqLen: cfg.SeqLen, Seed: cfg.Seed, CacheDir: cfg.CacheDir}
+		Text: cfg.TextField, Label: cfg.LabelField, ID: cfg.IDField, SeqLen: cfg.SeqLen, Seed: cfg.Seed, CacheDir: cfg.DataCacheDir()}
 	if task == nn.Classification && mc.Task == nn.Classification {
 		spec.Labels = mc.Labels // keep the fine-tuned classifier's label order
 	}
@@ -219,7 +222,9 @@ func tokenizerFiles(dir string) []string {
 }
 
 // resume restores weights, optimizer, data position and RNG states from
-// the run's latest checkpoint. Without one the run starts fresh.
+// the run's latest checkpoint, after checking that cfg changes none of the
+// run's settings that must stay (checkResumeConfig). Without a checkpoint
+// the run starts fresh.
 func resume(cfg *Config, model *nn.Model, sp *sparsity, opt *AdamW, st *State, log io.Writer) error {
 	dir, err := checkpoints.Latest(cfg.OutDir)
 	if err != nil {
@@ -228,6 +233,12 @@ func resume(cfg *Config, model *nn.Model, sp *sparsity, opt *AdamW, st *State, l
 	if dir == "" {
 		fmt.Fprintf(log, "resume: %s has no checkpoint yet, starting fresh\n", cfg.OutDir)
 		return nil
+	}
+	if err := checkpoints.ReadState(dir, st); err != nil {
+		return err
+	}
+	if err := checkResumeConfig(cfg, dir, st.Step, log); err != nil {
+		return err
 	}
 	if err := loadCheckpointWeights(dir, model, sp); err != nil {
 		return fmt.Errorf("resume: %w", err)
@@ -238,9 +249,6 @@ func resume(cfg *Config, model *nn.Model, sp *sparsity, opt *AdamW, st *State, l
 	}
 	if err := opt.UnmarshalBinary(ob); err != nil {
 		return fmt.Errorf("resume: %s: %w", dir, err)
-	}
-	if err := checkpoints.ReadState(dir, st); err != nil {
-		return err
 	}
 	if sp != nil {
 		sp.ctl.Lambda1, sp.ctl.Lambda2 = st.Lambda1, st.Lambda2
