@@ -166,6 +166,9 @@ func ParseConfig(b []byte) (*Config, error) {
 		}
 		c.Labels = labels
 	}
+	if err := c.checkSizes(); err != nil {
+		return nil, err
+	}
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}

@@ -61,6 +61,9 @@ func Load(dir string, opt LoadOptions) (*Model, error) {
 	} else {
 		oldHead = map[string]bool{}
 	}
+	if err := checkTensors(cfg, f, where, opt.NewHead, func(name string) string { return name }); err != nil {
+		return nil, err
+	}
 	params := InitParams(cfg, opt.Seed, tensor.Float32)
 	head := map[string]bool{}
 	for _, p := range cfg.headSpecs() {
