@@ -157,7 +157,7 @@ func ReadSparse(dir string) (*Sparse, error) {
 		return nil, err
 	}
 	if hash != man.ContentHash {
-		return nil, fmt.Errorf("%s: content hash %s does not match the %s in %s: the weights are corrupt or were changed after the manifest was written", wPath, short(hash), short(man.ContentHash), SparseManifestFile)
+		return nil, fmt.Errorf("%s: content hash %s does not match the %s in %s: the weights are corrupt or were changed after the manifest was written", wPath, hash, man.ContentHash, SparseManifestFile)
 	}
 	s := &Sparse{Config: cfg, Manifest: *man, Tensors: make(map[string]*SparseTensor, len(f.Tensors))}
 	for name, t := range f.Tensors {
@@ -167,14 +167,6 @@ func ReadSparse(dir string) (*Sparse, error) {
 		return nil, fmt.Errorf("%s: %w", wPath, err)
 	}
 	return s, nil
-}
-
-// short abbreviates a content hash for messages.
-func short(h string) string {
-	if len(h) > len(hashPrefix)+16 {
-		return h[:len(hashPrefix)+16] + "…"
-	}
-	return fmt.Sprintf("%q", h)
 }
 
 // manifestRequired are the keys every version-1 manifest has. The others
