@@ -104,7 +104,9 @@ func Run(dir string, p *Plan, parallel int, log io.Writer) error {
 // RunJob runs job index of the plan in dir unless it has finished, and then
 // the frontier when this job's run is its source. It is what a scheduler's
 // array task runs (`sparsetune sweep --index N`): jobs write only under their
-// own directory, so any number may run at once.
+// own directory, so any number may run at once. A job holds its directory's
+// lock (train.LockRunDir) throughout, so the same job started twice fails
+// in the second process instead of writing beside the first.
 func RunJob(dir string, p *Plan, index int, log io.Writer) error {
 	jobs := p.Jobs()
 	if index < 0 || index >= len(jobs) {
@@ -115,6 +117,11 @@ func RunJob(dir string, p *Plan, index int, log io.Writer) error {
 	if err := os.MkdirAll(jdir, 0o755); err != nil {
 		return err
 	}
+	lock, err := train.LockRunDir(jdir)
+	if err != nil {
+		return fmt.Errorf("%s: %w", j.Name, err)
+	}
+	defer lock.Release()
 	f, err := os.OpenFile(filepath.Join(jdir, LogFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
