@@ -109,7 +109,7 @@ func New(sp *checkpoints.Sparse) (*Engine, error) {
 		e.embW, e.embB = t.get(p+"LayerNorm.weight"), t.get(p+"LayerNorm.bias")
 	case nn.LLaMA:
 		e.wte, e.finW = t.get("model.embed_tokens.weight"), t.get("model.norm.weight")
-		e.rope = ops.NewRoPE(c.RoPETheta, S, max(c.MaxPos, 1))
+		e.rope = ops.NewRoPE(c.RoPETheta, c.RoPEScale, S, max(c.MaxPos, 1))
 	}
 	for l := 0; l < c.L; l++ {
 		ml := m.Layers[l]

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/sparsetune/sparsetune/internal/ops"
 )
 
 // Family names a transformer family.
@@ -19,7 +21,26 @@ const (
 	BERT    Family = "bert"    // post-LayerNorm encoder with token types and a pooler
 	RoBERTa Family = "roberta" // BERT without the pooler, positions offset past the padding id
 	LLaMA   Family = "llama"   // RMSNorm, RoPE, SwiGLU, grouped-query attention, untied head
+	Mistral Family = "mistral" // LLaMA's layout; a sliding attention window (sliding_window)
+	Qwen2   Family = "qwen2"   // LLaMA's layout with q/k/v biases, often a tied head
+	Qwen3   Family = "qwen3"   // LLaMA's layout with per-head q/k RMSNorm and an explicit head_dim
 )
+
+// Layout is the family whose tensor names and block structure f shares:
+// LLaMA for the LLaMA-style decoders (llama, mistral, qwen2, qwen3), f
+// itself otherwise. Code that only cares about the layout switches on it;
+// the differences between the LLaMA-style families are Config fields
+// (head size, biases, q/k norms, RoPE scaling, window).
+func (f Family) Layout() Family {
+	switch f {
+	case Mistral, Qwen2, Qwen3:
+		return LLaMA
+	}
+	return f
+}
+
+// RoPEScaling is config.json's rope_scaling (see ops.RoPEScaling).
+type RoPEScaling = ops.RoPEScaling
 
 // Task is what the head on top of the transformer computes.
 type Task string
@@ -34,37 +55,49 @@ const (
 type Config struct {
 	Family    Family
 	Task      Task
-	Vocab     int      // vocab_size
-	D         int      // n_embd | hidden_size
-	L         int      // n_layer | num_hidden_layers
-	H         int      // n_head | num_attention_heads
-	KVH       int      // num_key_value_heads (LLaMA GQA); H elsewhere
-	F         int      // n_inner (null → 4D) | intermediate_size
-	MaxPos    int      // n_positions | max_position_embeddings
-	TypeVocab int      // type_vocab_size (BERT, RoBERTa)
-	NormEps   float64  // layer_norm_epsilon | layer_norm_eps | rms_norm_eps
-	Act       string   // activation_function | hidden_act, as HF names it
-	RoPETheta float64  // rope_theta (LLaMA)
-	Tied      bool     // tie_word_embeddings: LM head shares the token embedding
-	Labels    []string // id2label in id order (classification)
-	PadID     int      // pad_token_id, -1 when absent
-	BOSID     int      // bos_token_id, -1 when absent
-	EOSID     int      // eos_token_id, -1 when absent
+	Vocab     int         // vocab_size
+	D         int         // n_embd | hidden_size
+	L         int         // n_layer | num_hidden_layers
+	H         int         // n_head | num_attention_heads
+	KVH       int         // num_key_value_heads (LLaMA GQA); H elsewhere
+	F         int         // n_inner (null → 4D) | intermediate_size
+	MaxPos    int         // n_positions | max_position_embeddings
+	TypeVocab int         // type_vocab_size (BERT, RoBERTa)
+	NormEps   float64     // layer_norm_epsilon | layer_norm_eps | rms_norm_eps
+	Act       string      // activation_function | hidden_act, as HF names it
+	RoPETheta float64     // rope_theta (LLaMA layout)
+	RoPEScale RoPEScaling // rope_scaling (LLaMA layout); zero: none
+	HeadDim   int         // head_dim (LLaMA layout); 0: D/H
+	AttnBias  bool        // q/k/v projections have biases (llama/qwen3 attention_bias; always for qwen2)
+	OBias     bool        // o_proj has a bias (llama/qwen3 attention_bias)
+	MLPBias   bool        // gate/up/down projections have biases (llama mlp_bias)
+	QKNorm    bool        // per-head RMSNorm of queries and keys before RoPE (qwen3 q_norm, k_norm)
+	Window    int         // sliding_window (mistral): keys a token may see; 0: unlimited
+	Tied      bool        // tie_word_embeddings: LM head shares the token embedding
+	Labels    []string    // id2label in id order (classification)
+	PadID     int         // pad_token_id, -1 when absent
+	BOSID     int         // bos_token_id, -1 when absent
+	EOSID     int         // eos_token_id, -1 when absent
 
 	// raw keeps every key of the loaded config.json so saving writes back
 	// what we do not model (dropout rates, torch_dtype, ...).
 	raw map[string]any
 }
 
-// S is the head size.
-func (c *Config) S() int { return c.D / c.H }
+// S is the head size: head_dim when the config gives one, else D/H.
+func (c *Config) S() int {
+	if c.HeadDim > 0 {
+		return c.HeadDim
+	}
+	return c.D / c.H
+}
 
 // Validate reports the first inconsistency in c.
 func (c *Config) Validate() error {
 	switch c.Family {
-	case GPT2, BERT, RoBERTa, LLaMA:
+	case GPT2, BERT, RoBERTa, LLaMA, Mistral, Qwen2, Qwen3:
 	default:
-		return fmt.Errorf("model_type %q is not supported (want gpt2, bert, roberta or llama)", c.Family)
+		return fmt.Errorf("model_type %q is not supported (want %s)", c.Family, supportedFamilies)
 	}
 	pos := []struct {
 		name string
@@ -75,14 +108,23 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s must be positive, got %d", p.name, p.v)
 		}
 	}
-	if c.D%c.H != 0 {
+	if c.HeadDim < 0 {
+		return fmt.Errorf("head_dim must be positive, got %d", c.HeadDim)
+	}
+	if c.HeadDim == 0 && c.D%c.H != 0 {
 		return fmt.Errorf("hidden size %d is not divisible by %d heads", c.D, c.H)
 	}
 	if c.H%c.KVH != 0 {
 		return fmt.Errorf("%d heads are not divisible by %d key/value heads", c.H, c.KVH)
 	}
-	if c.Family == LLaMA && c.S()%2 != 0 {
+	if c.Family.Layout() == LLaMA && c.S()%2 != 0 {
 		return fmt.Errorf("RoPE needs an even head size, got %d", c.S())
+	}
+	if err := c.RoPEScale.Validate(); err != nil {
+		return err
+	}
+	if c.Window < 0 {
+		return fmt.Errorf("sliding_window must be positive, got %d", c.Window)
 	}
 	if c.Task == Classification && len(c.Labels) < 2 {
 		return fmt.Errorf("a classifier needs at least 2 labels, got %d", len(c.Labels))
@@ -95,6 +137,9 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+// supportedFamilies lists the model_type values ParseConfig accepts.
+const supportedFamilies = "gpt2, bert, roberta, llama, mistral, qwen2 or qwen3"
 
 // LoadConfig reads dir/config.json.
 func LoadConfig(dir string) (*Config, error) {
@@ -142,19 +187,12 @@ func ParseConfig(b []byte) (*Config, error) {
 		if c.Task != Classification {
 			return nil, fmt.Errorf("architectures %q: only the ForSequenceClassification head is supported for %s", arch, c.Family)
 		}
-	case LLaMA:
-		c.Vocab, c.D, c.L, c.H = r.int("vocab_size"), r.int("hidden_size"), r.int("num_hidden_layers"), r.int("num_attention_heads")
-		c.KVH, c.F, c.MaxPos = r.intOr("num_key_value_heads", c.H), r.int("intermediate_size"), r.int("max_position_embeddings")
-		c.NormEps, c.Act, c.RoPETheta = r.float("rms_norm_eps", 1e-6), r.str("hidden_act", "silu"), r.float("rope_theta", 10000)
-		c.Tied = r.bool("tie_word_embeddings", false)
-		if rs, ok := raw["rope_scaling"]; ok && rs != nil {
-			return nil, fmt.Errorf("rope_scaling is not supported")
-		}
-		if r.bool("attention_bias", false) || r.bool("mlp_bias", false) {
-			return nil, fmt.Errorf("attention_bias/mlp_bias are not supported for llama")
+	case LLaMA, Mistral, Qwen2, Qwen3:
+		if err := parseLlamaStyle(c, &r, raw); err != nil {
+			return nil, err
 		}
 	default:
-		return nil, fmt.Errorf("model_type %q is not supported (want gpt2, bert, roberta or llama)", c.Family)
+		return nil, fmt.Errorf("model_type %q is not supported (want %s)", c.Family, supportedFamilies)
 	}
 	if r.err != nil {
 		return nil, r.err

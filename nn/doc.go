@@ -3,6 +3,16 @@
 // Hugging Face model directories with Hugging Face's tensor names and
 // layouts, and built as a gorgonia graph of the fused ops in internal/ops.
 //
+// Mistral, Qwen2 and Qwen3 share LLaMA's layout (Family.Layout) and differ
+// in Config switches: explicit head_dim, q/k/v and o biases, MLP biases,
+// Qwen3's per-head q/k RMSNorm, rope_scaling (linear, dynamic within
+// max_position_embeddings, llama3) and Mistral's sliding_window, which we
+// run exactly when it covers the sequence and refuse beyond (CheckLength).
+// GPT-2 loads from both its prefixed ("transformer.h.0...") and the Hub's
+// bare GPT2Model key layout ("h.0..."). A config.json feature we do not
+// implement (rope_scaling yarn, a per-layer sliding window, ...) is an
+// error naming the key.
+//
 // Attention takes an optional per-token, per-head gate and the FFN an
 // optional per-token, per-neuron-group gate (see Gates). Without gates the
 // model is the dense model; routers supply gates without nn knowing them.
@@ -10,7 +20,7 @@
 // Shape letters used in comments throughout the project:
 //
 //	B batch            T time (sequence length)   D model width
-//	H attention heads  S head size (D/H)          F FFN width
+//	H attention heads  S head size (D/H or head_dim) F FFN width
 //	G neuron groups    V vocabulary               L layers
 //	N rows = B*T       C classes
 package nn

@@ -69,8 +69,11 @@ func (b *builder) bert() {
 	gr.Targets = b.input("targets", b.opt.B)
 }
 
-// llama mirrors HF LlamaModel: pre-RMSNorm blocks, RoPE inside attention,
-// grouped-query attention, SwiGLU MLP, untied head.
+// llama mirrors HF LlamaModel, and with the Config's switches MistralModel,
+// Qwen2Model and Qwen3Model: pre-RMSNorm blocks, optional q/k/v (and o)
+// biases, Qwen3's per-head q/k RMSNorm before RoPE, RoPE (with
+// rope_scaling) inside attention, grouped-query attention, SwiGLU MLP with
+// optional biases, tied or untied head.
 func (b *builder) llama() {
 	gr, c := b.gr, b.gr.Config
 	x := b.embed("model.embed_tokens.weight", gr.IDs) // (N, D)
@@ -79,16 +82,20 @@ func (b *builder) llama() {
 		gr.Hidden = append(gr.Hidden, x)
 		gs := b.gates(l, x)
 		a := b.rmsNorm(x, p+"input_layernorm")
-		q := b.linear(a, p+"self_attn.q_proj", false, false, ops.ActIdentity, nil, 0) // (N, H*S)
-		k := b.linear(a, p+"self_attn.k_proj", false, false, ops.ActIdentity, nil, 0) // (N, KVH*S)
-		v := b.linear(a, p+"self_attn.v_proj", false, false, ops.ActIdentity, nil, 0)
+		q := b.linear(a, p+"self_attn.q_proj", false, c.AttnBias, ops.ActIdentity, nil, 0) // (N, H*S)
+		k := b.linear(a, p+"self_attn.k_proj", false, c.AttnBias, ops.ActIdentity, nil, 0) // (N, KVH*S)
+		v := b.linear(a, p+"self_attn.v_proj", false, c.AttnBias, ops.ActIdentity, nil, 0)
+		if c.QKNorm {
+			q = b.headNorm(q, p+"self_attn.q_norm") // (N, H*S), each head over S
+			k = b.headNorm(k, p+"self_attn.k_norm")
+		}
 		ctx := b.do(func() (*G.Node, error) { return ops.Attention(q, k, v, gr.Mask, gs.Head, b.attnConfig()) })
-		x = b.add(x, b.linear(ctx, p+"self_attn.o_proj", false, false, ops.ActIdentity, nil, 0))
+		x = b.add(x, b.linear(ctx, p+"self_attn.o_proj", false, c.OBias, ops.ActIdentity, nil, 0))
 		m := b.rmsNorm(x, p+"post_attention_layernorm")
-		gp := b.linear(m, p+"mlp.gate_proj", false, false, ops.ActIdentity, nil, 0) // (N, F)
-		up := b.linear(m, p+"mlp.up_proj", false, false, ops.ActIdentity, nil, 0)
+		gp := b.linear(m, p+"mlp.gate_proj", false, c.MLPBias, ops.ActIdentity, nil, 0) // (N, F)
+		up := b.linear(m, p+"mlp.up_proj", false, c.MLPBias, ops.ActIdentity, nil, 0)
 		h := b.do(func() (*G.Node, error) { return ops.SwiGLU(gp, up, gs.FFN, gs.GroupSize) })
-		x = b.add(x, b.linear(h, p+"mlp.down_proj", false, false, ops.ActIdentity, nil, 0))
+		x = b.add(x, b.linear(h, p+"mlp.down_proj", false, c.MLPBias, ops.ActIdentity, nil, 0))
 	}
 	x = b.rmsNorm(x, "model.norm")
 	gr.Hidden = append(gr.Hidden, x)

@@ -65,8 +65,8 @@ func (m *Model) Build(opt BuildOptions) (*Graph, error) {
 	if opt.B <= 0 || opt.T <= 0 {
 		return nil, fmt.Errorf("build: batch %d and sequence length %d must be positive", opt.B, opt.T)
 	}
-	if opt.T > c.MaxPos && c.Family != LLaMA {
-		return nil, fmt.Errorf("build: sequence length %d exceeds the model's %d positions", opt.T, c.MaxPos)
+	if err := c.CheckLength(opt.T); err != nil {
+		return nil, fmt.Errorf("build: %w", err)
 	}
 	g := G.NewGraph()
 	gr := &Graph{G: g, Config: c, B: opt.B, T: opt.T, inputs: map[*G.Node]*tensor.Dense{}, dt: opt.Dtype}
@@ -83,7 +83,7 @@ func (m *Model) Build(opt BuildOptions) (*Graph, error) {
 	N := opt.B * opt.T
 	gr.IDs = b.input("input_ids", N)
 	gr.Mask = b.input("attention_mask", opt.B, opt.T)
-	switch c.Family {
+	switch c.Family.Layout() {
 	case GPT2:
 		b.gpt2()
 	case BERT, RoBERTa:
@@ -154,6 +154,11 @@ func (b *builder) rmsNorm(x *G.Node, prefix string) *G.Node {
 	return b.do(func() (*G.Node, error) { return ops.RMSNorm(x, b.w(prefix+".weight"), b.gr.Config.NormEps) })
 }
 
+// headNorm is RMSNorm over each S-wide head of x (Qwen3's q_norm, k_norm).
+func (b *builder) headNorm(x *G.Node, prefix string) *G.Node {
+	return b.do(func() (*G.Node, error) { return ops.RMSNormHeads(x, b.w(prefix+".weight"), b.gr.Config.NormEps) })
+}
+
 // linear applies weight (and bias, when bias is set) of prefix, then act,
 // then the optional group gate. conv1d selects GPT-2's (in, out) layout.
 func (b *builder) linear(x *G.Node, prefix string, conv1d, bias bool, act ops.Activation, gate *G.Node, groupSize int) *G.Node {
@@ -201,7 +206,7 @@ func (b *builder) act() ops.Activation {
 
 func (b *builder) attnConfig() ops.AttnConfig {
 	c := b.gr.Config
-	return ops.AttnConfig{B: b.opt.B, T: b.opt.T, H: c.H, KVH: c.KVH, S: c.S(), Causal: c.Family == GPT2 || c.Family == LLaMA, RoPETheta: c.RoPETheta}
+	return ops.AttnConfig{B: b.opt.B, T: b.opt.T, H: c.H, KVH: c.KVH, S: c.S(), Causal: c.Causal(), RoPETheta: c.RoPETheta, RoPEScale: c.RoPEScale}
 }
 
 // lmHead produces next-token logits from the final hidden state.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"gorgonia.org/tensor"
 
@@ -61,7 +62,7 @@ func Load(dir string, opt LoadOptions) (*Model, error) {
 	} else {
 		oldHead = map[string]bool{}
 	}
-	if err := checkTensors(cfg, f, where, opt.NewHead, func(name string) string { return name }); err != nil {
+	if err := checkTensors(cfg, f, where, opt.NewHead, fileKeys(cfg, f)); err != nil {
 		return nil, err
 	}
 	params := InitParams(cfg, opt.Seed, tensor.Float32)
@@ -69,21 +70,22 @@ func Load(dir string, opt LoadOptions) (*Model, error) {
 	for _, p := range cfg.headSpecs() {
 		head[p.Name] = true
 	}
+	key := fileKeys(cfg, f)
 	seen := map[string]bool{}
 	for _, p := range params.List {
-		t, ok := f.Tensors[p.Name]
+		t, ok := f.Tensors[key(p.Name)]
 		if !ok {
 			if opt.NewHead && head[p.Name] {
 				continue
 			}
-			return nil, fmt.Errorf("%s: missing tensor %q (shape %v)", where, p.Name, p.Shape)
+			return nil, fmt.Errorf("%s: missing tensor %q (shape %v)", where, key(p.Name), p.Shape)
 		}
-		seen[p.Name] = true
+		seen[key(p.Name)] = true
 		if t.IsInt() {
-			return nil, fmt.Errorf("%s: tensor %q has integer dtype %s, want a float", where, p.Name, t.DType)
+			return nil, fmt.Errorf("%s: tensor %q has integer dtype %s, want a float", where, key(p.Name), t.DType)
 		}
 		if !equalShape(t.Shape, p.Shape) {
-			return nil, fmt.Errorf("%s: tensor %q has shape %v, want %v", where, p.Name, t.Shape, p.Shape)
+			return nil, fmt.Errorf("%s: tensor %q has shape %v, want %v", where, key(p.Name), t.Shape, p.Shape)
 		}
 		copy(p.Value.Data().([]float32), t.Data)
 	}
@@ -97,6 +99,27 @@ func Load(dir string, opt LoadOptions) (*Model, error) {
 		return nil, fmt.Errorf("%s: unexpected tensor %q: not a parameter of a %s %s model", where, name, cfg.Family, cfg.Task)
 	}
 	return &Model{Config: cfg, Params: params}, nil
+}
+
+// fileKeys maps a parameter name to the name the checkpoint stores it
+// under. GPT-2 checkpoints come in two layouts: GPT2LMHeadModel's and
+// GPT2ForSequenceClassification's, under "transformer." (as we save them),
+// and the bare GPT2Model layout the Hub ships for openai-community/gpt2 and
+// distilgpt2 ("wte.weight", "h.0.attn.c_attn.weight", "ln_f.weight"), which
+// HF's from_pretrained accepts for either class. A file without
+// "transformer.wte.weight" but with "wte.weight" is read in the bare layout;
+// the heads (lm_head, score) are never prefixed.
+func fileKeys(c *Config, f *safetensors.File) func(string) string {
+	same := func(name string) string { return name }
+	if c.Family != GPT2 {
+		return same
+	}
+	_, prefixed := f.Tensors["transformer.wte.weight"]
+	_, bare := f.Tensors["wte.weight"]
+	if prefixed || !bare {
+		return same
+	}
+	return func(name string) string { return strings.TrimPrefix(name, "transformer.") }
 }
 
 func equalStrings(a, b []string) bool {
@@ -171,14 +194,7 @@ func (c *Config) marshalHF(torchDtype string) ([]byte, error) {
 			out[kv[i].(string)] = kv[i+1]
 		}
 	}
-	arch := map[Family]string{GPT2: "GPT2", BERT: "Bert", RoBERTa: "Roberta", LLaMA: "Llama"}[c.Family]
-	if c.Task == Classification {
-		arch += "ForSequenceClassification"
-	} else if c.Family == GPT2 {
-		arch += "LMHeadModel"
-	} else {
-		arch += "ForCausalLM"
-	}
+	arch := c.hfArchitecture()
 	set("model_type", string(c.Family), "architectures", []string{arch}, "vocab_size", c.Vocab, "torch_dtype", torchDtype)
 	switch c.Family {
 	case GPT2:
@@ -187,10 +203,8 @@ func (c *Config) marshalHF(torchDtype string) ([]byte, error) {
 	case BERT, RoBERTa:
 		set("hidden_size", c.D, "num_hidden_layers", c.L, "num_attention_heads", c.H, "intermediate_size", c.F,
 			"max_position_embeddings", c.MaxPos, "type_vocab_size", c.TypeVocab, "layer_norm_eps", c.NormEps, "hidden_act", c.Act)
-	case LLaMA:
-		set("hidden_size", c.D, "num_hidden_layers", c.L, "num_attention_heads", c.H, "num_key_value_heads", c.KVH,
-			"intermediate_size", c.F, "max_position_embeddings", c.MaxPos, "rms_norm_eps", c.NormEps,
-			"hidden_act", c.Act, "rope_theta", c.RoPETheta, "tie_word_embeddings", c.Tied)
+	case LLaMA, Mistral, Qwen2, Qwen3:
+		set(c.llamaStyleHF()...)
 	}
 	for k, v := range map[string]int{"pad_token_id": c.PadID, "bos_token_id": c.BOSID, "eos_token_id": c.EOSID} {
 		if v >= 0 {

@@ -62,7 +62,7 @@ func (c *Config) Specs() []*Param {
 		}
 	}
 	D, F, S := c.D, c.F, c.S()
-	switch c.Family {
+	switch c.Family.Layout() {
 	case GPT2:
 		add("transformer.wte.weight", initNormal, c.Vocab, D)
 		add("transformer.wpe.weight", initNormal, c.MaxPos, D)
@@ -102,14 +102,18 @@ func (c *Config) Specs() []*Param {
 		for i := 0; i < c.L; i++ {
 			p := fmt.Sprintf("model.layers.%d.", i)
 			norm(p+"input_layernorm", false)
-			lin(p+"self_attn.q_proj", c.H*S, D, false)
-			lin(p+"self_attn.k_proj", c.KVH*S, D, false)
-			lin(p+"self_attn.v_proj", c.KVH*S, D, false)
-			lin(p+"self_attn.o_proj", D, c.H*S, false)
+			lin(p+"self_attn.q_proj", c.H*S, D, c.AttnBias)
+			lin(p+"self_attn.k_proj", c.KVH*S, D, c.AttnBias)
+			lin(p+"self_attn.v_proj", c.KVH*S, D, c.AttnBias)
+			lin(p+"self_attn.o_proj", D, c.H*S, c.OBias)
+			if c.QKNorm { // Qwen3RMSNorm(head_dim), shared by the heads
+				add(p+"self_attn.q_norm.weight", initOnes, S)
+				add(p+"self_attn.k_norm.weight", initOnes, S)
+			}
 			norm(p+"post_attention_layernorm", false)
-			lin(p+"mlp.gate_proj", F, D, false)
-			lin(p+"mlp.up_proj", F, D, false)
-			lin(p+"mlp.down_proj", D, F, false)
+			lin(p+"mlp.gate_proj", F, D, c.MLPBias)
+			lin(p+"mlp.up_proj", F, D, c.MLPBias)
+			lin(p+"mlp.down_proj", D, F, c.MLPBias)
 		}
 		norm("model.norm", false)
 	}

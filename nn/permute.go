@@ -10,10 +10,11 @@ type FFNRole int
 
 // The FFN tensors indexed by neuron.
 const (
-	FFNUp     FFNRole = iota // first projection (GPT-2 c_fc, BERT intermediate.dense, LLaMA up_proj): neuron j's input weights (D)
-	FFNUpBias                // bias of the first projection (GPT-2, BERT, RoBERTa): neuron j's bias
-	FFNGate                  // LLaMA gate_proj: neuron j's gate input weights (D)
-	FFNDown                  // second projection (c_proj, output.dense, down_proj): neuron j's output weights (D)
+	FFNUp       FFNRole = iota // first projection (GPT-2 c_fc, BERT intermediate.dense, LLaMA up_proj): neuron j's input weights (D)
+	FFNUpBias                  // bias of the first projection (GPT-2, BERT, RoBERTa): neuron j's bias
+	FFNGate                    // LLaMA gate_proj: neuron j's gate input weights (D)
+	FFNDown                    // second projection (c_proj, output.dense, down_proj): neuron j's output weights (D)
+	FFNGateBias                // bias of LLaMA's gate_proj (mlp_bias): neuron j's gate bias
 )
 
 // String names the role.
@@ -27,6 +28,8 @@ func (r FFNRole) String() string {
 		return "gate"
 	case FFNDown:
 		return "down"
+	case FFNGateBias:
+		return "gate bias"
 	}
 	return fmt.Sprintf("FFNRole(%d)", int(r))
 }
@@ -43,7 +46,7 @@ type FFNTensor struct {
 // in Specs order. The axis follows each family's storage layout: GPT-2's
 // Conv1D weights are (in, out), nn.Linear weights (out, in).
 func (c *Config) FFNTensors(layer int) []FFNTensor {
-	switch c.Family {
+	switch c.Family.Layout() {
 	case GPT2:
 		p := fmt.Sprintf("transformer.h.%d.mlp.", layer)
 		return []FFNTensor{
@@ -60,6 +63,15 @@ func (c *Config) FFNTensors(layer int) []FFNTensor {
 		}
 	case LLaMA:
 		p := fmt.Sprintf("model.layers.%d.mlp.", layer)
+		if c.MLPBias { // down_proj's bias is (D), not indexed by neuron
+			return []FFNTensor{
+				{p + "gate_proj.weight", FFNGate, 0}, // (F, D)
+				{p + "gate_proj.bias", FFNGateBias, 0},
+				{p + "up_proj.weight", FFNUp, 0},
+				{p + "up_proj.bias", FFNUpBias, 0},
+				{p + "down_proj.weight", FFNDown, 1}, // (D, F)
+			}
+		}
 		return []FFNTensor{
 			{p + "gate_proj.weight", FFNGate, 0}, // (F, D)
 			{p + "up_proj.weight", FFNUp, 0},     // (F, D)

@@ -2,7 +2,9 @@
 """PyTorch reference fixtures for the Go model families.
 
 Writes testdata/fixtures/<name>/{config.json, model.safetensors, reference.safetensors} for
-gpt2, gpt2_gated, bert, roberta, llama and llama_gated. The models are re-implemented here in
+gpt2, gpt2_gated, bert, roberta, llama and llama_gated, and (torch_reference_hub.py) for the
+checkpoint layouts and families of the Hub: gpt2_hub, llama3_scaled, llama_linear, mistral,
+qwen2, qwen3 and llama_cls. The models are re-implemented here in
 plain torch, one function per family, following the Hugging Face `transformers` modelling code
 (modeling_gpt2.py, modeling_bert.py, modeling_roberta.py, modeling_llama.py, eager attention)
 operation for operation, because `transformers` is not installed. scripts/README.md states every
@@ -518,8 +520,8 @@ FIXTURES = {
 
 
 def build(name):
-    """Returns (config, initial params, reference tensors) for one fixture."""
-    seed, config_fn, params_fn, forward, loss_fn, batch_fn, gates_fn = FIXTURES[name]
+    """Returns (config, initial params, reference tensors, model file tensors) for one fixture."""
+    seed, config_fn, params_fn, forward, loss_fn, batch_fn, gates_fn, *file_fn = FIXTURES[name]
     torch.manual_seed(seed)  # gated twins share their base fixture's seed: same weights, same batch
     cfg = config_fn()
     params = params_fn(cfg)
@@ -534,10 +536,19 @@ def build(name):
         with torch.no_grad():
             same = torch.equal(forward(initial, cfg, batch, ones), forward(initial, cfg, batch, {}))
             assert same, f"{name}: all-ones gates change the logits"
-    return cfg, initial, ref
+    return cfg, initial, ref, file_fn[0](initial, cfg) if file_fn else initial
+
+
+def register_hub_fixtures():
+    """Adds torch_reference_hub's fixtures; that module imports this one's helpers."""
+    sys.modules.setdefault("torch_reference", sys.modules[__name__])
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import torch_reference_hub
+    FIXTURES.update(torch_reference_hub.FIXTURES)
 
 
 def main():
+    register_hub_fixtures()
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="testdata/fixtures",
                     help="output folder (default %(default)s)")
@@ -549,11 +560,11 @@ def main():
     torch.use_deterministic_algorithms(True)
     total = 0
     for name in args.only or FIXTURES:
-        cfg, params, ref = build(name)
+        cfg, params, ref, tensors = build(name)
         d = os.path.join(args.out, name)
         os.makedirs(d, exist_ok=True)
         write_config(os.path.join(d, "config.json"), cfg)
-        write_safetensors(os.path.join(d, "model.safetensors"), params)
+        write_safetensors(os.path.join(d, "model.safetensors"), tensors)
         write_safetensors(os.path.join(d, "reference.safetensors"), ref)
         size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
         total += size

@@ -14,10 +14,11 @@ import (
 
 // AttnConfig fixes the geometry of one attention op.
 type AttnConfig struct {
-	B, T      int     // batch, time
-	H, KVH, S int     // query heads, key/value heads (GQA when KVH < H), head size
-	Causal    bool    // token t attends to keys ≤ t only
-	RoPETheta float64 // rotary embedding base (HF LLaMA rotate_half); 0 disables RoPE
+	B, T      int         // batch, time
+	H, KVH, S int         // query heads, key/value heads (GQA when KVH < H), head size
+	Causal    bool        // token t attends to keys ≤ t only
+	RoPETheta float64     // rotary embedding base (HF LLaMA rotate_half); 0 disables RoPE
+	RoPEScale RoPEScaling // rope_scaling of the rotary frequencies (zero: none)
 }
 
 func (c AttnConfig) validate() error {
@@ -28,6 +29,9 @@ func (c AttnConfig) validate() error {
 		return fmt.Errorf("attention: %d query heads are not a multiple of %d key/value heads", c.H, c.KVH)
 	case c.RoPETheta != 0 && c.S%2 != 0:
 		return fmt.Errorf("attention: RoPE needs an even head size, got %d", c.S)
+	}
+	if err := c.RoPEScale.Validate(); err != nil {
+		return fmt.Errorf("attention: %w", err)
 	}
 	return nil
 }
@@ -169,7 +173,7 @@ func headLoop(n int, body func(lo, hi int)) {
 }
 
 // ropeTables fills cos/sin of position p and frequency i at [p*S/2+i],
-// with inv_freq_i = θ^(-2i/S) as in HF LlamaRotaryEmbedding.
+// with the frequencies of ropeInvFreq as in HF LlamaRotaryEmbedding.
 func (op *attention) ropeTables() {
 	c := op.c
 	half := c.S / 2
@@ -177,12 +181,12 @@ func (op *attention) ropeTables() {
 		return
 	}
 	op.cos, op.sin = make([]float64, c.T*half), make([]float64, c.T*half)
+	invFreq := ropeInvFreq(c.RoPETheta, c.S, c.RoPEScale)
 	for p := 0; p < c.T; p++ {
 		for i := 0; i < half; i++ {
 			// HF computes inv_freq and the angle in float32; so do we, so that
 			// long contexts round the same way.
-			invFreq := float32(1.0 / math.Pow(c.RoPETheta, float64(2*i)/float64(c.S)))
-			ang := float64(float32(p) * invFreq)
+			ang := float64(float32(p) * invFreq[i])
 			op.cos[p*half+i], op.sin[p*half+i] = math.Cos(ang), math.Sin(ang)
 		}
 	}

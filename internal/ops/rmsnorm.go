@@ -26,7 +26,24 @@ func RMSNorm(x, w *G.Node, eps float64) (*G.Node, error) {
 	return G.ApplyOp(&rmsNorm{base: newBase(fmt.Sprintf("RMSNorm(eps=%g)", eps)), eps: eps}, x, w)
 }
 
-// rmsNorm saves each row's reciprocal RMS for the backward pass.
+// RMSNormHeads is RMSNorm applied to each head of x (N, K·S) separately
+// with the one weight w (S) shared by the K heads: HF Qwen3's q_norm and
+// k_norm, which normalise every head's query or key vector over head_dim
+// before RoPE (Qwen3 technical report §2, "QK-Norm"). It is RMSNorm on x
+// viewed as (N·K, S), without copying.
+func RMSNormHeads(x, w *G.Node, eps float64) (*G.Node, error) {
+	xs, ws := x.Shape(), w.Shape()
+	if len(xs) != 2 || len(ws) != 1 || ws[0] <= 0 || xs[1]%ws[0] != 0 {
+		return nil, shapeErr("RMSNormHeads", "want x (N, K·S) and weight (S), got %v and %v", xs, ws)
+	}
+	if !(eps >= 0) || math.IsInf(eps, 1) {
+		return nil, shapeErr("RMSNormHeads", "eps %g must be finite and ≥ 0", eps)
+	}
+	return G.ApplyOp(&rmsNorm{base: newBase(fmt.Sprintf("RMSNormHeads(eps=%g)", eps)), eps: eps}, x, w)
+}
+
+// rmsNorm saves each row's reciprocal RMS for the backward pass. A row is
+// len(w) wide: x (N, K·len(w)) is normalised as N·K rows (RMSNormHeads).
 type rmsNorm struct {
 	base
 	eps  float64
@@ -43,8 +60,9 @@ func (op *rmsNorm) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 
 func (op *rmsNorm) Do(in ...G.Value) (G.Value, error) {
 	s := in[0].Shape()
-	n, d := s[0], s[1]
-	out := op.out.get(in[0].Dtype(), n, d)
+	d := in[1].Shape()[0]
+	n := s[0] * s[1] / d
+	out := op.out.get(in[0].Dtype(), s[0], s[1])
 	op.rstd = grow(op.rstd, n)
 	switch in[0].Dtype() {
 	case tensor.Float32:
@@ -123,8 +141,9 @@ func (op *rmsNormGrad) output(i int) G.Value { return op.outs[i].t }
 
 func (op *rmsNormGrad) Do(in ...G.Value) (G.Value, error) {
 	s, dt := in[0].Shape(), in[0].Dtype()
-	n, d := s[0], s[1]
-	dx, dw := op.outs[0].get(dt, n, d), op.outs[1].get(dt, d)
+	d := in[1].Shape()[0]
+	n := s[0] * s[1] / d
+	dx, dw := op.outs[0].get(dt, s[0], s[1]), op.outs[1].get(dt, d)
 	op.acc = grow(op.acc, d)
 	switch dt {
 	case tensor.Float32:

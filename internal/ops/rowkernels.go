@@ -57,10 +57,10 @@ type RoPE struct {
 	cos, sin []float64
 }
 
-// NewRoPE returns the tables for head size s, base theta and positions
-// 0..maxPos-1.
-func NewRoPE(theta float64, s, maxPos int) *RoPE {
-	op := &attention{c: AttnConfig{T: maxPos, S: s, RoPETheta: theta}}
+// NewRoPE returns the tables for head size s, base theta, scaling sc and
+// positions 0..maxPos-1.
+func NewRoPE(theta float64, sc RoPEScaling, s, maxPos int) *RoPE {
+	op := &attention{c: AttnConfig{T: maxPos, S: s, RoPETheta: theta, RoPEScale: sc}}
 	op.ropeTables()
 	return &RoPE{half: s / 2, cos: op.cos, sin: op.sin}
 }
