@@ -61,6 +61,10 @@ func runCoreset(args []string, stdout, stderr io.Writer) error {
 	if err := sc.Validate(); err != nil {
 		return usageError{err}
 	}
+	if err := checkOutFile("out", sc.Out, pathInput{"input --data", cfg.Train}, pathInput{"input --valid", cfg.Valid}, pathInput{"input --test", cfg.Test},
+		pathInput{"input --dynamics", sc.Dynamics}, pathInput{"input --model", cfg.Model}, pathInput{"input --config", *configFile}); err != nil {
+		return err
+	}
 	if err := blas.Init(); err != nil {
 		return err
 	}

@@ -11,10 +11,11 @@ import (
 var exportFormats = map[string]bool{"hf": true}
 
 func runExport(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("export", "export --checkpoint SPARSE_DIR --format hf --out DIR", stderr)
+	fs := newFlags("export", "export --checkpoint SPARSE_DIR --format hf --out DIR [--force]", stderr)
 	in := fs.String("checkpoint", "", "sparse checkpoint directory (with sparse.json)")
 	format := fs.String("format", "hf", "output format: hf (a plain Hugging Face model directory of the kept units)")
-	out := fs.String("out", "", "directory to write (replaced atomically if it exists)")
+	out := fs.String("out", "", "directory to write: new, empty, or an earlier export (replaced atomically)")
+	force := fs.Bool("force", false, "replace --out even if it is a non-empty directory that is not an earlier export")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -24,7 +25,11 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	if !exportFormats[*format] {
 		return usagef("--format %q is not supported (want hf)", *format)
 	}
-	s, err := checkpoints.ReadSparse(*in)
+	if err := checkOutDir("out", *out, *force, "an earlier export (it has no "+checkpoints.ExportMarkerFile+")", checkpoints.IsExportDir,
+		pathInput{"input --checkpoint", *in}); err != nil {
+		return err
+	}
+	s, err := checkpoints.ReadSparse(*in) // heals a half-swapped checkpoint
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 
+	"github.com/sparsetune/sparsetune/checkpoints"
 	"github.com/sparsetune/sparsetune/internal/blas"
 	"github.com/sparsetune/sparsetune/train"
 )
@@ -21,6 +22,14 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	}
 	if (c.ModelDir == "") == (c.Sparse == "") || c.Data == "" {
 		return usagef("--data and one of --model and --checkpoint are required")
+	}
+	if c.Out != "" {
+		if err := checkOutFile("out", c.Out, pathInput{"input --data", c.Data}, pathInput{"input --model", c.ModelDir}, pathInput{"input --checkpoint", c.Sparse}); err != nil {
+			return err
+		}
+	}
+	if err := checkpoints.Heal(c.ModelDir + c.Sparse); err != nil { // one of them is set
+		return err
 	}
 	if err := blas.Init(); err != nil {
 		return err
