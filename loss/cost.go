@@ -23,21 +23,24 @@ import (
 //     next to the O(D²) products: activations, SwiGLU's product
 //     silu(g)·u, the softmax, the 1/√S score scale, RoPE, dropout, and the
 //     gate multiplications (router overhead is the caller's RouterFLOPs).
+//   - S is the head size, head_dim where the config gives one (Qwen3,
+//     some LLaMA and Mistral checkpoints), so H·S need not equal D.
 //   - Attention counts the keys a query actually attends: t+1 at position t
-//     for a causal model (GPT-2, LLaMA), the whole sequence T for an
+//     for a causal model (GPT-2, LLaMA-style), the whole sequence T for an
 //     encoder (BERT, RoBERTa). (The fused kernel in internal/ops computes
 //     the full T×T score matrix and masks it; the model counts the work an
 //     efficient masked implementation does.)
 //
 // What a gate saves. A head gate h of token t scales that head's context
 // vector (nn.Gates), so when it is 0 the masked model skips, for token t:
-// the head's query slice (D·S multiply-adds and S bias adds), its scores
+// the head's query slice (D·S multiply-adds, S bias adds where q has a
+// bias, and Qwen3's q_norm of the slice, an RMSNorm of S elements), its scores
 // against every attended key (S multiply-adds per key), its weighted sum of
 // values (S per key) and its rows of the output projection (S·D). The
 // token's keys and values are NOT saved: other tokens' queries attend to
 // them whatever token t's own gate, so whether they are needed depends on
 // the gates of other tokens. They are counted as fixed per-layer work,
-// KVH·2·(2·D·S + bias·S) per token. (Counting them as saved would describe
+// KVH·(2·(2·D·S + bias·S) + k_norm) per token. (Counting them as saved would describe
 // a model in which a head off at t also hides token t's key from that head,
 // which is not the model nn computes.) With grouped-query attention only the
 // query side is per head anyway, so no cost has to be split between the
@@ -45,9 +48,11 @@ import (
 //
 // A neuron-group gate g of token t switches k = GroupSize neurons; the
 // masked model skips their input projection (D·k multiply-adds, plus k bias
-// adds for GPT-2 and BERT), for LLaMA also the gate projection (D·k), and
-// their rows of the output projection (k·D). The output projection's bias,
-// which is added whatever the gates, is fixed work.
+// adds for GPT-2, BERT and a LLaMA with mlp_bias), for the LLaMA layout also
+// the gate projection (D·k, and its bias), and their rows of the output
+// projection (k·D). The output projection's bias, which is added whatever
+// the gates, is fixed work. Which projections have biases follows the
+// config (attention_bias, mlp_bias, Qwen2's q/k/v biases).
 //
 // Fixed per-layer work: the two norms, the two residual adds, the
 // key/value projections with their biases, and the biases of the attention
@@ -121,20 +126,31 @@ func checkCost(c *nn.Config, groupSize int, seqLen, router float64) error {
 
 // causal reports whether a query attends only to earlier keys, as nn's
 // attention does for the decoder families.
-func causal(c *nn.Config) bool { return c.Family == nn.GPT2 || c.Family == nn.LLaMA }
+func causal(c *nn.Config) bool { return c.Causal() }
 
-// hasBias reports whether the family's projections carry biases.
-func hasBias(c *nn.Config) float64 {
-	if c.Family == nn.LLaMA {
+// biasFlags say which projections carry biases (1) or not (0): every one
+// for GPT-2, BERT and RoBERTa (whose FFN has no gate projection); for the
+// LLaMA layout what the config says (attention_bias, Qwen2's q/k/v biases,
+// mlp_bias).
+type biasFlags struct{ qkv, o, up, gate, down float64 }
+
+func biasesOf(c *nn.Config) biasFlags {
+	if c.Family.Layout() != nn.LLaMA {
+		return biasFlags{qkv: 1, o: 1, up: 1, down: 1}
+	}
+	b := func(on bool) float64 {
+		if on {
+			return 1
+		}
 		return 0
 	}
-	return 1
+	return biasFlags{qkv: b(c.AttnBias), o: b(c.OBias), up: b(c.MLPBias), gate: b(c.MLPBias), down: b(c.MLPBias)}
 }
 
 // normFLOPs is the per-element cost of the family's norm (see the
 // conventions above).
 func normFLOPs(c *nn.Config) float64 {
-	if c.Family == nn.LLaMA {
+	if c.Family.Layout() == nn.LLaMA {
 		return 4 // RMSNorm
 	}
 	return 7 // LayerNorm
@@ -142,18 +158,22 @@ func normFLOPs(c *nn.Config) float64 {
 
 func newCost(c *nn.Config, groupSize int, keys, seqLen, router float64) *Cost {
 	D, S, F, k := float64(c.D), float64(c.S()), float64(c.F), float64(groupSize)
-	bias := hasBias(c)
-	head := 2*D*S + bias*S + // query slice
+	bs := biasesOf(c)
+	qkNorm := 0.0
+	if c.QKNorm {
+		qkNorm = normFLOPs(c) // Qwen3's RMSNorm of each head's query and key
+	}
+	head := 2*D*S + (bs.qkv+qkNorm)*S + // query slice (+ bias, + q_norm)
 		2*S*keys + 2*S*keys + // scores QKᵀ and weighted values PV
 		2*S*D // rows of the output projection
-	group := 2*D*k + bias*k + 2*k*D // input projection (+ bias), output projection
-	if c.Family == nn.LLaMA {
-		group += 2 * D * k // gate_proj
+	group := 2*D*k + bs.up*k + 2*k*D // input projection (+ bias), output projection
+	if c.Family.Layout() == nn.LLaMA {
+		group += 2*D*k + bs.gate*k // gate_proj (+ bias)
 	}
 	layer := 2*normFLOPs(c)*D + // two norms
 		2*D + // two residual adds
-		float64(c.KVH)*2*(2*D*S+bias*S) + // keys and values
-		bias*2*D // attention-output and FFN-output biases
+		float64(c.KVH)*(2*(2*D*S+bs.qkv*S)+qkNorm*S) + // keys and values (+ biases, + k_norm)
+		(bs.o+bs.down)*D // attention-output and FFN-output biases
 	cost := &Cost{Router: router * float64(c.L)}
 	for l := 0; l < c.L; l++ {
 		cost.Head = append(cost.Head, fill(c.H, head))
@@ -170,7 +190,7 @@ func newCost(c *nn.Config, groupSize int, keys, seqLen, router float64) *Cost {
 func outerFLOPs(c *nn.Config, seqLen float64) float64 {
 	D, V, C := float64(c.D), float64(c.Vocab), float64(len(c.Labels))
 	var f float64
-	switch c.Family {
+	switch c.Family.Layout() {
 	case nn.GPT2:
 		f = D + 7*D // wte + wpe, ln_f
 	case nn.LLaMA:

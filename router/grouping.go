@@ -267,7 +267,7 @@ func GroupPermutation(m *nn.Model, layer, groupSize, iters int, seed uint64) ([]
 	if err != nil {
 		return nil, fmt.Errorf("group permutation: %w", err)
 	}
-	if m.Config.Family == nn.LLaMA {
+	if m.Config.Family.Layout() == nn.LLaMA {
 		gates, err := m.FFNNeurons(layer, nn.FFNGate)
 		if err != nil {
 			return nil, fmt.Errorf("group permutation: %w", err)

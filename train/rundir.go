@@ -32,6 +32,10 @@ func prepareRunDir(cfg *Config) (*runlock.Lock, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkpoints.Recover(cfg.OutDir); err != nil { // what a killed run left half done
+		lock.Release()
+		return nil, err
+	}
 	if !cfg.Resume {
 		if err := checkFresh(cfg.OutDir); err != nil {
 			lock.Release()

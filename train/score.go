@@ -181,7 +181,7 @@ func scoreAll(model *nn.Model, seqs [][]int, cfg ScoreConfig) ([]ScoreResult, er
 	for lo := 0; lo < len(order); lo += cfg.Batch {
 		idx := order[lo:min(lo+cfg.Batch, len(order))]
 		T := min((len(seqs[idx[len(idx)-1]])+15)/16*16, c.MaxPos)
-		if c.Family == nn.LLaMA {
+		if c.Family.Layout() == nn.LLaMA {
 			T = (len(seqs[idx[len(idx)-1]]) + 15) / 16 * 16
 		}
 		sg, ok := graphs[T]

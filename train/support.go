@@ -40,7 +40,7 @@ func loadModelAndData(cfg *Config, tok data.Tokenizer) (*nn.Model, *data.Dataset
 	if cfg.SeqLen == 0 {
 		cfg.SeqLen = min(mc.MaxPos, 256)
 	}
-	if cfg.SeqLen > mc.MaxPos && mc.Family != nn.LLaMA {
+	if cfg.SeqLen > mc.MaxPos && mc.Family.Layout() != nn.LLaMA {
 		return nil, nil, fmt.Errorf("seq_len %d exceeds the model's %d positions", cfg.SeqLen, mc.MaxPos)
 	}
 	key, err := data.TokenizerKey(cfg.Model)
@@ -299,7 +299,10 @@ func (m *metricsFile) write(rec map[string]any) {
 			rec[k] = nil
 		}
 	}
-	b, _ := json.Marshal(rec)
+	b, err := json.Marshal(rec)
+	if err != nil { // a non-finite value inside a list: keep the line, say why its figures are missing
+		b = fmt.Appendf(nil, `{"step":%d,"unrecorded":%q}`, rec["step"], err.Error())
+	}
 	m.w.Write(append(b, '\n'))
 	m.w.Flush()
 }
