@@ -40,7 +40,8 @@ const (
 // dependency chain lets more elements overlap, 15-25% faster here. Error bound:
 // expMaxRelErr on [expLo, expHi] (kernels_test.go). NaN propagates. On
 // amd64 with AVX2 and FMA, exp32s runs the same steps eight elements at a
-// time in assembly (exp_amd64.s).
+// time in assembly (exp_amd64.s), with AVX-512 sixteen at a time
+// (exp_avx512_amd64.s), as the kernel level says (exp_level.go).
 func exp32sGo(v []float32) {
 	for i, x := range v {
 		if x > expHi {
@@ -68,8 +69,9 @@ func exp32sGo(v []float32) {
 // keeps exp32s's relative accuracy, in the tails too: sigmoid(-20) is
 // 2.06e-9, not 0. Error bound: sigmoidMaxRelErr (kernels_test.go). On
 // amd64 with AVX2 and FMA, sigmoid32s runs the same steps eight elements at
-// a time in assembly (exp_amd64.s), fused multiply-adds included, and
-// this loop is its twin.
+// a time in assembly (exp_amd64.s), fused multiply-adds included, with
+// AVX-512 sixteen at a time (exp_avx512_amd64.s), and this loop is their
+// twin.
 func sigmoid32sGo(v []float32) {
 	for i, z := range v {
 		x := -z
