@@ -12,6 +12,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/sparsetune/sparsetune/checkpoints"
+	"github.com/sparsetune/sparsetune/internal/vec"
 	"github.com/sparsetune/sparsetune/nn"
 	"github.com/sparsetune/sparsetune/router"
 )
@@ -219,6 +220,7 @@ type BenchConfig struct {
 
 // BenchResult holds the figures of one Bench run.
 type BenchResult struct {
+	Kernels        string  `json:"kernels"`         // the row kernels' level (vec.Kernels): scalar, avx2 or avx512
 	ScoreMsDense   float64 `json:"score_ms_dense"`  // one scoring batch, dense
 	ScoreMsSparse  float64 `json:"score_ms_sparse"` // the same batch, sparse
 	ScoreSpeedup   float64 `json:"score_speedup"`
@@ -251,7 +253,10 @@ func Bench(e *Engine, c BenchConfig, log io.Writer) (*BenchResult, error) {
 	if c.Reps == 0 {
 		c.Reps = 5
 	}
-	r := &BenchResult{GenTokens: c.Gen}
+	r := &BenchResult{Kernels: vec.Kernels().String(), GenTokens: c.Gen}
+	if log != nil {
+		fmt.Fprintf(log, "kernels: %s\n", r.Kernels)
+	}
 	seqs := c.Seqs
 	if seqs == nil {
 		seqs = RandomTokens(e.Config.Vocab, c.Batch, c.SeqLen, c.Seed+7)
