@@ -11,6 +11,15 @@ import (
 // JSON config file (unknown keys are errors), then by the flags actually
 // given on the command line. The resolved config is printed at the start
 // of a run and saved in every checkpoint.
+//
+// A resumed run (Resume) continues with the settings of the run it
+// resumes: its resolved config must equal the checkpoint's saved one (keys
+// an older run did not save count as their defaults), except for the keys
+// that change only what is written or reported: steps (dense runs only,
+// not below the steps done; the decay of the learning rate then ends at
+// the new last step), eval_every, save_every, log_every, patience, test,
+// dense_reference, out_dir, cache_dir and resume. Any other change is
+// refused, naming each key with its old and new value.
 type Config struct {
 	// Model and task.
 	Model      string  `json:"model"`       // Hugging Face model directory of the base model (with tokenizer files)

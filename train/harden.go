@@ -71,6 +71,11 @@ func Harden(hc HardenConfig, log io.Writer) (*HardenResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	release, err := lockEnclosingRun(hc.Out, "--out")
+	if err != nil {
+		return nil, fmt.Errorf("harden: %w", err)
+	}
+	defer release()
 	start := time.Now()
 	r, err := openSparseRun(ckpt, hc.CacheDir)
 	if err != nil {

@@ -17,7 +17,8 @@ import (
 // prepareRunDir creates the run directory, checks it is writable, takes
 // its lock (runlock: one writing process per run directory, held until the
 // run returns) and, unless the run resumes, checks that no earlier run's
-// results would be overwritten. All before any work is done.
+// results would be overwritten. All before any work is done; nothing in
+// the directory may change before the lock is held.
 func prepareRunDir(cfg *Config) (*runlock.Lock, error) {
 	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("out_dir: %w", err)
@@ -52,12 +53,32 @@ func prepareRunDir(cfg *Config) (*runlock.Lock, error) {
 // runlock): a run, a sweep job and a hardening into a run take it before
 // writing. Another process's lock is an error that names it, one line.
 func LockRunDir(dir string) (*runlock.Lock, error) {
+	return lockRunDir(dir, "--out-dir")
+}
+
+// lockRunDir is LockRunDir whose refusal suggests flag.
+func lockRunDir(dir, flag string) (*runlock.Lock, error) {
 	l, err := runlock.Acquire(dir)
 	var busy *runlock.BusyError
 	if errors.As(err, &busy) {
-		return nil, fmt.Errorf("%w; wait for it or choose another --out-dir", err)
+		return nil, fmt.Errorf("%w; wait for it or choose another %s", err, flag)
 	}
 	return l, err
+}
+
+// lockEnclosingRun takes the lock of the run directory that holds out
+// (harden writing <run>/sparse), where out's parent holds a run, so that
+// the output does not race the run's own hardening. release is never nil.
+func lockEnclosingRun(out, flag string) (release func(), err error) {
+	parent := filepath.Dir(filepath.Clean(out))
+	if !HoldsRun(parent) {
+		return func() {}, nil
+	}
+	l, err := lockRunDir(parent, flag)
+	if err != nil {
+		return nil, err
+	}
+	return func() { l.Release() }, nil
 }
 
 // HoldsRun reports whether dir holds an earlier run's results: a

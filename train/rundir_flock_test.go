@@ -60,3 +60,33 @@ func TestRunRefusesBusyDir(t *testing.T) {
 		t.Error("the refused fresh run wrote into the directory")
 	}
 }
+
+// TestHardenRefusesBusyRun: hardening into a run directory that another
+// process holds (the run itself, still training) is refused in one line,
+// before anything is loaded or written; into a directory that holds no
+// run it takes no lock.
+func TestHardenRefusesBusyRun(t *testing.T) {
+	dir := t.TempDir()
+	c := sparseRun(t, dir)
+	if _, err := Run(c, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	holdLock(t, c.OutDir)
+	out := filepath.Join(c.OutDir, "sparse-0.4")
+	_, err := Harden(HardenConfig{Checkpoint: c.OutDir, Out: out, Target: 0.4}, io.Discard)
+	want := "harden: run directory " + c.OutDir + " is in use by pid 4242 (sparsetune train, started 2026-12-07T18:01:02Z); wait for it or choose another --out"
+	if err == nil || err.Error() != want {
+		t.Fatalf("got  %v\nwant %s", err, want)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("the refused hardening wrote %s: %v", out, err)
+	}
+	release, err := lockEnclosingRun(filepath.Join(dir, "elsewhere", "sparse"), "--out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	release()
+	if _, err := os.Stat(filepath.Join(dir, "elsewhere")); !os.IsNotExist(err) {
+		t.Errorf("a lock outside any run created %s", filepath.Join(dir, "elsewhere"))
+	}
+}
