@@ -147,15 +147,15 @@ func (s Spec) resolve() (Spec, error) {
 	switch s.Task {
 	case CausalLM, Classification:
 	case "":
-		return s, fmt.Errorf("data: Spec.Task is empty: want %q or %q", CausalLM, Classification)
+		return s, fmt.Errorf("data: task is empty: want %q or %q", CausalLM, Classification)
 	default:
-		return s, fmt.Errorf("data: Spec.Task %q is unknown: want %q or %q", s.Task, CausalLM, Classification)
+		return s, fmt.Errorf("data: task %q is unknown: want %q or %q", s.Task, CausalLM, Classification)
 	}
 	if s.Train == "" {
-		return s, fmt.Errorf("data: Spec.Train is empty: give the training file")
+		return s, fmt.Errorf("data: no training file (train) given")
 	}
 	if s.SeqLen < 1 {
-		return s, fmt.Errorf("data: Spec.SeqLen is %d: want the number of tokens per sequence (the model's context or smaller)", s.SeqLen)
+		return s, fmt.Errorf("data: seq_len is %d: want the number of tokens per sequence (the model's context or smaller)", s.SeqLen)
 	}
 	opt := ReadOptions{TextField: s.Text, LabelField: s.Label, IDField: s.ID}.withDefaults()
 	s.Text, s.Label, s.ID = opt.TextField, opt.LabelField, opt.IDField
@@ -164,20 +164,20 @@ func (s Spec) resolve() (Spec, error) {
 			s.ValidRatio = DefaultValidRatio
 		}
 		if !(s.ValidRatio > 0 && s.ValidRatio < 1) {
-			return s, fmt.Errorf("data: Spec.ValidRatio is %v: want a share of Train between 0 and 1 (or give Spec.Valid)", s.ValidRatio)
+			return s, fmt.Errorf("data: valid_ratio is %v: want a share of the training data between 0 and 1 (or give a valid file)", s.ValidRatio)
 		}
 	}
 	if s.Labels != nil {
 		if s.Task != Classification {
-			return s, fmt.Errorf("data: Spec.Labels is set but the task is %q: labels are for %q", s.Task, Classification)
+			return s, fmt.Errorf("data: labels are given but the task is %q: labels are for %q", s.Task, Classification)
 		}
 		if len(s.Labels) < 2 {
-			return s, fmt.Errorf("data: Spec.Labels has %d label(s): classification needs at least 2", len(s.Labels))
+			return s, fmt.Errorf("data: the model has %d label(s): classification needs at least 2", len(s.Labels))
 		}
 		seen := map[string]bool{}
 		for _, l := range s.Labels {
 			if l == "" || seen[l] {
-				return s, fmt.Errorf("data: Spec.Labels %q has an empty or repeated label %q", s.Labels, l)
+				return s, fmt.Errorf("data: the model's labels %q have an empty or repeated label %q", s.Labels, l)
 			}
 			seen[l] = true
 		}
@@ -237,10 +237,10 @@ func Load(spec Spec, tok Tokenizer, tokKey string) (*Dataset, error) {
 	ds.setFiles()
 	if cachePath != "" {
 		if err := os.MkdirAll(spec.CacheDir, 0o777); err != nil {
-			return nil, fmt.Errorf("data: dataset cache: %w (set Spec.CacheDir to \"\" to work without a cache)", err)
+			return nil, fmt.Errorf("data: dataset cache: %w (--no-cache, or no_cache in a config file, works without a cache)", err)
 		}
 		if err := writeCache(cachePath, key, ds); err != nil {
-			return nil, fmt.Errorf("data: dataset cache: %w (set Spec.CacheDir to \"\" to work without a cache)", err)
+			return nil, fmt.Errorf("data: dataset cache: %w (--no-cache, or no_cache in a config file, works without a cache)", err)
 		}
 	}
 	return ds, nil

@@ -102,7 +102,7 @@ func compareLabels(labels []string) func(a, b string) int {
 func carve(recs []Record, ratio float64, seed uint64, path string) (train, valid []Record, err error) {
 	n := len(recs)
 	if n < 2 {
-		return nil, nil, fmt.Errorf("%s: %d record, too few to carve a validation split from: give Spec.Valid", path, n)
+		return nil, nil, fmt.Errorf("%s: %d record, too few to carve a validation split from: give a valid file", path, n)
 	}
 	nv := min(max(int(math.Round(ratio*float64(n))), 1), n-1)
 	inValid := make([]bool, n)

@@ -60,7 +60,7 @@ func newEncoder(spec Spec, tok Tokenizer) (*encoder, error) {
 			return nil, err
 		}
 		if spec.SeqLen <= e.prefix+e.suffix {
-			return nil, fmt.Errorf("data: Spec.SeqLen %d leaves no room for text: the tokenizer adds %d special tokens", spec.SeqLen, e.prefix+e.suffix)
+			return nil, fmt.Errorf("data: seq_len %d leaves no room for text: the tokenizer adds %d special tokens", spec.SeqLen, e.prefix+e.suffix)
 		}
 	}
 	return e, nil
@@ -146,7 +146,7 @@ func (e *encoder) lmSplit(name, path string, recs []Record) (*Split, SplitReport
 	}
 	rep.Seqs, rep.Tokens, rep.DroppedTokens = len(s.Seqs), len(s.Seqs)*T, len(cur)
 	if len(s.Seqs) == 0 {
-		return nil, rep, fmt.Errorf("%s: the %s split's %d document(s) give %d tokens, fewer than one block of SeqLen %d: lower Spec.SeqLen or add text",
+		return nil, rep, fmt.Errorf("%s: the %s split's %d document(s) give %d tokens, fewer than one block of seq_len %d: lower seq_len or add text",
 			path, name, len(recs), len(cur), T)
 	}
 	return s, rep, nil
@@ -162,7 +162,7 @@ func (e *encoder) classSplit(name, path string, recs []Record) (*Split, SplitRep
 		if !ok {
 			where := "a training label"
 			if e.fixedLabels {
-				where = "in Spec.Labels"
+				where = "among the model's labels"
 			}
 			return nil, SplitReport{}, fmt.Errorf("%s:%d: label %q is not %s; known labels: %s",
 				path, r.Line, r.Label, where, strings.Join(e.labelNames, ", "))
