@@ -20,6 +20,8 @@ var (
 		tokWhiteSpace[1:len(tokWhiteSpace)-1] + `]+|` + tokWhiteSpace + `+)`)
 	llama3Twin = regexp.MustCompile(`^(?:(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\p{L}\p{N}` +
 		tokWhiteSpace[1:len(tokWhiteSpace)-1] + `]+[\r\n]*|` + tokWhiteSpace + `*[\r\n]+|` + tokWhiteSpace + `+)`)
+	qwen2Twin = regexp.MustCompile(`^(?:(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\p{L}\p{N}` +
+		tokWhiteSpace[1:len(tokWhiteSpace)-1] + `]+[\r\n]*|` + tokWhiteSpace + `*[\r\n]+|` + tokWhiteSpace + `+)`)
 	allWhiteSpace = regexp.MustCompile(`^` + tokWhiteSpace + `+$`)
 )
 
@@ -92,6 +94,23 @@ func TestLlama3ScannerCases(t *testing.T) {
 	}
 }
 
+func TestQwen2ScannerCases(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want []string
+	}{
+		{"3333", []string{"3", "3", "3", "3"}},
+		{"x12 ½²", []string{"x", "1", "2", " ", "½", "²"}},
+		{"   Hello", []string{"  ", " Hello"}},
+		{"I'M HERE", []string{"I", "'M", " HERE"}},
+		{"!!\n\nx", []string{"!!\n\n", "x"}},
+	} {
+		if got := scan(qwen2Match, c.in); !slices.Equal(got, c.want) {
+			t.Errorf("qwen2 %q: got %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
 func FuzzGPT2Scanner(f *testing.F) {
 	for _, s := range tokPretokSeeds {
 		f.Add(s)
@@ -128,9 +147,27 @@ func FuzzLlama3Scanner(f *testing.F) {
 	})
 }
 
+func FuzzQwen2Scanner(f *testing.F) {
+	for _, s := range tokPretokSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !utf8.ValidString(s) {
+			return
+		}
+		got := scan(qwen2Match, s)
+		if strings.Join(got, "") != s {
+			t.Fatalf("%q: pieces %q do not spell the input", s, got)
+		}
+		if want := twinSplit(qwen2Twin, s, true); !slices.Equal(got, want) {
+			t.Fatalf("%q: scanner %q, regexp twin %q", s, got, want)
+		}
+	})
+}
+
 func TestScannersCoverInvalidUTF8(t *testing.T) {
 	s := "a\xffb \xfe\xfd  c"
-	for _, m := range []func(string, int) int{gpt2Match, llama3Match} {
+	for _, m := range []func(string, int) int{gpt2Match, llama3Match, qwen2Match} {
 		if got := strings.Join(scan(m, s), ""); got != s {
 			t.Errorf("pieces spell %q, want %q", got, s)
 		}
