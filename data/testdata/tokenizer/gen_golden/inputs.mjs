@@ -120,6 +120,43 @@ const MISC = [
   "   \n\n   hello   \n\n   ", "Hello\n\nWorld", "end.\n",
 ];
 
+// Pieces for random texts: where the families' regexes, Unicode classes,
+// normalisers and added-token matching can disagree with a hand-written
+// scanner (Unicode spaces and digits, combining marks, case-folded
+// contractions, controls, private use, special tokens and their fragments).
+const PIECES = [
+  "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".split(""),
+  "0123456789".split(""),
+  "!\"#$%&()*+,-./:;<=>?@[\\]^_`{|}~".split(""),
+  [" ", " ", "  ", "\t", "\n", "\r", "\r\n", "\n\n", "\u00a0", "\u2000", "\u2009", "\u3000", "\u0085", "\u2028", "\u1680", "\u180e", "\u200b", "\ufeff", "\u000b", "\u000c", "\u001c", "\u001f"],
+  ["'", "'s", "'S", "'t", "'T", "'re", "'RE", "'Re", "'ve", "'VE", "'m", "'M", "'ll", "'LL", "'d", "'D", "'\u017f", "'\u212a", "\u2019s", "'x"],
+  "éÉàüöñçßøåæœÀÿİıǅǈ".split(""),
+  "αβγδεΩΣπ".split(""), "абвгдЖЩЯ".split(""), "中文字漢語日本".split(""), "ひらがなカタカナ".split(""), "한국어".split(""),
+  "مرحبا".split(""), "שלום".split(""), ["न", "म", "स्", "ते", "क्षि"], ["\u0301", "\u0308", "\u0327", "\u20dd", "\u093f", "\u0e31"],
+  "٠١٢٣٤٥٦٧٨٩".split(""), "０１２３４５".split(""), "²³¹½¼⅓ⅫⅣ①②⓵".split(""), ["\u{1D7CE}", "\u{1D7CF}"],
+  ["😀", "👍🏽", "👨‍👩‍👧", "🇺🇸", "❤️", "🦙", "\u{1F9E0}", "©", "™", "→", "∑"],
+  ["\u0000", "\u0001", "\u007f", "\u0080", "\u009f", "\u00ad", "\ue000", "\uf8ff", "\u{10FFFD}", "\ufffd"],
+  ["<s>", "</s>", "<unk>", "<|begin_of_text|>", "<|end_of_text|>", "<|eot_id|>", "<|im_start|>", "<|im_end|>", "<|endoftext|>",
+    "<think>", "</think>", "<|im_start", "<|", "|>", "<<s>", "<0x41>", "\u2581", "\u2581\u2581", "\u0120", "\u010a"],
+  ["Hello", " world", "the", " the", "ing", "tion", "http://", "www.", ".com", "    ", "\t\t", "...", "!!!", "---", "1000", "3.14"],
+];
+
+/** n texts of 1–25 random pieces, from a fixed-seed generator. */
+function randomTexts(n, seed) {
+  const rnd = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed / 0x80000000;
+  };
+  const pick = (a) => a[Math.floor(rnd() * a.length)];
+  const out = [];
+  for (let k = 0; k < n; k++) {
+    let s = "";
+    for (let j = 1 + Math.floor(rnd() * 25); j > 0; j--) s += pick(pick(PIECES));
+    out.push(s);
+  }
+  return out;
+}
+
 /** Splits a llama.cpp .inp file as test-tokenizer-0 does. */
 function ggmlInputs(file) {
   const raw = fs.readFileSync(file, "utf8");
@@ -163,6 +200,6 @@ function datasetSlices(shared) {
 export function allInputs(shared) {
   const golden = path.join(shared, "tokenizers", "golden");
   const ggml = ["llama-bpe", "llama-spm", "gpt-2", "bert-bge"].flatMap((n) => ggmlInputs(path.join(golden, `ggml-vocab-${n}.gguf.inp`)));
-  const all = [...ggml, ...SPECIAL, ...WHITESPACE, ...NUMBERS, ...CODE, ...CONTRACTIONS, ...MULTILINGUAL, ...EMOJI, ...MISC, ...datasetSlices(shared)];
+  const all = [...ggml, ...SPECIAL, ...WHITESPACE, ...NUMBERS, ...CODE, ...CONTRACTIONS, ...MULTILINGUAL, ...EMOJI, ...MISC, ...datasetSlices(shared), ...randomTexts(100, 7)];
   return [...new Set(all)];
 }
