@@ -9,6 +9,7 @@ import (
 	"runtime/pprof"
 
 	"github.com/sparsetune/sparsetune/internal/blas"
+	"github.com/sparsetune/sparsetune/internal/vec"
 	"github.com/sparsetune/sparsetune/nn"
 	"github.com/sparsetune/sparsetune/train"
 )
@@ -85,6 +86,7 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 	}
 	err := blas.Init()
 	fmt.Fprintf(stdout, "blas: %s\n", blas.Name())
+	fmt.Fprintf(stdout, "kernels: %s (this CPU: up to %s; %s=scalar|avx2|avx512 overrides)\n", vec.Kernels(), vec.Best(), vec.EnvVar)
 	fmt.Fprintf(stdout, "threads: %d (GOMAXPROCS)\n", runtime.GOMAXPROCS(0))
 	fmt.Fprintf(stdout, "go: %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return err
