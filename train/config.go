@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 )
 
@@ -36,6 +37,7 @@ type Config struct {
 	// Output.
 	OutDir   string `json:"out_dir"`   // run directory: checkpoints, metrics.jsonl, config.json
 	CacheDir string `json:"cache_dir"` // tokenized-data cache shared by runs; "" → <out_dir>/../.cache
+	NoCache  bool   `json:"no_cache"`  // tokenize the data afresh without reading or writing the cache
 
 	// Optimisation.
 	Steps       int     `json:"steps"`        // optimizer steps
@@ -113,7 +115,8 @@ func DefaultConfig() Config {
 }
 
 // LoadConfigFile overlays the JSON file at path on c. Unknown keys are
-// errors, so a typo never silently falls back to a default.
+// errors, so a typo never silently falls back to a default, and so is
+// anything after the one JSON object.
 func (c *Config) LoadConfigFile(path string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -124,48 +127,107 @@ func (c *Config) LoadConfigFile(path string) error {
 	if err := dec.Decode(c); err != nil {
 		return fmt.Errorf("%s: %v", path, err)
 	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("%s: unexpected content after the JSON object at byte %d", path, dec.InputOffset())
+	}
 	return nil
 }
 
-// Validate reports the first setting that cannot work.
+// ConfigKeys returns the top-level keys of the JSON config file at path:
+// the settings it gives.
+func ConfigKeys(path string) (map[string]bool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	keys := map[string]bool{}
+	for k := range raw {
+		keys[k] = true
+	}
+	return keys, nil
+}
+
+// in reports whether lo ≤ x ≤ hi; NaN is never in range.
+func in(x, lo, hi float64) bool { return x >= lo && x <= hi }
+
+// Validate reports the first setting that cannot work. Range checks are
+// written so that NaN fails them. Errors about one setting are
+// *SettingError.
 func (c *Config) Validate() error {
+	if err := c.checkFinite(); err != nil {
+		return err
+	}
 	switch {
 	case c.Model == "":
-		return fmt.Errorf("model: a base model directory is required")
+		return settingf("model", "is required: a base model directory")
 	case c.Train == "":
-		return fmt.Errorf("train: a training data file is required")
+		return settingf("train", "is required: a training data file")
+	case c.OutDir == "":
+		return settingf("out_dir", "is required: the run directory")
+	case c.SeqLen < 0:
+		return settingf("seq_len", "must be ≥ 0 (0: the model's context, at most 256), got %d", c.SeqLen)
 	case c.Steps <= 0:
-		return fmt.Errorf("steps must be positive, got %d", c.Steps)
-	case c.Batch <= 0 || c.GradAccum <= 0:
-		return fmt.Errorf("batch and grad_accum must be positive, got %d and %d", c.Batch, c.GradAccum)
-	case c.LR <= 0 || c.LR > 1:
-		return fmt.Errorf("lr must be in (0, 1], got %g", c.LR)
-	case c.Warmup < 0 || c.MinLRRatio < 0 || c.MinLRRatio > 1:
-		return fmt.Errorf("warmup must be ≥ 0 and min_lr_ratio in [0, 1]")
+		return settingf("steps", "must be positive, got %d", c.Steps)
+	case c.Batch <= 0:
+		return settingf("batch", "must be positive, got %d", c.Batch)
+	case c.GradAccum <= 0:
+		return settingf("grad_accum", "must be positive, got %d", c.GradAccum)
+	case !(c.LR > 0 && c.LR <= 1):
+		return settingf("lr", "must be in (0, 1], got %g", c.LR)
+	case c.Warmup < 0:
+		return settingf("warmup", "must be ≥ 0, got %d", c.Warmup)
+	case !in(c.MinLRRatio, 0, 1):
+		return settingf("min_lr_ratio", "must be in [0, 1], got %g", c.MinLRRatio)
 	case c.Schedule != "cosine" && c.Schedule != "linear" && c.Schedule != "constant":
-		return fmt.Errorf("schedule %q: want cosine, linear or constant", c.Schedule)
-	case c.Dropout < 0 || c.Dropout >= 1:
-		return fmt.Errorf("dropout must be in [0, 1), got %g", c.Dropout)
-	case c.Valid == "" && (c.ValidRatio <= 0 || c.ValidRatio >= 1):
-		return fmt.Errorf("valid_ratio must be in (0, 1) when no valid file is given, got %g", c.ValidRatio)
+		return settingf("schedule", "%q: want cosine, linear or constant", c.Schedule)
+	case !(c.WeightDecay >= 0):
+		return settingf("weight_decay", "must be ≥ 0, got %g", c.WeightDecay)
+	case !(c.Beta1 >= 0 && c.Beta1 < 1):
+		return settingf("beta1", "must be in [0, 1), got %g", c.Beta1)
+	case !(c.Beta2 >= 0 && c.Beta2 < 1):
+		return settingf("beta2", "must be in [0, 1), got %g", c.Beta2)
+	case !(c.Eps > 0):
+		return settingf("eps", "must be positive, got %g", c.Eps)
+	case !(c.ClipNorm >= 0):
+		return settingf("clip_norm", "must be ≥ 0 (0 disables), got %g", c.ClipNorm)
+	case !(c.Dropout >= 0 && c.Dropout < 1):
+		return settingf("dropout", "must be in [0, 1), got %g", c.Dropout)
+	case c.Valid == "" && !(c.ValidRatio > 0 && c.ValidRatio < 1):
+		return settingf("valid_ratio", "must be in (0, 1) when no valid file is given, got %g", c.ValidRatio)
 	case c.Task != "" && c.Task != "classification" && c.Task != "causal-lm":
-		return fmt.Errorf("task %q: want classification or causal-lm", c.Task)
-	case c.EvalEvery <= 0 || c.SaveEvery <= 0 || c.LogEvery <= 0:
-		return fmt.Errorf("eval_every, save_every and log_every must be positive")
-	case c.Target < 0 || c.Target > 1:
-		return fmt.Errorf("target must be in (0, 1] (a fraction of the dense compute), got %g", c.Target)
-	case c.Target > 0 && (c.Tau <= 0 || c.Tau >= 1):
-		return fmt.Errorf("tau must be in (0, 1), got %g", c.Tau)
+		return settingf("task", "%q: want classification or causal-lm", c.Task)
+	case c.EvalEvery <= 0:
+		return settingf("eval_every", "must be positive, got %d", c.EvalEvery)
+	case c.SaveEvery <= 0:
+		return settingf("save_every", "must be positive, got %d", c.SaveEvery)
+	case c.LogEvery <= 0:
+		return settingf("log_every", "must be positive, got %d", c.LogEvery)
+	case c.EvalBatches < 0 || c.Patience < 0:
+		return fmt.Errorf("eval_batches and patience must be ≥ 0, got %d and %d", c.EvalBatches, c.Patience)
+	case !in(c.Target, 0, 1):
+		return settingf("target", "must be in (0, 1] (a fraction of the dense compute; 0 trains densely), got %g", c.Target)
+	case c.Target > 0 && !(c.Tau > 0 && c.Tau < 1):
+		return settingf("tau", "must be in (0, 1), got %g", c.Tau)
 	case c.Target > 0 && c.GroupSize <= 0:
-		return fmt.Errorf("group_size must be positive, got %d", c.GroupSize)
+		return settingf("group_size", "must be positive, got %d", c.GroupSize)
 	case c.Target > 0 && c.Router != "sigmoid" && c.Router != "hard-concrete" && c.Router != "static":
-		return fmt.Errorf("router %q: want sigmoid, hard-concrete or static", c.Router)
-	case c.RouterLR < 0 || c.RouterLR > 1:
-		return fmt.Errorf("router_lr must be in [0, 1] (0: lr), got %g", c.RouterLR)
-	case c.Distill < 0 || (c.Distill > 0 && c.DistillTemp <= 0):
-		return fmt.Errorf("distill must be ≥ 0 and distill_temp positive, got %g and %g", c.Distill, c.DistillTemp)
+		return settingf("router", "%q: want sigmoid, hard-concrete or static", c.Router)
+	case !in(c.RouterLR, 0, 1):
+		return settingf("router_lr", "must be in [0, 1] (0: lr), got %g", c.RouterLR)
+	case !(c.LambdaLR >= 0) || !(c.PenaltyWeight >= 0) || !(c.SepWeight >= 0):
+		return fmt.Errorf("lambda_lr, penalty_weight and sep_weight must be ≥ 0, got %g, %g and %g", c.LambdaLR, c.PenaltyWeight, c.SepWeight)
+	case !(c.Distill >= 0):
+		return settingf("distill", "must be ≥ 0, got %g", c.Distill)
+	case c.Distill > 0 && !(c.DistillTemp > 0):
+		return settingf("distill_temp", "must be positive, got %g", c.DistillTemp)
 	case c.Target > 0 && (c.Stage2Steps < 0 || c.Stage2Steps >= c.Steps):
-		return fmt.Errorf("stage2_steps must be in [0, steps), got %d", c.Stage2Steps)
+		return settingf("stage2_steps", "must be in [0, steps), got %d", c.Stage2Steps)
+	case c.Target > 0 && c.TargetWarmup < 0:
+		return settingf("target_warmup", "must be ≥ 0, got %d", c.TargetWarmup)
 	}
 	return c.validateCoreset()
 }

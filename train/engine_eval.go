@@ -120,7 +120,7 @@ func ValidSequences(sparseDir string, n int) ([][]int, error) {
 		task = "classification"
 	}
 	ds, err := data.Load(data.Spec{Task: task, Train: cfg.Train, Valid: cfg.Valid, ValidRatio: cfg.ValidRatio, Text: cfg.TextField,
-		Label: cfg.LabelField, ID: cfg.IDField, SeqLen: cfg.SeqLen, Seed: cfg.Seed, CacheDir: cfg.CacheDir, Labels: mc.Labels}, tok, key)
+		Label: cfg.LabelField, ID: cfg.IDField, SeqLen: cfg.SeqLen, Seed: cfg.Seed, CacheDir: cfg.DataCacheDir(), Labels: mc.Labels}, tok, key)
 	if err != nil {
 		return nil, err
 	}

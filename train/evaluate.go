@@ -3,10 +3,12 @@ package train
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
 
+	"github.com/sparsetune/sparsetune/checkpoints"
 	"github.com/sparsetune/sparsetune/data"
 	"github.com/sparsetune/sparsetune/nn"
 )
@@ -18,9 +20,10 @@ type EvalConfig struct {
 	TextField  string
 	LabelField string
 	IDField    string // "-" derives ids from file and line
-	SeqLen     int    // 0: min(model context, 256)
+	SeqLen     int    // 0: a training checkpoint's seq_len, else min(model context, 256)
 	Batch      int    // default 8
-	CacheDir   string
+	CacheDir   string // "": a cache in the system's temporary directory
+	NoCache    bool   // tokenize afresh, without the cache
 }
 
 // EvalResult is what Evaluate prints as JSON.
@@ -48,6 +51,9 @@ func (c *EvalConfig) defaults() {
 	if c.CacheDir == "" {
 		c.CacheDir = filepath.Join(os.TempDir(), "sparsetune-cache")
 	}
+	if c.NoCache {
+		c.CacheDir = ""
+	}
 }
 
 // load tokenizes c.Data for a model of config mc with the tokenizer of
@@ -64,6 +70,9 @@ func (c *EvalConfig) load(mc *nn.Config) (*data.Dataset, data.Tokenizer, error) 
 	if c.SeqLen == 0 {
 		c.SeqLen = min(mc.MaxPos, 256)
 	}
+	if c.SeqLen > mc.MaxPos && mc.Family.Layout() != nn.LLaMA {
+		return nil, nil, fmt.Errorf("seq_len %d exceeds the model's %d positions", c.SeqLen, mc.MaxPos)
+	}
 	task := data.Task("causal-lm")
 	if mc.Task == nn.Classification {
 		task = "classification"
@@ -73,18 +82,42 @@ func (c *EvalConfig) load(mc *nn.Config) (*data.Dataset, data.Tokenizer, error) 
 	return ds, tok, err
 }
 
-// Evaluate computes the model's task metric on one data file.
+// Evaluate computes the model's task metric on one data file. A sparse
+// run's checkpoint (with router.safetensors) is evaluated with its routers'
+// hard masks at the run's calibrated τ, as the run's own evaluation did,
+// and reports the measured compute; a sparse checkpoint (sparse.json) is
+// refused (EvaluateSparse runs it).
 func Evaluate(c EvalConfig) (*EvalResult, error) {
 	c.defaults()
-	m, err := nn.Load(c.Model, nn.LoadOptions{})
+	if c.SeqLen < 0 || c.Batch <= 0 {
+		return nil, fmt.Errorf("seq_len must be ≥ 0 and batch positive, got %d and %d", c.SeqLen, c.Batch)
+	}
+	kind := modelKind(c.Model)
+	if kind == kindSparse {
+		return nil, fmt.Errorf("%s is a sparse checkpoint (%s): evaluate it with --checkpoint %s", c.Model, checkpoints.SparseManifestFile, c.Model)
+	}
+	if c.SeqLen == 0 {
+		c.SeqLen = runSeqLen(c.Model) // a training checkpoint: the run's length, as its own evaluation
+	}
+	mc, err := nn.LoadConfig(c.Model)
 	if err != nil {
 		return nil, err
 	}
-	ds, tok, err := c.load(m.Config)
+	ds, tok, err := c.load(mc)
 	if err != nil {
 		return nil, err
 	}
-	ev, err := newEvaluator(m, c.Batch, c.SeqLen, nil)
+	var m *nn.Model
+	var sp *sparsity
+	if kind == kindRouted {
+		m, sp, err = loadRouted(c.Model, c.SeqLen)
+	} else {
+		m, err = nn.Load(c.Model, nn.LoadOptions{})
+	}
+	if err != nil {
+		return nil, err
+	}
+	ev, err := newEvaluator(m, c.Batch, c.SeqLen, sp)
 	if err != nil {
 		return nil, err
 	}
@@ -93,8 +126,15 @@ func Evaluate(c EvalConfig) (*EvalResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", c.Data, err)
 	}
-	return &EvalResult{Model: c.Model, Data: c.Data, MetricName: metricName(m.Config.Task == nn.CausalLM), Metric: mt.Main(),
-		Loss: mt.Loss, F1: mt.F1, Count: mt.Count}, nil
+	r := &EvalResult{Model: c.Model, Data: c.Data, MetricName: metricName(m.Config.Task == nn.CausalLM), Metric: mt.Main(),
+		Loss: mt.Loss, F1: mt.F1, Count: mt.Count}
+	if sp != nil {
+		r.Compute = &mt.Compute
+	}
+	if math.IsNaN(mt.Loss) || math.IsInf(mt.Loss, 0) {
+		return nil, fmt.Errorf("%s on %s: the loss is %g (non-finite activations)", c.Model, c.Data, mt.Loss)
+	}
+	return r, nil
 }
 
 // evaluateDenseRef evaluates the dense reference model cfg.DenseRef on the
@@ -111,6 +151,9 @@ func evaluateDenseRef(cfg *Config, ds *data.Dataset, tok data.Tokenizer, sum *Su
 	}
 	if refKey != runKey {
 		return fmt.Errorf("dense_reference %s: its tokenizer differs from %s's; the metrics would not be comparable", cfg.DenseRef, cfg.Model)
+	}
+	if err := checkBaseModel("dense_reference", cfg.DenseRef); err != nil {
+		return err
 	}
 	ref, err := nn.Load(cfg.DenseRef, nn.LoadOptions{})
 	if err != nil {

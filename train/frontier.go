@@ -83,14 +83,14 @@ func Frontier(fc FrontierConfig, log io.Writer) (*FrontierCurve, error) {
 // loadFrontier loads the run's model, data and checkpoint (weights and
 // routers) and checks the targets.
 func loadFrontier(fc FrontierConfig, log io.Writer) (*frontier, *FrontierCurve, error) {
-	ckpt, err := frontierCheckpoint(fc.Run)
+	ckpt, err := sparseRunCheckpoint("frontier", fc.Run)
 	if err != nil {
 		return nil, nil, err
 	}
 	if fc.AdaptSteps < 0 {
 		return nil, nil, fmt.Errorf("frontier: adapt steps must be ≥ 0, got %d", fc.AdaptSteps)
 	}
-	r, err := openSparseRun(ckpt, fc.CacheDir)
+	r, err := openSparseRun(ckpt, fc.CacheDir, "")
 	if err != nil {
 		return nil, nil, fmt.Errorf("frontier: %w", err)
 	}
@@ -110,17 +110,17 @@ func loadFrontier(fc FrontierConfig, log io.Writer) (*frontier, *FrontierCurve, 
 	return f, curve, nil
 }
 
-// frontierCheckpoint resolves a run directory to its best checkpoint and
-// checks that it holds routers.
-func frontierCheckpoint(run string) (string, error) {
+// sparseRunCheckpoint resolves a run directory to its best checkpoint and
+// checks that it holds routers; errors start with what (the command).
+func sparseRunCheckpoint(what, run string) (string, error) {
 	ckpt := run
 	if _, err := os.Stat(filepath.Join(run, "best", checkpoints.StateFile)); err == nil {
 		ckpt = filepath.Join(run, "best")
 	} else if _, err := os.Stat(filepath.Join(run, checkpoints.StateFile)); err != nil {
-		return "", fmt.Errorf("frontier: %s is neither a finished run (no best checkpoint) nor a checkpoint", run)
+		return "", fmt.Errorf("%s: %s is neither a finished run (no best checkpoint) nor a checkpoint", what, run)
 	}
 	if _, err := os.Stat(filepath.Join(ckpt, routerFile)); err != nil {
-		return "", fmt.Errorf("frontier: %s has no %s; a frontier needs a sparse run's routers", ckpt, routerFile)
+		return "", fmt.Errorf("%s: %s has no %s: it needs a sparse run's routers (a run trained with target > 0)", what, ckpt, routerFile)
 	}
 	return ckpt, nil
 }

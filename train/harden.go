@@ -64,10 +64,15 @@ func Harden(hc HardenConfig, log io.Writer) (*HardenResult, error) {
 	if hc.Out == "" {
 		return nil, fmt.Errorf("harden: an output directory is required")
 	}
-	if hc.Target < 0 || hc.Target > 1 || hc.PruneBelow < 0 || hc.PruneBelow >= hc.DenseAbove || hc.DenseAbove > 1 {
-		return nil, fmt.Errorf("harden: want target in (0, 1] and 0 ≤ prune_below < dense_above ≤ 1, got %g, %g, %g", hc.Target, hc.PruneBelow, hc.DenseAbove)
+	switch {
+	case !in(hc.Target, 0, 1):
+		return nil, fmt.Errorf("harden: target must be in (0, 1] (0: the run's), got %g", hc.Target)
+	case !(hc.PruneBelow >= 0 && hc.PruneBelow < hc.DenseAbove && hc.DenseAbove <= 1):
+		return nil, fmt.Errorf("harden: want 0 ≤ prune_below < dense_above ≤ 1, got %g and %g", hc.PruneBelow, hc.DenseAbove)
+	case hc.Sequences <= 0:
+		return nil, fmt.Errorf("harden: sequences must be positive, got %d", hc.Sequences)
 	}
-	ckpt, err := frontierCheckpoint(hc.Checkpoint)
+	ckpt, err := sparseRunCheckpoint("harden", hc.Checkpoint)
 	if err != nil {
 		return nil, err
 	}
@@ -77,20 +82,15 @@ func Harden(hc HardenConfig, log io.Writer) (*HardenResult, error) {
 	}
 	defer release()
 	start := time.Now()
-	r, err := openSparseRun(ckpt, hc.CacheDir)
+	// With --data the run's own data files are not opened: the data is
+	// both the calibration set and the held-out set.
+	r, err := openSparseRun(ckpt, hc.CacheDir, hc.Data)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("harden: %w", err)
 	}
 	fmt.Fprintf(log, "harden: loaded %s and its data in %.1f s\n", ckpt, time.Since(start).Seconds())
 	calib := r.ds.Train
 	if hc.Data != "" {
-		spec := r.spec
-		spec.Train, spec.Valid, spec.Test = hc.Data, hc.Data, ""
-		ds, err := data.Load(spec, r.tok, r.key)
-		if err != nil {
-			return nil, fmt.Errorf("harden: calibration data: %w", err)
-		}
-		calib = ds.Train
 		calib.Name = hc.Data
 	}
 	return harden(r.cfg, r.model, r.sp, calib, r.ds.Valid, hc, log)
@@ -112,13 +112,18 @@ type loadedRun struct {
 // openSparseRun loads checkpoint ckpt of a sparse run (train_config.json,
 // trainer_state.json, weights and router.safetensors), re-reading the
 // run's data through the token cache (cacheDir, "" for the run's own).
-func openSparseRun(ckpt, cacheDir string) (*loadedRun, error) {
+// A non-empty dataFile replaces the run's data files: it is read as both the
+// training and the validation split, and the run's files are not opened.
+func openSparseRun(ckpt, cacheDir, dataFile string) (*loadedRun, error) {
 	cfg := DefaultConfig()
 	if err := jsonfile.Read(filepath.Join(ckpt, checkpoints.ConfigFile), &cfg); err != nil {
 		return nil, err
 	}
 	if cfg.Target <= 0 {
 		return nil, fmt.Errorf("%s is from a dense run; this needs a sparse run's routers", ckpt)
+	}
+	if dataFile != "" {
+		cfg.Train, cfg.Valid, cfg.Test = dataFile, dataFile, ""
 	}
 	r := &loadedRun{cfg: &cfg}
 	if err := checkpoints.ReadState(ckpt, &r.state); err != nil {
@@ -183,7 +188,10 @@ func harden(cfg *Config, m *nn.Model, sp *sparsity, calib, heldOut *data.Split, 
 		return nil, fmt.Errorf("harden: no calibration sequences")
 	}
 	rc := sp.set.Config
-	trainCfg, _ := json.Marshal(cfg)
+	trainCfg, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("harden: the run's config cannot be recorded: %v", err)
+	}
 	man := checkpoints.SparseManifest{Router: string(rc.Kind), GroupSize: rc.GroupSize, Shift: rc.ProbShift(), Target: target,
 		TrainConfig: trainCfg, Calibration: checkpoints.SparseCalib{Source: calib.Name, Sequences: len(seqs), SeqLen: cfg.SeqLen,
 			PruneBelow: hc.PruneBelow, DenseAbove: hc.DenseAbove}}

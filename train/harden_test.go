@@ -67,7 +67,7 @@ func testHardened(t *testing.T, kind string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := openSparseRun(filepath.Join(c.OutDir, "best"), "")
+	r, err := openSparseRun(filepath.Join(c.OutDir, "best"), "", "")
 	if err != nil {
 		t.Fatal(err)
 	}

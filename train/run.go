@@ -306,7 +306,10 @@ func copyParams(dst, src *nn.Model) {
 
 // printConfig prints the resolved configuration, one JSON object.
 func printConfig(w io.Writer, cfg *Config, m *nn.Model, ds *data.Dataset) {
-	b, _ := json.Marshal(cfg)
+	b, err := json.Marshal(cfg)
+	if err != nil { // Validate rejects non-finite settings, so this is a bug worth seeing
+		b = fmt.Appendf(nil, "(cannot be rendered: %v)", err)
+	}
 	fmt.Fprintf(w, "config: %s\n", b)
 	fmt.Fprintf(w, "model: %s %s, %d layers, d %d, %d heads, ffn %d, %d parameters\n", m.Config.Family, m.Config.Task, m.Config.L, m.Config.D, m.Config.H, m.Config.F, m.Params.Count())
 	fmt.Fprintf(w, "data: %d train, %d valid sequences of ≤ %d tokens; %+v\n", len(ds.Train.Seqs), len(ds.Valid.Seqs), cfg.SeqLen, ds.Report)

@@ -8,7 +8,9 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/sparsetune/sparsetune/checkpoints"
 	"github.com/sparsetune/sparsetune/data"
@@ -21,7 +23,7 @@ import (
 type ScoreConfig struct {
 	ModelDir string // Hugging Face model directory
 	Sparse   string // a sparse checkpoint, run by the inference engine, instead of ModelDir
-	Data     string // JSONL: one {"text": ...} or {"ids": [...]} object per line
+	Data     string // JSONL: one {"text": ...} or {"ids": [...]} object per line; or CSV, TSV, text, Parquet texts ("text" column)
 	Out      string // output JSONL; "" writes to the Score writer
 	PerToken bool   // add "token_logprobs" (decoders)
 	Batch    int    // sequences per forward pass (default 8)
@@ -105,8 +107,14 @@ func Score(cfg ScoreConfig, out, log io.Writer) error {
 	return atomicfile.WriteFile(cfg.Out, buf.Bytes(), 0o644)
 }
 
-// readScoreInputs parses the JSONL input into token-id sequences.
+// readScoreInputs parses the input into token-id sequences: JSONL (text
+// or ids per line), or a CSV, TSV, text or Parquet file of texts read with
+// the data package's readers (the "text" field or column).
 func readScoreInputs(path, modelDir string, c *nn.Config) (seqs [][]int, truncated []bool, err error) {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".csv", ".tsv", ".txt", ".parquet":
+		return readScoreTexts(path, modelDir, c)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
@@ -162,6 +170,36 @@ func readScoreInputs(path, modelDir string, c *nn.Config) (seqs [][]int, truncat
 	}
 	if len(seqs) == 0 {
 		return nil, nil, fmt.Errorf("%s: no inputs", path)
+	}
+	return seqs, truncated, nil
+}
+
+// readScoreTexts reads the texts of a CSV, TSV, text or Parquet file.
+func readScoreTexts(path, modelDir string, c *nn.Config) (seqs [][]int, truncated []bool, err error) {
+	recs, _, err := data.ReadRecords(path, data.ReadOptions{IDField: data.DeriveIDs})
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(recs) == 0 {
+		return nil, nil, fmt.Errorf("%s: no inputs", path)
+	}
+	tok, err := data.LoadTokenizer(modelDir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: the model's tokenizer cannot be loaded: %w", path, err)
+	}
+	for _, r := range recs {
+		ids, err := data.EncodeForModel(tok, r.Text)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s:%d: %w", path, r.Line, err)
+		}
+		if len(ids) == 0 {
+			return nil, nil, fmt.Errorf("%s:%d: empty input", path, r.Line)
+		}
+		cut := len(ids) > c.MaxPos
+		if cut {
+			ids = ids[:c.MaxPos]
+		}
+		seqs, truncated = append(seqs, ids), append(truncated, cut)
 	}
 	return seqs, truncated, nil
 }

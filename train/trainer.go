@@ -166,6 +166,9 @@ func loadCheckpointWeights(dir string, m *nn.Model, sp *sparsity) error {
 		if !ok || rt.Numel() != p.Numel() {
 			return fmt.Errorf("%s: router tensor %q missing or of the wrong shape", filepath.Join(dir, routerFile), p.Name)
 		}
+		if err := nn.CheckFinite(filepath.Join(dir, routerFile), p.Name, rt.Data); err != nil {
+			return err // a NaN gate would read as "never on" and its unit be pruned
+		}
 		copy(p.Value.Data().([]float32), rt.Data)
 	}
 	return nil

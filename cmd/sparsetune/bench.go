@@ -1,12 +1,12 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"sort"
 
 	"github.com/sparsetune/sparsetune/internal/blas"
 	"github.com/sparsetune/sparsetune/internal/vec"
@@ -45,15 +45,20 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	c.Family = nn.Family(*family)
-	if c.Steps <= 0 || c.Batch <= 0 || c.Seq <= 0 {
-		return usagef("--steps, --batch and --seq must be positive")
+	if err := positive(map[string]int{"layers": c.Layers, "d-model": c.D, "heads": c.Heads, "ffn": c.FFN, "vocab": c.Vocab,
+		"seq": c.Seq, "batch": c.Batch, "steps": c.Steps}); err != nil {
+		return err
+	}
+	if c.Warmup < 0 || c.RSSEvery < 0 || c.PeakGFLOPS < 0 {
+		return usagef("--warmup, --rss-every and --peak-gflops must be ≥ 0")
+	}
+	if _, err := train.BenchModelConfig(c); err != nil {
+		return usageError{err}
 	}
 	if c.PeakGFLOPS == 0 {
 		c.PeakGFLOPS = train.PeakGFLOPSPerCore() * float64(runtime.GOMAXPROCS(0))
 	}
-	if err := blas.Init(); err != nil {
-		return err
-	}
+	initBLAS(stderr, false)
 	fmt.Fprintf(stdout, "blas: %s\n", blas.Name())
 	fmt.Fprintf(stdout, "model: %s, %d layers, d %d, %d heads, ffn %d, vocab %d; batch %d × seq %d; %d+%d steps\n",
 		c.Family, c.Layers, c.D, c.Heads, c.FFN, c.Vocab, c.Batch, c.Seq, c.Warmup, c.Steps)
@@ -74,8 +79,22 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "median step %.4f s  %.0f tokens/s  %.1f GFLOPS  MFU %.1f%%  peak RSS %.1f MB\n",
 		r.MedianStepS, r.TokensPerS, r.GFLOPS, 100*r.MFU, r.PeakRSSMB)
-	b, _ := json.Marshal(r)
-	fmt.Fprintln(stdout, string(b))
+	return printJSON(stdout, r)
+}
+
+// positive checks that each size flag (name → value) is positive, in name
+// order so that the first one reported does not depend on map order.
+func positive(sizes map[string]int) error {
+	names := make([]string, 0, len(sizes))
+	for n := range sizes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if sizes[n] <= 0 {
+			return usagef("--%s must be positive, got %d", n, sizes[n])
+		}
+	}
 	return nil
 }
 
@@ -84,10 +103,10 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	err := blas.Init()
+	initBLAS(stderr, false)
 	fmt.Fprintf(stdout, "blas: %s\n", blas.Name())
 	fmt.Fprintf(stdout, "kernels: %s (this CPU: up to %s; %s=scalar|avx2|avx512 overrides)\n", vec.Kernels(), vec.Best(), vec.EnvVar)
 	fmt.Fprintf(stdout, "threads: %d (GOMAXPROCS)\n", runtime.GOMAXPROCS(0))
 	fmt.Fprintf(stdout, "go: %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	return err
+	return nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 
@@ -41,16 +40,21 @@ func runBenchInfer(args []string, stdout, stderr io.Writer) error {
 	if bc.Batch <= 0 || bc.SeqLen <= 0 || bc.Prompt <= 0 || bc.Gen < 0 || bc.Reps <= 0 {
 		return usagef("--batch, --seq, --prompt and --reps must be positive, --gen ≥ 0")
 	}
-	if err := blas.Init(); err != nil {
-		return err
+	if *synthetic {
+		if err := checkSynthetic(sc); err != nil {
+			return err
+		}
 	}
-	fmt.Fprintf(stderr, "blas: %s\n", blas.Name())
+	if *save != "" && !*synthetic {
+		return usagef("--save needs --synthetic")
+	}
+	if *denseAbove > 1 {
+		return usagef("--dense-above must be at most 1 (negative: measured per layer part), got %g", *denseAbove)
+	}
+	initBLAS(stderr, false)
 	var e *infer.Engine
 	var err error
 	if *synthetic {
-		if !(sc.Target > 0 && sc.Target <= 1) {
-			return usagef("--target must be in (0, 1], got %g", sc.Target)
-		}
 		fmt.Fprintf(stderr, "synthetic %s: %d layers, d %d, %d heads, ffn %d, vocab %d, groups of %d; calibrating τ for compute %.2f\n",
 			sc.Family, sc.Layers, sc.DModel, sc.Heads, sc.FFN, sc.Vocab, sc.GroupSize, sc.Target)
 		e, err = infer.Synthetic(sc)
@@ -64,9 +68,6 @@ func runBenchInfer(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *save != "" {
-		if !*synthetic {
-			return usagef("--save needs --synthetic")
-		}
 		if err := checkpoints.WriteSparse(*save, e.Source, "", nil); err != nil {
 			return err
 		}
@@ -86,7 +87,28 @@ func runBenchInfer(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "greedy decode, batch 1: dense %.2f ms/token, sparse %.2f ms/token (%.2fx; compute %.3f)\n",
 			r.DecodeMsDense, r.DecodeMsSparse, r.DecodeSpeedup, r.DecodeCompute)
 	}
-	b, _ := json.Marshal(r)
-	fmt.Fprintln(stdout, string(b))
+	fmt.Fprintf(stderr, "blas: %s\n", blas.Name())
+	return printJSON(stdout, r)
+}
+
+// checkSynthetic checks a synthetic model's sizes before anything is
+// built: a model with no layers (or heads, ...) would report speedups of
+// nothing.
+func checkSynthetic(sc infer.SyntheticConfig) error {
+	if sc.Family != "gpt2" && sc.Family != "llama" {
+		return usagef("--family %q: synthetic models are gpt2 or llama", sc.Family)
+	}
+	if err := positive(map[string]int{"layers": sc.Layers, "d-model": sc.DModel, "heads": sc.Heads, "ffn": sc.FFN,
+		"vocab": sc.Vocab, "group-size": sc.GroupSize}); err != nil {
+		return err
+	}
+	switch {
+	case !(sc.Target > 0 && sc.Target <= 1):
+		return usagef("--target must be in (0, 1], got %g", sc.Target)
+	case sc.DModel%sc.Heads != 0:
+		return usagef("--heads %d does not divide --d-model %d", sc.Heads, sc.DModel)
+	case sc.FFN%sc.GroupSize != 0:
+		return usagef("--group-size %d does not divide --ffn %d", sc.GroupSize, sc.FFN)
+	}
 	return nil
 }

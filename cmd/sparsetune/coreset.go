@@ -1,13 +1,10 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
 
-	"github.com/sparsetune/sparsetune/internal/blas"
 	"github.com/sparsetune/sparsetune/train"
 )
 
@@ -65,14 +62,10 @@ func runCoreset(args []string, stdout, stderr io.Writer) error {
 		pathInput{"input --dynamics", sc.Dynamics}, pathInput{"input --model", cfg.Model}, pathInput{"input --config", *configFile}); err != nil {
 		return err
 	}
-	if err := blas.Init(); err != nil {
-		return err
-	}
+	initBLAS(stderr, false)
 	res, err := train.SelectSubset(sc, stderr)
 	if err != nil {
 		return err
 	}
-	b, _ := json.Marshal(res)
-	fmt.Fprintln(stdout, string(b))
-	return nil
+	return printJSON(stdout, res)
 }

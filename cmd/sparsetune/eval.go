@@ -1,11 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 
-	"github.com/sparsetune/sparsetune/internal/blas"
 	"github.com/sparsetune/sparsetune/train"
 )
 
@@ -21,15 +19,22 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.SeqLen, "seq-len", 0, "tokens per sequence (0: min(model context, 256))")
 	fs.IntVar(&c.Batch, "batch", 8, "sequences per forward pass")
 	fs.StringVar(&c.CacheDir, "cache-dir", "", "tokenized-data cache directory")
+	fs.BoolVar(&c.NoCache, "no-cache", false, "tokenize the data afresh, without reading or writing the cache")
+	verbose := fs.BoolP("verbose", "v", false, "print the linear-algebra backend first")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if (c.Model == "") == (*sparse == "") || c.Data == "" {
+	switch {
+	case (c.Model == "") == (*sparse == "") || c.Data == "":
 		return usagef("--data and one of --model and --checkpoint are required")
+	case c.SeqLen < 0:
+		return usagef("--seq-len must be ≥ 0 (0: the model's context, at most 256), got %d", c.SeqLen)
+	case c.Batch <= 0:
+		return usagef("--batch must be positive, got %d", c.Batch)
+	case c.NoCache && fs.Changed("cache-dir"):
+		return usagef("--cache-dir conflicts with --no-cache")
 	}
-	if err := blas.Init(); err != nil {
-		return err
-	}
+	initBLAS(stderr, *verbose)
 	evaluate := train.Evaluate
 	if *sparse != "" {
 		c.Model, evaluate = *sparse, train.EvaluateSparse
@@ -42,7 +47,5 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "measured compute %.4f\n", *r.Compute)
 	}
 	fmt.Fprintf(stderr, "%s on %s: %s %.4f (loss %.4f, %d counted)\n", r.Model, r.Data, r.MetricName, r.Metric, r.Loss, r.Count)
-	b, _ := json.Marshal(r)
-	fmt.Fprintln(stdout, string(b))
-	return nil
+	return printJSON(stdout, r)
 }

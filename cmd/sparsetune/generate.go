@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -9,7 +8,6 @@ import (
 	"github.com/sparsetune/sparsetune/checkpoints"
 	"github.com/sparsetune/sparsetune/data"
 	"github.com/sparsetune/sparsetune/infer"
-	"github.com/sparsetune/sparsetune/internal/blas"
 )
 
 func runGenerate(args []string, stdout, stderr io.Writer) error {
@@ -27,9 +25,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if *maxNew <= 0 {
 		return usagef("--max-new must be positive")
 	}
-	if err := blas.Init(); err != nil {
-		return err
-	}
+	initBLAS(stderr, false)
 	sp, err := checkpoints.ReadSparse(*dir)
 	if err != nil {
 		return err
@@ -78,7 +74,5 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	dt := time.Since(start).Seconds()
 	text := tok.Decode(out)
 	fmt.Fprintf(stderr, "%d tokens in %.2f s (%.1f tokens/s), compute %.3f\n", len(out), dt, float64(len(out))/dt, e.Stats.Compute())
-	b, _ := json.Marshal(map[string]any{"prompt": *prompt, "completion": text, "tokens": out})
-	fmt.Fprintln(stdout, string(b))
-	return nil
+	return printJSON(stdout, map[string]any{"prompt": *prompt, "completion": text, "tokens": out})
 }

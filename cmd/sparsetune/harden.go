@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -10,7 +8,6 @@ import (
 	"github.com/sparsetune/sparsetune/checkpoints"
 	"github.com/sparsetune/sparsetune/internal/jsonfile"
 
-	"github.com/sparsetune/sparsetune/internal/blas"
 	"github.com/sparsetune/sparsetune/train"
 )
 
@@ -41,16 +38,12 @@ func runHarden(args []string, stdout, stderr io.Writer) error {
 	if err := checkHardenPaths(c, *force); err != nil {
 		return err
 	}
-	if err := blas.Init(); err != nil {
-		return err
-	}
+	initBLAS(stderr, false)
 	r, err := train.Harden(c, stderr)
 	if err != nil {
 		return err
 	}
-	b, _ := json.Marshal(r)
-	fmt.Fprintln(stdout, string(b))
-	return nil
+	return printJSON(stdout, r)
 }
 
 // checkHardenPaths heals the checkpoint a crash may have left half-swapped

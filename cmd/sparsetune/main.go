@@ -10,14 +10,19 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime/debug"
 	"sort"
+	"strconv"
 
 	"github.com/spf13/pflag"
+
+	"github.com/sparsetune/sparsetune/internal/blas"
 )
 
 // command is one subcommand: it parses its own flags and runs.
@@ -125,5 +130,44 @@ func parse(fs *pflag.FlagSet, args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}
-	return nil
+	return finiteFlags(fs)
+}
+
+// finiteFlags rejects NaN and ±Inf in every float flag given: no range
+// check of a command has to remember that NaN compares false.
+func finiteFlags(fs *pflag.FlagSet) error {
+	var bad error
+	fs.Visit(func(f *pflag.Flag) {
+		if bad != nil || (f.Value.Type() != "float64" && f.Value.Type() != "float32") {
+			return
+		}
+		if x, err := strconv.ParseFloat(f.Value.String(), 64); err == nil && (math.IsNaN(x) || math.IsInf(x, 0)) {
+			bad = usagef("--%s must be a finite number, got %s", f.Name, f.Value.String())
+		}
+	})
+	return bad
+}
+
+// printJSON writes v as one line of JSON. A value JSON cannot hold (a NaN
+// metric) is a run error, never an empty line.
+func printJSON(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("the result cannot be written as JSON: %v", err)
+	}
+	_, err = fmt.Fprintln(w, string(b))
+	return err
+}
+
+// initBLAS chooses the linear-algebra backend. A backend or thread count
+// the environment asks for but cannot have falls back (to gonum, to the
+// library's default thread count) with one warning line: the run goes on.
+// With verbose, the backend is printed.
+func initBLAS(stderr io.Writer, verbose bool) {
+	if err := blas.Init(); err != nil {
+		fmt.Fprintf(stderr, "sparsetune: warning: %v\n", err)
+	}
+	if verbose {
+		fmt.Fprintf(stderr, "blas: %s\n", blas.Name())
+	}
 }

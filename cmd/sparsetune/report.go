@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 
@@ -22,7 +21,5 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stderr, "wrote %s\n", path)
-	b, _ := json.Marshal(map[string]string{"report": path})
-	fmt.Fprintln(stdout, string(b))
-	return nil
+	return printJSON(stdout, map[string]string{"report": path})
 }

@@ -4,7 +4,6 @@ import (
 	"io"
 
 	"github.com/sparsetune/sparsetune/checkpoints"
-	"github.com/sparsetune/sparsetune/internal/blas"
 	"github.com/sparsetune/sparsetune/train"
 )
 
@@ -13,7 +12,7 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	var c train.ScoreConfig
 	fs.StringVar(&c.ModelDir, "model", "", "Hugging Face model directory (config.json, model.safetensors, tokenizer files)")
 	fs.StringVar(&c.Sparse, "checkpoint", "", "sparse checkpoint directory, run by the sparse inference engine")
-	fs.StringVar(&c.Data, "data", "", `JSONL input: one {"text": ...} or {"ids": [...]} object per line`)
+	fs.StringVar(&c.Data, "data", "", `input: JSONL (one {"text": ...} or {"ids": [...]} object per line), or the "text" column of a .csv, .tsv, .txt or .parquet file`)
 	fs.StringVar(&c.Out, "out", "", "write the JSONL results to this file (atomically) instead of stdout")
 	fs.BoolVar(&c.PerToken, "per-token", false, `add "token_logprobs" for every predicted token (decoders)`)
 	fs.IntVar(&c.Batch, "batch", 8, "sequences per forward pass")
@@ -31,8 +30,6 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	if err := checkpoints.Heal(c.ModelDir + c.Sparse); err != nil { // one of them is set
 		return err
 	}
-	if err := blas.Init(); err != nil {
-		return err
-	}
+	initBLAS(stderr, false)
 	return train.Score(c, stdout, stderr)
 }

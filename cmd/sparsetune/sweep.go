@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -100,17 +99,13 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	if sf.emit != "" {
 		return emitSweep(dir, plan, &sf, stdout, stderr)
 	}
-	if err := blas.Init(); err != nil {
-		return err
-	}
+	initBLAS(stderr, false)
 	fmt.Fprintf(stderr, "blas: %s\n", blas.Name())
 	if sf.index >= 0 {
 		if err := sweep.RunJob(dir, plan, sf.index, stderr); err != nil {
 			return err
 		}
-		b, _ := json.Marshal(map[string]any{"sweep_dir": dir, "index": sf.index, "job": plan.Jobs()[sf.index].Name})
-		fmt.Fprintln(stdout, string(b))
-		return nil
+		return printJSON(stdout, map[string]any{"sweep_dir": dir, "index": sf.index, "job": plan.Jobs()[sf.index].Name})
 	}
 	if err := sweep.Run(dir, plan, sf.parallel, stderr); err != nil {
 		return err
@@ -221,9 +216,7 @@ func emitSweep(dir string, p *sweep.Plan, sf *sweepFlags, stdout, stderr io.Writ
 	}
 	fmt.Fprintf(stderr, "wrote %s: %d jobs (index 0 the dense point, 1-%d %s%s); submit with `%s`, then run `sparsetune sweep collect %s`\n",
 		to, len(p.Jobs()), len(p.Jobs())-1, what, first, sweep.SubmitHint(sf.emit, to, dir, p, opts.Parallel), dir)
-	b2, _ := json.Marshal(map[string]any{"sweep_dir": dir, "emitted": to, "jobs": len(p.Jobs())})
-	fmt.Fprintln(stdout, string(b2))
-	return nil
+	return printJSON(stdout, map[string]any{"sweep_dir": dir, "emitted": to, "jobs": len(p.Jobs())})
 }
 
 func runSweepCollect(args []string, stdout, stderr io.Writer) error {
@@ -236,9 +229,7 @@ func runSweepCollect(args []string, stdout, stderr io.Writer) error {
 		return usagef("want one sweep directory")
 	}
 	if *latency {
-		if err := blas.Init(); err != nil {
-			return err
-		}
+		initBLAS(stderr, false)
 	}
 	return collect(fs.Arg(0), *latency, stdout, stderr)
 }
@@ -255,9 +246,7 @@ func collect(dir string, latency bool, stdout, stderr io.Writer) error {
 	for i, f := range files {
 		files[i] = filepath.Join(dir, f)
 	}
-	b, _ := json.Marshal(map[string]any{"sweep_dir": dir, "rows": len(t.Rows), "files": files})
-	fmt.Fprintln(stdout, string(b))
-	return nil
+	return printJSON(stdout, map[string]any{"sweep_dir": dir, "rows": len(t.Rows), "files": files})
 }
 
 func runSweepFrontier(args []string, stdout, stderr io.Writer) error {
@@ -273,9 +262,7 @@ func runSweepFrontier(args []string, stdout, stderr io.Writer) error {
 		return usagef("want one sparse run directory and --targets")
 	}
 	fc.Run = fs.Arg(0)
-	if err := blas.Init(); err != nil {
-		return err
-	}
+	initBLAS(stderr, false)
 	curve, err := train.Frontier(fc, stderr)
 	if err != nil {
 		return err
@@ -285,9 +272,7 @@ func runSweepFrontier(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stderr, "wrote %s\n", path)
-	b, _ := json.Marshal(curve)
-	fmt.Fprintln(stdout, string(b))
-	return nil
+	return printJSON(stdout, curve)
 }
 
 // parseErr turns a flag parse failure into a usage error (help stays help).

@@ -1,7 +1,8 @@
 package main
 
 import (
-	"encoding/json"
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -30,6 +31,7 @@ func trainFlags(fs *pflag.FlagSet, fc *train.Config) {
 		"seq_len":         "tokens per sequence (0: min(model context, 256))",
 		"out_dir":         "run directory for checkpoints, metrics.jsonl and logs",
 		"cache_dir":       "tokenized-data cache (default: .cache beside the run directory)",
+		"no_cache":        "tokenize the data afresh, without reading or writing the token cache",
 		"steps":           "optimizer steps",
 		"batch":           "sequences per micro-batch",
 		"grad_accum":      "micro-batches per optimizer step",
@@ -126,6 +128,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fc := train.DefaultConfig()
 	trainFlags(fs, &fc)
 	configFile := fs.String("config", "", "JSON config file (keys as in train_config.json; unknown keys are errors)")
+	verbose := fs.BoolP("verbose", "v", false, "print the linear-algebra backend first")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -133,13 +136,15 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err}
 	}
-	if err := blas.Init(); err != nil {
-		return err
+	given, err := givenKeys(fs, &fc, *configFile)
+	if err != nil {
+		return usageError{err}
 	}
+	var note bytes.Buffer // the embedded default's line, printed once the config is valid
 	if cfg.Model == "" && cfg.Train == "" {
 		// No model and no data: the embedded default, still adjustable by
 		// the flags given (e.g. --steps).
-		base, err := train.EmbeddedConfig(filepath.Join("runs", ".builtin"), stderr)
+		base, err := train.EmbeddedConfig(filepath.Join("runs", ".builtin"), &note)
 		if err != nil {
 			return err
 		}
@@ -147,16 +152,56 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			return usageError{err}
 		}
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := settingErr(cfg.Validate(), fs, *configFile); err != nil {
 		return usageError{err}
 	}
-	fmt.Fprintf(stderr, "blas: %s\n", blas.Name())
+	if err := settingErr(cfg.Unused(given), fs, *configFile); err != nil {
+		return usageError{err}
+	}
+	io.Copy(stderr, &note)
+	initBLAS(stderr, *verbose)
 	sum, err := train.Run(cfg, stderr)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "done: %d steps in %.1f s; best %s %.4f; checkpoint %s\n", sum.Steps, sum.WallS, sum.MetricName, sum.Metric, sum.Checkpoint)
-	b, _ := json.Marshal(sum)
-	fmt.Fprintln(stdout, string(b))
-	return nil
+	fmt.Fprintf(stderr, "done: %d steps in %.1f s; best %s %.4f; checkpoint %s (blas: %s)\n", sum.Steps, sum.WallS, sum.MetricName, sum.Metric, sum.Checkpoint, blas.Backend())
+	return printJSON(stdout, sum)
+}
+
+// givenKeys returns the JSON keys of the settings the user gave: the
+// flags changed and the keys of the config file.
+func givenKeys(fs *pflag.FlagSet, fc *train.Config, file string) (map[string]bool, error) {
+	given := map[string]bool{}
+	if file != "" {
+		keys, err := train.ConfigKeys(file)
+		if err != nil {
+			return nil, err
+		}
+		given = keys
+	}
+	v := reflect.ValueOf(fc).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		key := strings.Split(v.Type().Field(i).Tag.Get("json"), ",")[0]
+		if key != "" && fs.Changed(strings.ReplaceAll(key, "_", "-")) {
+			given[key] = true
+		}
+	}
+	return given, nil
+}
+
+// settingErr names a setting's error after where the value came from: the
+// flag when it was given, else the config file's key.
+func settingErr(err error, fs *pflag.FlagSet, file string) error {
+	var se *train.SettingError
+	if !errors.As(err, &se) {
+		return err
+	}
+	flag := strings.ReplaceAll(se.Key, "_", "-")
+	if fs.Lookup(flag) != nil && (fs.Changed(flag) || file == "") {
+		return fmt.Errorf("--%s %s", flag, se.Msg)
+	}
+	if file != "" {
+		return fmt.Errorf("%s: %s %s", file, se.Key, se.Msg)
+	}
+	return err
 }

@@ -148,7 +148,20 @@ func choose(blasEnv, threadsEnv string) (*library, error) {
 	if n > 0 && l != nil && l.setThreads != nil {
 		l.setThreads(n)
 	}
-	return l, errors.Join(errs...)
+	return l, joinLine(errs)
+}
+
+// joinLine joins errs into one error on one line (nil when there are
+// none): each problem is a warning the program prints and goes on.
+func joinLine(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return errors.New(strings.Join(msgs, "; "))
 }
 
 func forcedErr(want string, err error) error {
