@@ -43,7 +43,7 @@ func pruneRules(c *nn.Config, k int) map[string]pruneRule {
 		group := func(name string, axis int) {
 			rules[name] = pruneRule{layer: l, unit: groupUnits, axis: axis, blocks: 1, width: k}
 		}
-		switch c.Family {
+		switch c.Family.Layout() {
 		case nn.GPT2:
 			p := fmt.Sprintf("transformer.h.%d.", l)
 			head(p+"attn.c_attn.weight", 1, 3) // (D, 3·D) → (D, 3·h·S)
@@ -64,15 +64,28 @@ func pruneRules(c *nn.Config, k int) map[string]pruneRule {
 			group(p+"output.dense.weight", 1)             // (D, F) → (D, g·k)
 		case nn.LLaMA:
 			p := fmt.Sprintf("model.layers.%d.", l)
+			// S is head_dim, so H·S need not be D. Qwen3's q_norm and k_norm
+			// (S) are shared by the heads and stay whole, as do the o_proj
+			// and down_proj biases (D).
 			head(p+"self_attn.q_proj.weight", 0, 1) // (H·S, D) → (h·S, D)
-			if c.KVH == c.H {                       // with GQA the shared key/value heads stay whole
-				head(p+"self_attn.k_proj.weight", 0, 1)
-				head(p+"self_attn.v_proj.weight", 0, 1)
+			kv := []string{"self_attn.k_proj.weight", "self_attn.v_proj.weight"}
+			if c.AttnBias {
+				head(p+"self_attn.q_proj.bias", 0, 1) // (H·S) → (h·S)
+				kv = append(kv, "self_attn.k_proj.bias", "self_attn.v_proj.bias")
+			}
+			if c.KVH == c.H { // with GQA the shared key/value heads stay whole
+				for _, n := range kv {
+					head(p+n, 0, 1)
+				}
 			}
 			head(p+"self_attn.o_proj.weight", 1, 1) // (D, H·S) → (D, h·S)
 			group(p+"mlp.gate_proj.weight", 0)      // (F, D) → (g·k, D)
 			group(p+"mlp.up_proj.weight", 0)        // (F, D) → (g·k, D)
 			group(p+"mlp.down_proj.weight", 1)      // (D, F) → (D, g·k)
+			if c.MLPBias {
+				group(p+"mlp.gate_proj.bias", 0) // (F) → (g·k)
+				group(p+"mlp.up_proj.bias", 0)
+			}
 		}
 	}
 	return rules

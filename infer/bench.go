@@ -280,7 +280,7 @@ func Bench(e *Engine, c BenchConfig, log io.Writer) (*BenchResult, error) {
 		return time.Since(start).Seconds() * 1e3, nil
 	}
 	r.Batch, r.SeqLen = c.Batch, c.SeqLen
-	decoder := e.Config.Task == nn.CausalLM && (e.Config.Family == nn.GPT2 || e.Config.Family == nn.LLaMA)
+	decoder := e.Config.Task == nn.CausalLM && e.Config.Causal()
 	prompt := RandomTokens(e.Config.Vocab, 1, c.Prompt, c.Seed+8)[0]
 	// decode runs a dense and a sparse greedy session side by side,
 	// alternating token by token, so that both see the same machine state

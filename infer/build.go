@@ -45,10 +45,11 @@ func Build(m *nn.Model, routers []*nn.Param, man checkpoints.SparseManifest) (*c
 				t = rows(t, append(append(offset(heads, 0), offset(heads, c.D)...), offset(heads, 2*c.D)...))
 			case "attn.c_proj.weight": // Conv1D (in, out)
 				t = rows(t, heads)
-			case "attention.self.query.weight", "attention.self.query.bias", "self_attn.q_proj.weight":
+			case "attention.self.query.weight", "attention.self.query.bias", "self_attn.q_proj.weight", "self_attn.q_proj.bias":
 				t = rows(t, heads)
 			case "attention.self.key.weight", "attention.self.key.bias", "attention.self.value.weight",
-				"attention.self.value.bias", "self_attn.k_proj.weight", "self_attn.v_proj.weight":
+				"attention.self.value.bias", "self_attn.k_proj.weight", "self_attn.v_proj.weight",
+				"self_attn.k_proj.bias", "self_attn.v_proj.bias":
 				if kvHeads != nil {
 					t = rows(t, kvHeads)
 				}
@@ -57,7 +58,7 @@ func Build(m *nn.Model, routers []*nn.Param, man checkpoints.SparseManifest) (*c
 			case "mlp.c_fc.weight": // Conv1D (D, F)
 				t = cols(t, neurons)
 			case "mlp.c_fc.bias", "intermediate.dense.weight", "intermediate.dense.bias",
-				"mlp.gate_proj.weight", "mlp.up_proj.weight":
+				"mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.gate_proj.bias", "mlp.up_proj.bias":
 				t = rows(t, neurons)
 			case "mlp.c_proj.weight": // Conv1D (F, D)
 				t = rows(t, neurons)
@@ -105,7 +106,7 @@ func Build(m *nn.Model, routers []*nn.Param, man checkpoints.SparseManifest) (*c
 // layerOf splits a per-layer parameter name into its layer and the rest.
 func layerOf(c *nn.Config, name string) (int, string, bool) {
 	var pre string
-	switch c.Family {
+	switch c.Family.Layout() {
 	case nn.GPT2:
 		pre = "transformer.h."
 	case nn.BERT, nn.RoBERTa:

@@ -25,7 +25,7 @@ func newCostTable(c *nn.Config, k int, routed bool) costTable {
 		}
 		return cost
 	}
-	causal := c.Family == nn.GPT2 || c.Family == nn.LLaMA
+	causal := c.Causal()
 	one, two := at(0, 2), at(1, 2) // keys 1 and 2 (causal)
 	if !causal {
 		one, two = at(0, 1), at(0, 2) // keys = sequence length 1 and 2

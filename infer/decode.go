@@ -43,15 +43,16 @@ type run struct{ lo, hi int }
 // NewSession starts a decoding session of at most maxLen tokens.
 func (e *Engine) NewSession(maxLen int) (*Session, error) {
 	c := e.Config
-	if c.Family != nn.GPT2 && c.Family != nn.LLaMA {
-		return nil, fmt.Errorf("generation needs a decoder (gpt2 or llama), not %s", c.Family)
+	if !c.Causal() {
+		return nil, fmt.Errorf("generation needs a decoder (gpt2 or the llama layout), not %s", c.Family)
 	}
 	if c.Task != nn.CausalLM {
 		return nil, fmt.Errorf("generation needs a causal language model, not a %s model", c.Task)
 	}
-	if c.Family != nn.LLaMA && maxLen > c.MaxPos {
-		maxLen = c.MaxPos
+	if lim := c.MaxLen(); lim > 0 && maxLen > lim {
+		maxLen = lim // learned positions, a sliding window or dynamic RoPE end here
 	}
+	e.ensureRoPE(maxLen)
 	s := &Session{e: e, max: maxLen, team: parallel.Shared()}
 	D := c.D
 	for _, ly := range e.layers {
@@ -149,6 +150,10 @@ func (s *Session) layerStep(l int, ly *layer) {
 			if ly.gate != nil {
 				g := s.g[lo:hi]
 				vec.GemvN(ly.gate[lo*D:hi*D], s.a, 0, g)
+				if ly.gateb != nil {
+					addTo(h, ly.upb[lo:hi])
+					addTo(g, ly.gateb[lo:hi])
+				}
 				ops.SiLUMulRow(h, scratch, g, h)
 			} else {
 				ops.BiasActRow(e.act, h, scratch, h, ly.upb[lo:hi])
@@ -222,17 +227,13 @@ func (s *Session) attention(l int, ly *layer) {
 		}
 	})
 	for _, kv := range s.need {
-		if e.rope != nil {
-			for t := done[kv]; t <= n; t++ {
-				e.rope.Rotate(K[(kv*s.max+t)*S:][:S], t)
-			}
+		for t := done[kv]; t <= n; t++ {
+			e.prepHead(K[(kv*s.max+t)*S:][:S], ly.kn, t)
 		}
 		done[kv] = n + 1
 	}
-	if e.rope != nil {
-		for _, i := range s.active {
-			e.rope.Rotate(s.q[i*S:(i+1)*S], n)
-		}
+	for _, i := range s.active {
+		e.prepHead(s.q[i*S:(i+1)*S], ly.qn, n)
 	}
 	// Pass 2: every worker computes each active head's attention weights
 	// (S multiply-adds per key, cheap next to the weights) and its share of

@@ -27,10 +27,11 @@ type Engine struct {
 	// Stats.DenseBlocks counts the dense ones.
 	DenseAbove float64
 
-	S      int // head size
-	act    ops.Activation
-	layers []*layer
-	rope   *ops.RoPE
+	S       int // head size
+	act     ops.Activation
+	layers  []*layer
+	rope    *ops.RoPE // RoPE tables for positions < ropeLen (LLaMA layout); nil otherwise
+	ropeLen int
 
 	wte, wpe, wtt  []float32 // token, position, token-type embeddings
 	embW, embB     []float32 // BERT/RoBERTa embedding LayerNorm
@@ -63,6 +64,7 @@ type layer struct {
 	q, k, v []float32 // (nh·S, D), (kvHeads·S, D), (kvHeads·S, D)
 	qb      []float32
 	kb, vb  []float32
+	qn, kn  []float32 // (S) Qwen3's per-head q_norm, k_norm weights; nil without
 	o       []float32 // (nh·S, D): row i is input dim i of the output projection
 	ob      []float32 // (D)
 
@@ -70,6 +72,7 @@ type layer struct {
 	groupOn []bool
 	up      []float32 // (ng·k, D)
 	gate    []float32 // (ng·k, D) LLaMA
+	gateb   []float32 // (ng·k) gate_proj bias (mlp_bias); nil without
 	upb     []float32 // (ng·k) zeros without bias
 	down    []float32 // (ng·k, D): row j is neuron j's output weights
 	db      []float32 // (D) zeros without bias
@@ -99,7 +102,7 @@ func New(sp *checkpoints.Sparse) (*Engine, error) {
 	t := tensors{m: sp.Tensors}
 	D, S, k := c.D, c.S(), m.GroupSize
 	e.zeroD = make([]float32, max(D, c.F))
-	switch c.Family {
+	switch c.Family.Layout() {
 	case nn.GPT2:
 		e.wte, e.wpe = t.get("transformer.wte.weight"), t.get("transformer.wpe.weight")
 		e.finW, e.finB = t.get("transformer.ln_f.weight"), t.get("transformer.ln_f.bias")
@@ -109,7 +112,7 @@ func New(sp *checkpoints.Sparse) (*Engine, error) {
 		e.embW, e.embB = t.get(p+"LayerNorm.weight"), t.get(p+"LayerNorm.bias")
 	case nn.LLaMA:
 		e.wte, e.finW = t.get("model.embed_tokens.weight"), t.get("model.norm.weight")
-		e.rope = ops.NewRoPE(c.RoPETheta, c.RoPEScale, S, max(c.MaxPos, 1))
+		e.ensureRoPE(c.MaxPos)
 	}
 	for l := 0; l < c.L; l++ {
 		ml := m.Layers[l]
@@ -127,7 +130,7 @@ func New(sp *checkpoints.Sparse) (*Engine, error) {
 				ly.kvOf[i] = h / (c.H / c.KVH)
 			}
 		}
-		switch c.Family {
+		switch c.Family.Layout() {
 		case nn.GPT2:
 			p := fmt.Sprintf("transformer.h.%d.", l)
 			ly.n1w, ly.n1b = t.get(p+"ln_1.weight"), t.get(p+"ln_1.bias")
@@ -156,6 +159,18 @@ func New(sp *checkpoints.Sparse) (*Engine, error) {
 			ly.o = transpose(t.get(p+"self_attn.o_proj.weight"), D, nh*S)
 			ly.gate, ly.up = t.get(p+"mlp.gate_proj.weight"), t.get(p+"mlp.up_proj.weight")
 			ly.down = transpose(t.get(p+"mlp.down_proj.weight"), D, ng*k)
+			if c.AttnBias {
+				ly.qb, ly.kb, ly.vb = t.get(p+"self_attn.q_proj.bias"), t.get(p+"self_attn.k_proj.bias"), t.get(p+"self_attn.v_proj.bias")
+			}
+			if c.OBias {
+				ly.ob = t.get(p + "self_attn.o_proj.bias")
+			}
+			if c.QKNorm {
+				ly.qn, ly.kn = t.get(p+"self_attn.q_norm.weight"), t.get(p+"self_attn.k_norm.weight")
+			}
+			if c.MLPBias {
+				ly.gateb, ly.upb, ly.db = t.get(p+"mlp.gate_proj.bias"), t.get(p+"mlp.up_proj.bias"), t.get(p+"mlp.down_proj.bias")
+			}
 		}
 		if ly.qb == nil {
 			ly.qb, ly.kb, ly.vb = make([]float32, nh*S), make([]float32, ly.kvHeads*S), make([]float32, ly.kvHeads*S)
@@ -201,6 +216,28 @@ func New(sp *checkpoints.Sparse) (*Engine, error) {
 	}
 	e.cost = newCostTable(c, k, m.Router != "static")
 	return e, nil
+}
+
+// ensureRoPE makes the RoPE tables (LLaMA layout) cover positions < n.
+func (e *Engine) ensureRoPE(n int) {
+	c := e.Config
+	if c.Family.Layout() != nn.LLaMA || (e.rope != nil && n <= e.ropeLen) {
+		return
+	}
+	e.ropeLen = max(n, c.MaxPos, 1)
+	e.rope = ops.NewRoPE(c.RoPETheta, c.RoPEScale, e.S, e.ropeLen)
+}
+
+// prepHead applies to one head's query or key x at position pos what
+// comes between the projection and the scores: Qwen3's per-head RMSNorm
+// (w non-nil), then RoPE.
+func (e *Engine) prepHead(x, w []float32, pos int) {
+	if w != nil {
+		ops.RMSNormRow(x, x, w, e.Config.NormEps)
+	}
+	if e.rope != nil {
+		e.rope.Rotate(x, pos)
+	}
 }
 
 // onFlags marks which of kept are in dense.

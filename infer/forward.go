@@ -90,9 +90,10 @@ func (e *Engine) Forward(seqs [][]int, types [][]int) ([]float32, []int, error) 
 		if len(s) == 0 {
 			return nil, nil, fmt.Errorf("sequence %d is empty", i)
 		}
-		if c.Family != nn.LLaMA && len(s) > c.MaxPos {
-			return nil, nil, fmt.Errorf("sequence %d has %d tokens, the model takes at most %d", i, len(s), c.MaxPos)
+		if err := c.CheckLength(len(s)); err != nil {
+			return nil, nil, fmt.Errorf("sequence %d: %w", i, err)
 		}
+		e.ensureRoPE(len(s))
 		for j, id := range s {
 			if id < 0 || id >= c.Vocab {
 				return nil, nil, fmt.Errorf("sequence %d: token id %d at position %d is outside the vocabulary [0, %d)", i, id, j, c.Vocab)
@@ -144,7 +145,7 @@ func (e *Engine) embed(x []float32, ids, types []int, pos []int, start int) {
 		pos[t] = start + t
 		row := x[t*D : (t+1)*D]
 		copy(row, e.wte[id*D:(id+1)*D])
-		switch c.Family {
+		switch c.Family.Layout() {
 		case nn.GPT2:
 			addTo(row, e.wpe[p*D:(p+1)*D])
 		case nn.BERT, nn.RoBERTa:
@@ -167,7 +168,7 @@ func (e *Engine) norm(y, x, w, b []float32, n int) {
 	c, D := e.Config, e.Config.D
 	parallel.For(n, 64, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			if c.Family == nn.LLaMA {
+			if c.Family.Layout() == nn.LLaMA {
 				ops.RMSNormRow(y[r*D:(r+1)*D], x[r*D:(r+1)*D], w, c.NormEps)
 			} else {
 				ops.LayerNormRow(y[r*D:(r+1)*D], x[r*D:(r+1)*D], w, b, c.NormEps)
@@ -364,16 +365,16 @@ func (e *Engine) attention(ly *layer, b *batch, in []float32, on int) {
 			}
 		})
 	}
-	if e.rope != nil {
+	if e.rope != nil || ly.qn != nil {
 		parallel.For(n, 16, func(lo, hi int) {
 			for r := lo; r < hi; r++ {
 				for i := 0; i < nh; i++ {
 					if b.hon[r*nh+i] {
-						e.rope.Rotate(b.q[r*hS+i*S:][:S], b.pos[r])
+						e.prepHead(b.q[r*hS+i*S:][:S], ly.qn, b.pos[r])
 					}
 				}
 				for i := 0; i < ly.kvHeads; i++ {
-					e.rope.Rotate(b.k[r*kvS+i*S:][:S], b.pos[r])
+					e.prepHead(b.k[r*kvS+i*S:][:S], ly.kn, b.pos[r])
 				}
 			}
 		})
@@ -383,7 +384,7 @@ func (e *Engine) attention(ly *layer, b *batch, in []float32, on int) {
 	clear(b.ctx)
 	seqs := len(b.off) - 1
 	scale := float32(1 / math.Sqrt(float64(S)))
-	causal := c.Family == nn.GPT2 || c.Family == nn.LLaMA
+	causal := c.Causal()
 	e.perUnit(seqs*nh, func(w *work, si int) {
 		s, i := si/nh, si%nh
 		lo, hi := b.off[s], b.off[s+1]
@@ -455,6 +456,10 @@ func (e *Engine) ffn(ly *layer, b *batch, in []float32, on int) {
 			for r := lo; r < hi; r++ {
 				hr := b.h[r*F : (r+1)*F]
 				if ly.gate != nil {
+					if ly.gateb != nil {
+						addTo(hr, ly.upb)
+						addTo(b.g[r*F:(r+1)*F], ly.gateb)
+					}
 					ops.SiLUMulRow(hr, scratch, b.g[r*F:(r+1)*F], hr)
 				} else {
 					ops.BiasActRow(e.act, hr, scratch, hr, ly.upb)
@@ -486,6 +491,10 @@ func (e *Engine) ffn(ly *layer, b *batch, in []float32, on int) {
 			g := grow(&w.g, m*k)
 			vec.DotRows(g, in, rows, ly.gate[j*k*D:(j+1)*k*D], k)
 			for r := 0; r < m; r++ {
+				if ly.gateb != nil {
+					addTo(h[r*k:(r+1)*k], ly.upb[j*k:(j+1)*k])
+					addTo(g[r*k:(r+1)*k], ly.gateb[j*k:(j+1)*k])
+				}
 				ops.SiLUMulRow(h[r*k:(r+1)*k], scratch, g[r*k:(r+1)*k], h[r*k:(r+1)*k])
 			}
 		} else {

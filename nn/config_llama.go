@@ -153,6 +153,19 @@ func (c *Config) llamaStyleHF() []any {
 // Causal reports a decoder: tokens attend to earlier tokens only.
 func (c *Config) Causal() bool { return c.Family.Layout() == GPT2 || c.Family.Layout() == LLaMA }
 
+// MaxLen is the longest sequence the model runs exactly (see CheckLength),
+// 0 when only memory limits it.
+func (c *Config) MaxLen() int {
+	lim := 0
+	if c.Family.Layout() != LLaMA || c.RoPEScale.Type == "dynamic" {
+		lim = c.MaxPos
+	}
+	if c.Window > 0 && (lim == 0 || c.Window < lim) {
+		lim = c.Window
+	}
+	return lim
+}
+
 // CheckLength reports why the model cannot run sequences of t tokens:
 // learned position tables end at max_position_embeddings; RoPE models run
 // longer sequences except under dynamic scaling (HF rescales the base past
