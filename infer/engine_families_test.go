@@ -263,3 +263,39 @@ func logitsWith(t testing.TB, m *nn.Model, gf nn.GateFunc, seqs [][]int) []float
 	}
 	return append([]float32(nil), gr.Logits.Value().Data().([]float32)...)
 }
+
+// TestEngineRoPEPastMaxPositions: RoPE models score sequences longer than
+// max_position_embeddings as the graph does (the tables grow), and decode
+// past it.
+func TestEngineRoPEPastMaxPositions(t *testing.T) {
+	c := llamaStyleConfigs()["qwen3"]
+	const k = 8
+	m := randomModel(c, 3)
+	set := testRouters(t, c, router.Sigmoid, k)
+	seqs := randomSeqs(c, 1, c.MaxPos+6, 5)
+	want := hardMasked(t, m, set, seqs)
+	sp, err := Build(m, set.Params(), usageManifest(t, m, set, seqs, k))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := maxAbsDiff(engineLogits(t, e, seqs), want); d > 1e-4 {
+		t.Fatalf("max |engine − masked graph| = %.3g", d)
+	}
+	s, err := e.NewSession(len(seqs[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range seqs[0] {
+		got, err := s.Step(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := maxAbsDiff(got, want[i*c.Vocab:(i+1)*c.Vocab]); d > 1e-4 {
+			t.Fatalf("step %d: decoding differs by %.3g", i, d)
+		}
+	}
+}
