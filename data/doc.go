@@ -7,13 +7,19 @@
 // whose Encode gives the same ids as the Hugging Face tokenizers library
 // (tokenizer.encode(text, add_special_tokens=False)) for the families we
 // fine-tune: GPT-2 byte-level BPE, BERT WordPiece, LLaMA/Mistral
-// SentencePiece BPE with byte fallback and LLaMA-3 byte-level BPE. Parity is
-// checked against llama.cpp's tokenizer test vectors (ggml-vocab-*.gguf.inp
-// and .out, which Hugging Face tokenizers produced) in
-// tokenizer_golden_test.go: 46/46 cases for each of gpt-2, bert-bge,
-// llama-spm and llama-bpe. EncodeForModel adds the special tokens a family
-// expects around one sequence (BERT: [CLS] x [SEP]; LLaMA: <s> x; GPT-2:
-// none); EncodeBatch encodes many texts in parallel.
+// SentencePiece BPE with byte fallback, LLaMA-3/3.1 byte-level BPE and
+// Qwen2/2.5/3 byte-level BPE (NFC, its own split regex). Parity is checked
+// against llama.cpp's tokenizer test vectors (ggml-vocab-*.gguf.inp and .out,
+// which Hugging Face tokenizers produced) in tokenizer_golden_test.go: 46/46
+// cases for each of gpt-2, bert-bge, llama-spm and llama-bpe; and against
+// Hugging Face's ids for the real tokenizer.json of Llama 3.1, Qwen3,
+// Qwen2.5 and Mistral 7B in tokenizer_hf_golden_test.go: Encode,
+// EncodeForModel and Decode 394/394 for each (testdata/tokenizer/README.md
+// says how the sets are made). EncodeForModel adds the special tokens a
+// family expects around one sequence (BERT: [CLS] x [SEP]; LLaMA 2 and
+// Mistral: <s> x; LLaMA 3: <|begin_of_text|> x; GPT-2 and Qwen: none);
+// EncodeBatch encodes many texts in parallel. Decode gives the text Hugging
+// Face's decode gives (special tokens kept, no clean-up of spaces).
 //
 // Encoding runs Hugging Face's pipeline: literal special tokens are split out
 // of the text, each remaining piece is normalised, pre-tokenised into words,
@@ -44,7 +50,7 @@
 //   - The byte-level pre-tokeniser drops GPT-2's \s+(?!\S) alternative (Go's
 //     regexp has no look-ahead), which changes how runs of spaces split, and
 //     Split pre-tokenisers with look-ahead regexes panic at load.
-//     tokenizer_pretok.go scans the GPT-2 and LLaMA-3 patterns by hand;
+//     tokenizer_pretok.go scans the GPT-2, LLaMA-3 and Qwen2 patterns by hand;
 //     tokenizer.json's normaliser, pre-tokeniser, post-processor and decoder
 //     are interpreted here (tokenizer_components.go), so any other regex Go
 //     cannot compile is an error naming the file, never a panic.
