@@ -91,8 +91,9 @@ func LoadTokenizer(dir string) (Tokenizer, error) {
 
 // EncodeForModel encodes text and adds the special tokens that the model
 // family expects around a single sequence: [CLS] x [SEP] for BERT, <s> x for
-// LLaMA and Mistral, nothing for GPT-2. Tokenizers from LoadTokenizer use the
-// template of their tokenizer.json post_processor when there is one. For any
+// LLaMA 2 and Mistral, <|begin_of_text|> x for LLaMA 3, nothing for GPT-2 and
+// Qwen. Tokenizers from LoadTokenizer use the template of their
+// tokenizer.json post_processor when there is one. For any
 // other Tokenizer the rule is: CLS and SEP when it has both, else BOS when it
 // has one distinct from EOS (GPT-2 uses <|endoftext|> for both and adds
 // nothing), else nothing.
