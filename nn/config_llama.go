@@ -184,3 +184,29 @@ func (c *Config) CheckLength(t int) error {
 	}
 	return nil
 }
+
+// Features lists, for display, what the config switches on beyond its
+// family's plain layout: an explicit head size, biases, q/k norms, RoPE
+// scaling, a sliding window, a tied LLaMA-layout head.
+func (c *Config) Features() []string {
+	var fs []string
+	if c.HeadDim > 0 && c.HeadDim*c.H != c.D {
+		fs = append(fs, fmt.Sprintf("head_dim %d", c.HeadDim))
+	}
+	for _, f := range []struct {
+		on   bool
+		name string
+	}{{c.AttnBias, "q/k/v bias"}, {c.OBias, "o bias"}, {c.MLPBias, "mlp bias"}, {c.QKNorm, "q/k norm"},
+		{c.Tied && c.Family.Layout() == LLaMA, "tied head"}} {
+		if f.on {
+			fs = append(fs, f.name)
+		}
+	}
+	if sc := c.RoPEScale; sc.Type != "" {
+		fs = append(fs, fmt.Sprintf("rope_scaling %s ×%g", sc.Type, sc.Factor))
+	}
+	if c.Window > 0 {
+		fs = append(fs, fmt.Sprintf("sliding_window %d", c.Window))
+	}
+	return fs
+}

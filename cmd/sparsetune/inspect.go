@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -41,7 +42,7 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	c := m.Config
-	fmt.Fprintf(stdout, "model:      %s (%s)\n", dir, c.Family)
+	fmt.Fprintf(stdout, "model:      %s (%s)\n", dir, familyLine(c))
 	fmt.Fprintf(stdout, "task:       %s", c.Task)
 	if c.Task == nn.Classification {
 		fmt.Fprintf(stdout, ", labels %v", c.Labels)
@@ -72,6 +73,15 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// familyLine is the family with the config's switches, e.g.
+// "qwen3: head_dim 16, q/k norm".
+func familyLine(c *nn.Config) string {
+	if fs := c.Features(); len(fs) > 0 {
+		return string(c.Family) + ": " + strings.Join(fs, ", ")
+	}
+	return string(c.Family)
+}
+
 // inspectSparse summarises a sparse checkpoint: the model, the router, and
 // per layer the kept, dense and routed units and the threshold.
 func inspectSparse(dir string, w io.Writer) error {
@@ -80,7 +90,7 @@ func inspectSparse(dir string, w io.Writer) error {
 		return err
 	}
 	c, m := sp.Config, sp.Manifest
-	fmt.Fprintf(w, "sparse checkpoint: %s (format %s v%d, %s, %s)\n", dir, m.Format, m.Version, c.Family, c.Task)
+	fmt.Fprintf(w, "sparse checkpoint: %s (format %s v%d, %s, %s)\n", dir, m.Format, m.Version, familyLine(c), c.Task)
 	fmt.Fprintf(w, "dense shape:       %d layers, d %d, %d heads, ffn %d in %d groups of %d\n", c.L, c.D, c.H, c.F, c.F/m.GroupSize, m.GroupSize)
 	fmt.Fprintf(w, "router:            %s; target %.3f, measured compute %.4f on %d calibration sequences (%s)\n",
 		m.Router, m.Target, m.Compute, m.Calibration.Sequences, m.Calibration.Source)
