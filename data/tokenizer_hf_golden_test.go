@@ -149,7 +149,7 @@ func TestGoldenHF(t *testing.T) {
 // gen.mjs installs it: $SPARSETUNE_TOKENIZER_CACHE, else
 // ~/.cache/sparsetune/tokenizers, then node_modules/PKG/models. It skips the
 // test, saying how to get the file, when it is not there.
-func hfFullDir(t *testing.T, pkg string) string {
+func hfFullDir(t testing.TB, pkg string) string {
 	t.Helper()
 	cache := os.Getenv("SPARSETUNE_TOKENIZER_CACHE")
 	if cache == "" {

