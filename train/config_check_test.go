@@ -1,0 +1,125 @@
+package train
+
+import (
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func validConfig() Config {
+	c := DefaultConfig()
+	c.Model, c.Train = "m", "t"
+	return c
+}
+
+// TestValidateRejectsNonFinite: NaN and ±Inf in any float setting are
+// rejected naming the key (NaN used to pass every range check).
+func TestValidateRejectsNonFinite(t *testing.T) {
+	v := reflect.ValueOf(validConfig())
+	for i := 0; i < v.NumField(); i++ {
+		f := v.Type().Field(i)
+		if !f.IsExported() || f.Type.Kind() != reflect.Float64 {
+			continue
+		}
+		for _, bad := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+			c := validConfig()
+			reflect.ValueOf(&c).Elem().Field(i).SetFloat(bad)
+			var se *SettingError
+			if err := c.Validate(); !errors.As(err, &se) || se.Key != jsonKey(f) {
+				t.Errorf("%s = %g: got %v, want an error naming %s", f.Name, bad, err, jsonKey(f))
+			}
+		}
+	}
+	if c := validConfig(); c.Validate() != nil {
+		t.Fatalf("the base config: %v", c.Validate())
+	}
+}
+
+// TestValidateNamesTheKey: each bad setting is reported by its key.
+func TestValidateNamesTheKey(t *testing.T) {
+	for key, edit := range map[string]func(*Config){
+		"seq_len":      func(c *Config) { c.SeqLen = -3 },
+		"out_dir":      func(c *Config) { c.OutDir = "" },
+		"lr":           func(c *Config) { c.LR = 2 },
+		"beta2":        func(c *Config) { c.Beta2 = 1 },
+		"eps":          func(c *Config) { c.Eps = 0 },
+		"clip_norm":    func(c *Config) { c.ClipNorm = -1 },
+		"weight_decay": func(c *Config) { c.WeightDecay = -0.1 },
+		"target":       func(c *Config) { c.Target = 1.5 },
+		"distill_temp": func(c *Config) { c.Target, c.Distill, c.DistillTemp = 0.5, 1, 0 },
+	} {
+		c := validConfig()
+		edit(&c)
+		var se *SettingError
+		if err := c.Validate(); !errors.As(err, &se) || se.Key != key {
+			t.Errorf("%s: got %v", key, err)
+		}
+	}
+}
+
+// TestUnusedSettings: a setting the run would ignore is an error naming
+// it; the same setting where it applies is fine.
+func TestUnusedSettings(t *testing.T) {
+	dense, sparse := validConfig(), validConfig()
+	sparse.Target = 0.5
+	for _, k := range sparseOnly {
+		if err := dense.Unused(map[string]bool{k: true}); err == nil || !strings.HasPrefix(err.Error(), k+" applies only to sparse runs") {
+			t.Errorf("%s in a dense run: got %v", k, err)
+		}
+	}
+	if err := sparse.Unused(map[string]bool{"router": true, "penalty_weight": true, "distill": true}); err != nil {
+		t.Errorf("sparse settings in a sparse run: %v", err)
+	}
+	for _, k := range coresetOnly {
+		if err := dense.Unused(map[string]bool{k: true}); err == nil || !strings.HasPrefix(err.Error(), k+" applies only with a coreset") {
+			t.Errorf("%s without a coreset: got %v", k, err)
+		}
+	}
+	withValid := dense
+	withValid.Valid = "v.jsonl"
+	for name, tc := range map[string]struct {
+		c   Config
+		key string
+	}{
+		"valid_ratio with valid":   {withValid, "valid_ratio"},
+		"distill_temp, no distill": {sparse, "distill_temp"},
+		"dynamics_every alone":     {dense, "dynamics_every"},
+	} {
+		if err := tc.c.Unused(map[string]bool{tc.key: true}); err == nil || !strings.HasPrefix(err.Error(), tc.key+" applies only") {
+			t.Errorf("%s: got %v", name, err)
+		}
+	}
+	if err := dense.Unused(map[string]bool{"valid_ratio": true, "lr": true}); err != nil {
+		t.Errorf("valid_ratio without a valid file: %v", err)
+	}
+}
+
+// TestConfigFileTrailingContent: anything after the JSON object is an
+// error (it used to be ignored, with whatever settings it held).
+func TestConfigFileTrailingContent(t *testing.T) {
+	dir := t.TempDir()
+	for body, ok := range map[string]bool{
+		`{"lr": 0.001}`:                  true,
+		"{\"lr\": 0.001}\n\n":            true,
+		`{"lr": 0.001} {"steps": 5}`:     false,
+		`{"lr": 0.001}, "steps": 5}`:     false,
+		"{\"lr\": 0.001}\n# a comment\n": false,
+	} {
+		p := filepath.Join(dir, "c.json")
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c := DefaultConfig()
+		err := c.LoadConfigFile(p)
+		if (err == nil) != ok || (!ok && !strings.Contains(err.Error(), "after the JSON object")) {
+			t.Errorf("%q: got %v", body, err)
+		}
+		if ok && c.LR != 0.001 {
+			t.Errorf("%q: lr %g", body, c.LR)
+		}
+	}
+}
