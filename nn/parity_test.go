@@ -91,7 +91,7 @@ func maxAbsDiff(a []float32, b []float32) (d, scale float64) {
 }
 
 func TestPyTorchParity(t *testing.T) {
-	for _, name := range []string{"gpt2", "gpt2_gated", "bert", "roberta", "llama", "llama_gated", "gpt2_hub", "llama3_scaled", "llama_linear", "mistral", "qwen2", "qwen3", "llama_cls"} {
+	for _, name := range []string{"gpt2", "gpt2_gated", "bert", "roberta", "llama", "llama_gated", "gpt2_hub", "llama3_scaled", "llama_linear", "mistral", "qwen2", "qwen3", "llama_cls", "gpt2_cls"} {
 		t.Run(name, func(t *testing.T) {
 			f := loadFixture(t, name)
 			gateNodes := map[string]*G.Node{}

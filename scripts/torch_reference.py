@@ -4,7 +4,7 @@
 Writes testdata/fixtures/<name>/{config.json, model.safetensors, reference.safetensors} for
 gpt2, gpt2_gated, bert, roberta, llama and llama_gated, and (torch_reference_hub.py) for the
 checkpoint layouts and families of the Hub: gpt2_hub, llama3_scaled, llama_linear, mistral,
-qwen2, qwen3 and llama_cls. The models are re-implemented here in
+qwen2, qwen3, llama_cls and gpt2_cls. The models are re-implemented here in
 plain torch, one function per family, following the Hugging Face `transformers` modelling code
 (modeling_gpt2.py, modeling_bert.py, modeling_roberta.py, modeling_llama.py, eager attention)
 operation for operation, because `transformers` is not installed. scripts/README.md states every

@@ -13,6 +13,8 @@ Imported by torch_reference.py, which writes these fixtures with its own (run
   qwen2           Qwen2: q/k/v biases, no o_proj bias, tied head.
   qwen3           Qwen3: per-head q_norm/k_norm RMSNorm over head_dim before RoPE, head_dim != D/H.
   llama_cls       LlamaForSequenceClassification: score.weight on the last non-pad token.
+  gpt2_cls        GPT2ForSequenceClassification (score.weight, last non-pad token), in the
+                  bare Hub layout with its buffers.
 
 One forward, llama_style_forward, follows modeling_llama.py, modeling_mistral.py,
 modeling_qwen2.py and modeling_qwen3.py (eager attention) with the config's switches, and
@@ -25,9 +27,9 @@ import torch
 import torch.nn.functional as F
 
 from torch_reference import (NEG, B, T, TRANSFORMERS_LAYOUT, attention, causal_lm_loss,
-                             classification_loss, decoder_batch, dense, expand_groups,
-                             gpt2_config, gpt2_forward, gpt2_params, merge_heads, normal,
-                             rms_norm, rotate_half)
+                             classification_loss, conv1d, decoder_batch, dense, expand_groups,
+                             gelu_new, gpt2_config, gpt2_forward, gpt2_params, layer_norm,
+                             merge_heads, normal, rms_norm, rotate_half, split_heads)
 
 # ----------------------------------------------------------------------------- GPT-2, Hub layout
 
@@ -41,6 +43,50 @@ def gpt2_hub_file(p, c):
     for i in range(c["n_layer"]):
         out[f"h.{i}.attn.bias"] = torch.tril(torch.ones(n, n)).view(1, 1, n, n)
         out[f"h.{i}.attn.masked_bias"] = torch.tensor(-1e4)
+    return out
+
+
+def gpt2_cls_config():
+    c = gpt2_config()
+    c.update({"architectures": ["GPT2ForSequenceClassification"], "pad_token_id": 0,
+              "id2label": {"0": "LABEL_0", "1": "LABEL_1", "2": "LABEL_2"},
+              "label2id": {"LABEL_0": 0, "LABEL_1": 1, "LABEL_2": 2},
+              "problem_type": "single_label_classification"})
+    return c
+
+
+def gpt2_cls_params(c):
+    p = gpt2_params(c)
+    p["score.weight"] = normal((len(c["id2label"]), c["n_embd"]), c["initializer_range"])
+    return p
+
+
+def gpt2_cls_forward(p, c, batch, gates):
+    """GPT2ForSequenceClassification: GPT2Model (the padding mask added to the causal scores),
+    then score.weight (no bias) on the last token that is not padding; logits (B,C)."""
+    ids = batch["input_ids"]
+    d, eps, nh = c["n_embd"], c["layer_norm_epsilon"], c["n_head"]
+    b, t = ids.shape
+    pad = (1.0 - batch["attention_mask"][:, None, None, :].float()) * NEG  # (B,1,1,T)
+    h = F.embedding(ids, p["transformer.wte.weight"]) + F.embedding(
+        torch.arange(t), p["transformer.wpe.weight"])  # (B,T,D)
+    for i in range(c["n_layer"]):
+        n = f"transformer.h.{i}."
+        x = layer_norm(p, n + "ln_1", h, eps)
+        q, k, v = conv1d(p, n + "attn.c_attn", x).split(d, dim=2)
+        ctx = attention(split_heads(q, nh), split_heads(k, nh), split_heads(v, nh), True, pad, None)
+        h = conv1d(p, n + "attn.c_proj", merge_heads(ctx)) + h
+        m = gelu_new(conv1d(p, n + "mlp.c_fc", layer_norm(p, n + "ln_2", h, eps)))  # (B,T,F)
+        h = h + conv1d(p, n + "mlp.c_proj", m)
+    h = layer_norm(p, "transformer.ln_f", h, eps)
+    logits = F.linear(h, p["score.weight"])  # (B,T,C)
+    last = (torch.arange(t) * (ids != c["pad_token_id"]).int()).argmax(-1)
+    return logits[torch.arange(b), last]
+
+
+def gpt2_cls_file(p, c):
+    out = gpt2_hub_file({n: t for n, t in p.items() if n.startswith("transformer.")}, c)
+    out["score.weight"] = p["score.weight"]
     return out
 
 
@@ -238,6 +284,8 @@ def _decoder(c):
 FIXTURES = {
     "gpt2_hub": (11, gpt2_config, gpt2_params, gpt2_forward, causal_lm_loss, _decoder, None,
                  gpt2_hub_file),
+    "gpt2_cls": (18, gpt2_cls_config, gpt2_cls_params, gpt2_cls_forward, classification_loss,
+                 lambda c: classifier_batch(c), None, gpt2_cls_file),
     "llama_cls": (17, CONFIGS["llama_cls"], llama_style_params, llama_style_forward,
                   classification_loss, classifier_batch, None),
 }

@@ -12,7 +12,7 @@ import (
 // TestAdamWMatchesPyTorch replays the reference's 10 AdamW steps (lr 1e-3,
 // weight decay 0.1 on matrices, clip 1.0) on one batch and compares losses.
 func TestAdamWMatchesPyTorch(t *testing.T) {
-	for _, name := range []string{"gpt2", "bert", "roberta", "llama", "gpt2_hub", "llama3_scaled", "llama_linear", "mistral", "qwen2", "qwen3", "llama_cls"} {
+	for _, name := range []string{"gpt2", "bert", "roberta", "llama", "gpt2_hub", "llama3_scaled", "llama_linear", "mistral", "qwen2", "qwen3", "llama_cls", "gpt2_cls"} {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join("..", "testdata", "fixtures", name)
 			m, err := nn.Load(dir, nn.LoadOptions{})
