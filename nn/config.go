@@ -77,7 +77,7 @@ type Config struct {
 	Labels    []string    // id2label in id order (classification)
 	PadID     int         // pad_token_id, -1 when absent
 	BOSID     int         // bos_token_id, -1 when absent
-	EOSID     int         // eos_token_id, -1 when absent
+	EOSID     int         // eos_token_id (the first of a list, as Llama 3 instruct configs give), -1 when absent
 
 	// raw keeps every key of the loaded config.json so saving writes back
 	// what we do not model (dropout rates, torch_dtype, ...).
@@ -165,7 +165,7 @@ func ParseConfig(b []byte) (*Config, error) {
 		return nil, fmt.Errorf("malformed JSON: %v", err)
 	}
 	r := reader{raw: raw}
-	c := &Config{Family: Family(r.str("model_type", "")), raw: raw, PadID: r.intOr("pad_token_id", -1), BOSID: r.intOr("bos_token_id", -1), EOSID: r.intOr("eos_token_id", -1)}
+	c := &Config{Family: Family(r.str("model_type", "")), raw: raw, PadID: r.intOr("pad_token_id", -1), BOSID: r.intOr("bos_token_id", -1), EOSID: r.tokenID("eos_token_id")}
 	arch := ""
 	if a, ok := raw["architectures"].([]any); ok && len(a) > 0 {
 		arch, _ = a[0].(string)

@@ -210,3 +210,21 @@ func (c *Config) Features() []string {
 	}
 	return fs
 }
+
+// tokenID reads a special-token id that may be an integer or, as
+// Llama 3.1/3.2 instruct configs give eos_token_id, a list of them: the
+// first counts. -1 when absent or null.
+func (r *reader) tokenID(key string) int {
+	if l, ok := r.raw[key].([]any); ok {
+		if len(l) == 0 {
+			return -1
+		}
+		f, ok := l[0].(float64)
+		if !ok || f != float64(int(f)) {
+			r.fail(key, "an integer or a list of integers", l)
+			return -1
+		}
+		return int(f)
+	}
+	return r.intOr(key, -1)
+}

@@ -203,3 +203,28 @@ func TestGPT2HubLayout(t *testing.T) {
 		t.Fatalf("bare layout missing a tensor: %v", err)
 	}
 }
+
+// TestEOSList: Llama 3 instruct configs list several stop ids; the first
+// is the EOS id and saving keeps the list.
+func TestEOSList(t *testing.T) {
+	dir := copyFixture(t, "llama3_scaled")
+	editConfig(t, dir, func(m map[string]any) { m["eos_token_id"] = []any{128001.0, 128008.0, 128009.0} })
+	m, err := Load(dir, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Config.EOSID != 128001 {
+		t.Fatalf("EOS id %d, want 128001", m.Config.EOSID)
+	}
+	b, err := m.Config.MarshalHF()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "128009") {
+		t.Fatalf("saved config lost the stop-id list: %s", b)
+	}
+	editConfig(t, dir, func(m map[string]any) { m["eos_token_id"] = []any{"end"} })
+	if _, err := Load(dir, LoadOptions{}); err == nil || !strings.Contains(err.Error(), "eos_token_id") {
+		t.Fatalf("a list of strings: %v", err)
+	}
+}

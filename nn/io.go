@@ -207,7 +207,7 @@ func (c *Config) marshalHF(torchDtype string) ([]byte, error) {
 		set(c.llamaStyleHF()...)
 	}
 	for k, v := range map[string]int{"pad_token_id": c.PadID, "bos_token_id": c.BOSID, "eos_token_id": c.EOSID} {
-		if v >= 0 {
+		if _, list := out[k].([]any); v >= 0 && !list { // a list of stop ids is kept as loaded
 			out[k] = v
 		}
 	}
