@@ -191,3 +191,23 @@ func TestScoreAndCoresetRefuseBadOut(t *testing.T) {
 		t.Errorf("scores: %q", b)
 	}
 }
+
+// TestScoreHealsHalfSwappedModel: a model directory that a killed save left
+// between its two renames (only the complete ".DIR.new" beside it) is put
+// back and scored, not reported missing.
+func TestScoreHealsHalfSwappedModel(t *testing.T) {
+	fixture := filepath.Join("..", "..", "testdata", "fixtures", "gpt2")
+	dir := t.TempDir()
+	aside := filepath.Join(dir, ".model.new")
+	os.MkdirAll(aside, 0o755)
+	for _, f := range []string{"config.json", "model.safetensors"} {
+		b, err := os.ReadFile(filepath.Join(fixture, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(aside, f), b, 0o644)
+	}
+	ids := filepath.Join(dir, "ids.jsonl")
+	os.WriteFile(ids, []byte("{\"ids\": [1, 2, 3]}\n"), 0o644)
+	runOutCases(t, []outCase{{"half-swapped model", []string{"score", "--model", filepath.Join(dir, "model"), "--data", ids}, 0, "logprob"}})
+}

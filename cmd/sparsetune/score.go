@@ -27,8 +27,10 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	if err := checkpoints.Heal(c.ModelDir + c.Sparse); err != nil { // one of them is set
-		return err
+	if c.ModelDir != "" { // a training checkpoint a killed save left half-swapped (ReadSparse heals --checkpoint)
+		if err := checkpoints.Heal(c.ModelDir); err != nil {
+			return err
+		}
 	}
 	initBLAS(stderr, false)
 	return train.Score(c, stdout, stderr)
