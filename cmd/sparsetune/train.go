@@ -162,7 +162,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	initBLAS(stderr, *verbose)
 	sum, err := train.Run(cfg, stderr)
 	if err != nil {
-		return err
+		return settingErr(err, fs, *configFile)
 	}
 	fmt.Fprintf(stderr, "done: %d steps in %.1f s; best %s %.4f; checkpoint %s (blas: %s)\n", sum.Steps, sum.WallS, sum.MetricName, sum.Metric, sum.Checkpoint, blas.Backend())
 	return printJSON(stdout, sum)
