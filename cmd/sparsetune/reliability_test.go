@@ -18,7 +18,7 @@ import (
 // sparse.json and a router.safetensors, and small data files.
 type reliabilityFixtures struct {
 	ok, nan, huge, sparse, routed string
-	text, csv, conf                string
+	text, csv, conf               string
 }
 
 func newReliabilityFixtures(t *testing.T) reliabilityFixtures {
