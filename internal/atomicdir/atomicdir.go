@@ -119,7 +119,7 @@ func Remove(dir string) error {
 func Heal(dir string) error {
 	parent, base, err := split(dir)
 	if err != nil {
-		return err
+		return nil // "." or "/": never the target of a swap
 	}
 	if _, err := os.Lstat(dir); !errors.Is(err, fs.ErrNotExist) {
 		return nil // present, or not ours to judge
@@ -153,7 +153,7 @@ func Recover(dir string) error {
 	}
 	parent, base, err := split(dir)
 	if err != nil {
-		return err
+		return nil // "." or "/": never the target of a swap
 	}
 	entries, err := os.ReadDir(parent)
 	if errors.Is(err, fs.ErrNotExist) {

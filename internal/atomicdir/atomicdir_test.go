@@ -242,3 +242,17 @@ func crashHelper(point, dir string) {
 	}
 	os.Exit(3) // not killed: the parent reports it
 }
+
+func TestHealAndRecoverOfDot(t *testing.T) {
+	for _, p := range []string{".", "/", ""} {
+		if err := Heal(p); err != nil {
+			t.Errorf("Heal(%q): %v", p, err)
+		}
+		if err := Recover(p); err != nil {
+			t.Errorf("Recover(%q): %v", p, err)
+		}
+	}
+	if err := Replace(".", fillID("x")); err == nil {
+		t.Error("Replace(\".\") succeeded")
+	}
+}
