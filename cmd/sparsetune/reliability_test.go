@@ -171,3 +171,45 @@ func TestPrintJSONRefusesNaN(t *testing.T) {
 		t.Fatalf("got %v and %q", err, b.String())
 	}
 }
+
+// TestSavedConfigIsNotFlagged: a dense run's saved train_config.json
+// lists every key, sparse ones at their defaults; given back as --config
+// (as a resume may) it flags nothing, while a non-default sparse key and a
+// flag given do.
+func TestSavedConfigIsNotFlagged(t *testing.T) {
+	saved := defaultForTest()
+	saved.Model, saved.Train = "m", "t"
+	b, err := json.Marshal(saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "train_config.json")
+	write(t, p, string(b))
+	for _, tc := range []struct {
+		args []string
+		want bool // distill counted as given
+	}{{nil, false}, {[]string{"--distill", "0.5"}, true}} {
+		fs := newFlags("train", "", &bytes.Buffer{})
+		fc := defaultForTest()
+		trainFlags(fs, &fc)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		given, err := givenKeys(fs, &fc, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if given["router"] || given["tau"] || given["valid_ratio"] || given["distill"] != tc.want || !given["model"] {
+			t.Errorf("%v: given %v", tc.args, given)
+		}
+	}
+	saved.Distill = 0.3
+	b, _ = json.Marshal(saved)
+	write(t, p, string(b))
+	fs := newFlags("train", "", &bytes.Buffer{})
+	fc := defaultForTest()
+	trainFlags(fs, &fc)
+	if given, err := givenKeys(fs, &fc, p); err != nil || !given["distill"] {
+		t.Errorf("distill 0.3 in the file: given %v, %v", given, err)
+	}
+}

@@ -169,20 +169,30 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 }
 
 // givenKeys returns the JSON keys of the settings the user gave: the
-// flags changed and the keys of the config file.
+// flags changed, and the keys of the config file whose value is not the
+// default (a run's saved train_config.json lists every key, and may be
+// given back as --config to resume it).
 func givenKeys(fs *pflag.FlagSet, fc *train.Config, file string) (map[string]bool, error) {
 	given := map[string]bool{}
+	fileCfg, def := train.DefaultConfig(), train.DefaultConfig()
+	var keys map[string]bool
 	if file != "" {
-		keys, err := train.ConfigKeys(file)
-		if err != nil {
+		var err error
+		if keys, err = train.ConfigKeys(file); err != nil {
 			return nil, err
 		}
-		given = keys
+		if err := fileCfg.LoadConfigFile(file); err != nil {
+			return nil, err
+		}
 	}
-	v := reflect.ValueOf(fc).Elem()
+	v, fv, dv := reflect.ValueOf(fc).Elem(), reflect.ValueOf(&fileCfg).Elem(), reflect.ValueOf(&def).Elem()
 	for i := 0; i < v.NumField(); i++ {
+		if !v.Type().Field(i).IsExported() {
+			continue
+		}
 		key := strings.Split(v.Type().Field(i).Tag.Get("json"), ",")[0]
-		if key != "" && fs.Changed(strings.ReplaceAll(key, "_", "-")) {
+		if fs.Changed(strings.ReplaceAll(key, "_", "-")) ||
+			(keys[key] && !reflect.DeepEqual(fv.Field(i).Interface(), dv.Field(i).Interface())) {
 			given[key] = true
 		}
 	}
