@@ -70,8 +70,8 @@ func (c *EvalConfig) load(mc *nn.Config) (*data.Dataset, data.Tokenizer, error) 
 	if c.SeqLen == 0 {
 		c.SeqLen = min(mc.MaxPos, 256)
 	}
-	if c.SeqLen > mc.MaxPos && mc.Family.Layout() != nn.LLaMA {
-		return nil, nil, fmt.Errorf("seq_len %d exceeds the model's %d positions", c.SeqLen, mc.MaxPos)
+	if err := mc.CheckLength(c.SeqLen); err != nil {
+		return nil, nil, fmt.Errorf("seq_len: %w", err)
 	}
 	task := data.Task("causal-lm")
 	if mc.Task == nn.Classification {

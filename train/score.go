@@ -91,7 +91,7 @@ func Score(cfg ScoreConfig, out, log io.Writer) error {
 		}
 	}
 	if nTrunc > 0 {
-		fmt.Fprintf(log, "note: %d of %d inputs were longer than the model's %d positions and were truncated\n", nTrunc, len(seqs), mc.MaxPos)
+		fmt.Fprintf(log, "note: %d of %d inputs were longer than the %d tokens the model runs and were truncated\n", nTrunc, len(seqs), scoreLimit(mc))
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -159,9 +159,9 @@ func readScoreInputs(path, modelDir string, c *nn.Config) (seqs [][]int, truncat
 		if len(ids) == 0 {
 			return nil, nil, fmt.Errorf("%s:%d: empty input", path, line)
 		}
-		cut := len(ids) > c.MaxPos
+		cut := len(ids) > scoreLimit(c)
 		if cut {
-			ids = ids[:c.MaxPos]
+			ids = ids[:scoreLimit(c)]
 		}
 		seqs, truncated = append(seqs, ids), append(truncated, cut)
 	}
@@ -195,13 +195,22 @@ func readScoreTexts(path, modelDir string, c *nn.Config) (seqs [][]int, truncate
 		if len(ids) == 0 {
 			return nil, nil, fmt.Errorf("%s:%d: empty input", path, r.Line)
 		}
-		cut := len(ids) > c.MaxPos
+		cut := len(ids) > scoreLimit(c)
 		if cut {
-			ids = ids[:c.MaxPos]
+			ids = ids[:scoreLimit(c)]
 		}
 		seqs, truncated = append(seqs, ids), append(truncated, cut)
 	}
 	return seqs, truncated, nil
+}
+
+// scoreLimit is the length inputs are truncated to: the model's positions,
+// or less where it runs shorter sequences only (a sliding window).
+func scoreLimit(c *nn.Config) int {
+	if lim := c.MaxLen(); lim > 0 {
+		return lim
+	}
+	return c.MaxPos
 }
 
 // scoreAll batches sequences of similar length (sorted by length, padded to
@@ -218,9 +227,9 @@ func scoreAll(model *nn.Model, seqs [][]int, cfg ScoreConfig) ([]ScoreResult, er
 	pad := max(c.PadID, 0)
 	for lo := 0; lo < len(order); lo += cfg.Batch {
 		idx := order[lo:min(lo+cfg.Batch, len(order))]
-		T := min((len(seqs[idx[len(idx)-1]])+15)/16*16, c.MaxPos)
-		if c.Family.Layout() == nn.LLaMA {
-			T = (len(seqs[idx[len(idx)-1]]) + 15) / 16 * 16
+		T := (len(seqs[idx[len(idx)-1]]) + 15) / 16 * 16
+		if lim := c.MaxLen(); lim > 0 {
+			T = min(T, lim) // learned positions, a sliding window or dynamic RoPE end there
 		}
 		sg, ok := graphs[T]
 		if !ok {

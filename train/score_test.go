@@ -17,7 +17,7 @@ import (
 // compares each token's log-probability with one computed from PyTorch's
 // logits for the same batch.
 func TestScoreMatchesReferenceLogits(t *testing.T) {
-	for _, name := range []string{"gpt2", "llama"} {
+	for _, name := range []string{"gpt2", "llama", "gpt2_hub", "llama3_scaled", "llama_linear", "mistral", "qwen2", "qwen3"} {
 		dir := filepath.Join("..", "testdata", "fixtures", name)
 		ref, err := safetensors.ReadOptions{Ints: true}.Read(filepath.Join(dir, "reference.safetensors"))
 		if err != nil {

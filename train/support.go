@@ -40,8 +40,8 @@ func loadModelAndData(cfg *Config, tok data.Tokenizer) (*nn.Model, *data.Dataset
 	if cfg.SeqLen == 0 {
 		cfg.SeqLen = min(mc.MaxPos, 256)
 	}
-	if cfg.SeqLen > mc.MaxPos && mc.Family.Layout() != nn.LLaMA {
-		return nil, nil, fmt.Errorf("seq_len %d exceeds the model's %d positions", cfg.SeqLen, mc.MaxPos)
+	if err := mc.CheckLength(cfg.SeqLen); err != nil {
+		return nil, nil, fmt.Errorf("seq_len: %w", err)
 	}
 	key, err := data.TokenizerKey(cfg.Model)
 	if err != nil {
