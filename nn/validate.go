@@ -86,7 +86,7 @@ func checkTensors(c *Config, f *safetensors.File, where string, newHead bool, ke
 		case t.IsInt():
 			return fmt.Errorf("%s: tensor %q has integer dtype %s, want a float", where, key(p.Name), t.DType)
 		case !equalShape(t.Shape, p.Shape):
-			return fmt.Errorf("%s: tensor %q has shape %v, but config.json describes %v", where, key(p.Name), t.Shape, p.Shape)
+			return fmt.Errorf("%s: tensor %q has shape %v, want %v (from config.json)", where, key(p.Name), t.Shape, p.Shape)
 		}
 		if err := CheckFinite(where, key(p.Name), t.Data); err != nil {
 			return err
