@@ -112,7 +112,7 @@ func New(sp *checkpoints.Sparse) (*Engine, error) {
 		e.embW, e.embB = t.get(p+"LayerNorm.weight"), t.get(p+"LayerNorm.bias")
 	case nn.LLaMA:
 		e.wte, e.finW = t.get("model.embed_tokens.weight"), t.get("model.norm.weight")
-		e.ensureRoPE(c.MaxPos)
+		e.ensureRoPE(1)
 	}
 	for l := 0; l < c.L; l++ {
 		ml := m.Layers[l]
@@ -219,12 +219,15 @@ func New(sp *checkpoints.Sparse) (*Engine, error) {
 }
 
 // ensureRoPE makes the RoPE tables (LLaMA layout) cover positions < n.
+// They grow on demand, at least doubling, rather than covering
+// max_position_embeddings up front (131072 positions for Llama 3.1 would
+// be 64 MiB of tables for a head size of 64).
 func (e *Engine) ensureRoPE(n int) {
 	c := e.Config
 	if c.Family.Layout() != nn.LLaMA || (e.rope != nil && n <= e.ropeLen) {
 		return
 	}
-	e.ropeLen = max(n, c.MaxPos, 1)
+	e.ropeLen = max(n, 2*e.ropeLen, 256)
 	e.rope = ops.NewRoPE(c.RoPETheta, c.RoPEScale, e.S, e.ropeLen)
 }
 
