@@ -72,7 +72,7 @@ type Config struct {
 	OBias     bool        // o_proj has a bias (llama/qwen3 attention_bias)
 	MLPBias   bool        // gate/up/down projections have biases (llama mlp_bias)
 	QKNorm    bool        // per-head RMSNorm of queries and keys before RoPE (qwen3 q_norm, k_norm)
-	Window    int         // sliding_window (mistral): keys a token may see; 0: unlimited
+	Window    int         // sliding_window (mistral): longer sequences are refused (CheckLength); 0: none
 	Tied      bool        // tie_word_embeddings: LM head shares the token embedding
 	Labels    []string    // id2label in id order (classification)
 	PadID     int         // pad_token_id, -1 when absent
