@@ -19,6 +19,8 @@
 // masks (package router), freezes the routers and fine-tunes the model to
 // adapt. Evaluations then measure the compute the masks actually spend.
 //
-// Config holds every setting with a documented default; Evaluate and Score
-// run a saved model on a file; BenchTrain times training steps.
+// Config holds every setting with a documented default; Validate checks
+// it, and Unused names settings a run would ignore. Evaluate and Score run a
+// saved model on a file (Evaluate applies a sparse run's routers when the
+// checkpoint has them); BenchTrain times training steps.
 package train
