@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -160,7 +159,8 @@ type wordModel interface {
 
 // pipeline is the Tokenizer that LoadTokenizer returns. Encode runs
 //
-//	split out added tokens → normalise each piece → pre-tokenise → model
+//	split out added tokens → normalise each piece → split out normalised
+//	added tokens → pre-tokenise → model
 //
 // as Hugging Face tokenizers does. It is immutable after loading (the BPE
 // cache locks itself), so it is safe for concurrent use.
@@ -214,17 +214,37 @@ func (p *pipeline) Encode(text string) ([]int, error) {
 		if s == "" {
 			continue
 		}
-		words := []string{s}
-		if p.preTokenize != nil {
-			words = p.preTokenize(words, i == 0)
-		}
-		for _, w := range words {
-			if w == "" {
+		// Added tokens with normalized: true are found in the normalised text.
+		for j, sub := range p.added.splitNormalized(s) {
+			if sub.id >= 0 {
+				ids = append(ids, sub.id)
 				continue
 			}
-			if ids, err = p.model.encodeWord(ids, w); err != nil {
+			if ids, err = p.encodePiece(ids, sub.text, i == 0 && j == 0); err != nil {
 				return nil, err
 			}
+		}
+	}
+	return ids, nil
+}
+
+// encodePiece pre-tokenises one normalised piece of text and encodes its
+// words; atStart says that the piece begins the text.
+func (p *pipeline) encodePiece(ids []int, s string, atStart bool) ([]int, error) {
+	if s == "" {
+		return ids, nil
+	}
+	words := []string{s}
+	if p.preTokenize != nil {
+		words = p.preTokenize(words, atStart)
+	}
+	var err error
+	for _, w := range words {
+		if w == "" {
+			continue
+		}
+		if ids, err = p.model.encodeWord(ids, w); err != nil {
+			return nil, err
 		}
 	}
 	return ids, nil
@@ -242,78 +262,6 @@ func (p *pipeline) Decode(ids []int) string {
 		return strings.Join(toks, "")
 	}
 	return p.decode(toks)
-}
-
-// addedTokens are tokens matched literally in the raw text before
-// normalisation (Hugging Face's added vocabulary: special tokens such as
-// <s> or [CLS]). Matching is leftmost, longest first. The lstrip, rstrip,
-// single_word and normalized flags of tokenizer.json are not honoured: all
-// tokens are matched as written, which is what the special tokens of the
-// families we load use.
-type addedTokens struct {
-	byFirst map[byte][]addedToken // candidates by first byte, longest first
-}
-
-type addedToken struct {
-	content string
-	id      int
-}
-
-// segment is a piece of text to tokenise (id -1) or an added token (id ≥ 0).
-type segment struct {
-	text string
-	id   int
-}
-
-func newAddedTokens(toks map[string]int) addedTokens {
-	a := addedTokens{byFirst: map[byte][]addedToken{}}
-	for c, id := range toks {
-		if c == "" {
-			continue
-		}
-		a.byFirst[c[0]] = append(a.byFirst[c[0]], addedToken{c, id})
-	}
-	for _, list := range a.byFirst {
-		// Longest first, then by content, so matching is deterministic.
-		slices.SortFunc(list, func(x, y addedToken) int {
-			if len(x.content) != len(y.content) {
-				return len(y.content) - len(x.content)
-			}
-			return strings.Compare(x.content, y.content)
-		})
-	}
-	return a
-}
-
-// split cuts text into plain segments and added tokens.
-func (a addedTokens) split(text string) []segment {
-	if len(a.byFirst) == 0 {
-		return []segment{{text, -1}}
-	}
-	var segs []segment
-	start := 0
-	for i := 0; i < len(text); {
-		matched := false
-		for _, t := range a.byFirst[text[i]] {
-			if strings.HasPrefix(text[i:], t.content) {
-				if start < i {
-					segs = append(segs, segment{text[start:i], -1})
-				}
-				segs = append(segs, segment{t.content, t.id})
-				i += len(t.content)
-				start = i
-				matched = true
-				break
-			}
-		}
-		if !matched {
-			i++
-		}
-	}
-	if start < len(text) || len(segs) == 0 {
-		segs = append(segs, segment{text[start:], -1})
-	}
-	return segs
 }
 
 // recoverLibrary turns a panic inside github.com/sugarme/tokenizer into an

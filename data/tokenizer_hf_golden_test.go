@@ -227,3 +227,51 @@ func TestHFSpecials(t *testing.T) {
 		})
 	}
 }
+
+// TestGoldenHFAddedFlags runs the added-token flag variants: a family's
+// trimmed tokenizer.json with the added_tokens of golden/VARIANT.json, which
+// set lstrip, rstrip and normalized (none of the real files sets them).
+func TestGoldenHFAddedFlags(t *testing.T) {
+	for _, name := range []string{"qwen3-flags", "mistral-flags"} {
+		t.Run(name, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join("testdata", "tokenizer", "golden", name+".json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var v struct {
+				Base        string          `json:"base"`
+				AddedTokens json.RawMessage `json:"added_tokens"`
+				Cases       []struct {
+					Text     string  `json:"text"`
+					IDs      []int   `json:"ids"`
+					ModelIDs []int   `json:"model_ids"`
+					Decoded  *string `json:"decoded"`
+				} `json:"cases"`
+			}
+			if err := json.Unmarshal(raw, &v); err != nil {
+				t.Fatalf("%s.json: %v", name, err)
+			}
+			base, err := os.ReadFile(filepath.Join("testdata", "tokenizer", v.Base, tokenizerJSONFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sections map[string]any
+			if err := json.Unmarshal(base, &sections); err != nil {
+				t.Fatal(err)
+			}
+			sections["added_tokens"] = v.AddedTokens
+			tok, err := LoadTokenizer(writeTokenizerJSON(t, sections))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cases := make([]hfCase, len(v.Cases))
+			for i, c := range v.Cases {
+				cases[i] = hfCase{text: c.Text, ids: c.IDs, modelIDs: c.ModelIDs, decoded: c.Text}
+				if c.Decoded != nil {
+					cases[i].decoded = *c.Decoded
+				}
+			}
+			checkHFGolden(t, name, tok, cases)
+		})
+	}
+}

@@ -28,9 +28,15 @@ type hfFile struct {
 	Model         json.RawMessage `json:"model"`
 }
 
+// hfAddedToken is an entry of added_tokens. A missing normalized reads as
+// false: the token is matched in the raw text.
 type hfAddedToken struct {
-	ID      int    `json:"id"`
-	Content string `json:"content"`
+	ID         int    `json:"id"`
+	Content    string `json:"content"`
+	SingleWord bool   `json:"single_word"`
+	LStrip     bool   `json:"lstrip"`
+	RStrip     bool   `json:"rstrip"`
+	Normalized bool   `json:"normalized"`
 }
 
 // hfModel holds the model options the library ignores or misreads.
@@ -138,10 +144,11 @@ func loadTokenizerJSON(dir string) (Tokenizer, error) {
 	if err != nil {
 		return nil, bad("%v", err)
 	}
-	p := &pipeline{idToToken: idToToken, added: newAddedTokens(added)}
+	p := &pipeline{idToToken: idToToken}
 	if p.normalize, err = buildNormalizer(f.Normalizer); err != nil {
 		return nil, bad("normalizer: %v", err)
 	}
+	p.added = newAddedTokensJSON(f.AddedTokens, p.normalize)
 	byteLevel := false
 	if p.preTokenize, err = buildPreTokenizer(f.PreTokenizer, &byteLevel); err != nil {
 		return nil, bad("pre_tokenizer: %v", err)

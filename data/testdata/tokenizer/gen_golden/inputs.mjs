@@ -157,6 +157,21 @@ function randomTexts(n, seed) {
   return out;
 }
 
+// Inputs of the added-token flag variants (gen.mjs VARIANTS): whitespace
+// around tokens with lstrip and rstrip, tokens with normalized: true in text
+// that normalisation changes. U+0085 and U+FEFF stay out: JavaScript's trim
+// and Rust's \s disagree on them. So does "<mask><mask>" on Mistral: after
+// normalisation ("▁<mask><mask>") the port takes a leftover piece that
+// equals a token's raw content as that token, where Rust's find_matches
+// leaves it to the model (tokenizer_added_test.go checks Rust's way).
+export const FLAG_INPUTS = [
+  "<|im_start|>user\nHi<|im_end|>\n  <|im_start|>assistant\n", "a   <|im_start|>b", "a\u00a0\u3000<|im_start|>b",
+  "x<|im_end|>   \n\n y", "<|im_end|>\t\t", "<|im_start|><|im_start|>  <|im_end|>  <|im_end|>", "  <think>  hm  </think>  ok",
+  "<think></think>", "a</think>b", "a </think> b", "café cafe\u0301 CAFÉ", "un cafe\u0301!", "cafe\u0301cafe\u0301",
+  "<tool>  x  <tool>", "  <tool>", "<mask>", " <mask> ", "a<mask>b", "a <mask> b", "  <mask>", "x\n<mask>",
+  "[INST] hi [/INST]", "x  [INST]  y", "[INST][INST]", "</s>  </s>", "a </s>", "<s> <mask> </s>", "   ", "",
+];
+
 /** Splits a llama.cpp .inp file as test-tokenizer-0 does. */
 function ggmlInputs(file) {
   const raw = fs.readFileSync(file, "utf8");
@@ -200,6 +215,6 @@ function datasetSlices(shared) {
 export function allInputs(shared) {
   const golden = path.join(shared, "tokenizers", "golden");
   const ggml = ["llama-bpe", "llama-spm", "gpt-2", "bert-bge"].flatMap((n) => ggmlInputs(path.join(golden, `ggml-vocab-${n}.gguf.inp`)));
-  const all = [...ggml, ...SPECIAL, ...WHITESPACE, ...NUMBERS, ...CODE, ...CONTRACTIONS, ...MULTILINGUAL, ...EMOJI, ...MISC, ...datasetSlices(shared), ...randomTexts(100, 7)];
+  const all = [...ggml, ...SPECIAL, ...WHITESPACE, ...NUMBERS, ...CODE, ...CONTRACTIONS, ...MULTILINGUAL, ...EMOJI, ...MISC, ...datasetSlices(shared), ...randomTexts(100, 7), ...FLAG_INPUTS];
   return [...new Set(all)];
 }
