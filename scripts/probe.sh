@@ -185,7 +185,7 @@ expect "train --model RUN/sparse" 1 "sparse checkpoint" -- train "${TINY[@]}" --
 
 cp -r "$BASE" nanbase
 nan_at nanbase/model.safetensors transformer.h.0.attn.c_attn.weight 17
-expect "eval NaN weight" 1 "tensor transformer.h.0.attn.c_attn.weight has NaN at element 17" -- eval --model nanbase --data valid.jsonl --seq-len 32
+expect "eval NaN weight" 1 "tensor transformer.h.0.attn.c_attn.weight has NaN at element 17" -- eval --model nanbase --data valid.jsonl
 expect "train NaN weight" 1 "has NaN at element 17" -- train "${TINY[@]}" --steps 2 --model nanbase --out-dir t6
 expect "score NaN weight" 1 "has NaN at element 17" -- score --model nanbase --data valid.jsonl
 cp -r sp spnan

@@ -103,10 +103,10 @@ func Evaluate(c EvalConfig) (*EvalResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	ds, tok, err := c.load(mc)
-	if err != nil {
-		return nil, err
+	if c.SeqLen == 0 {
+		c.SeqLen = min(mc.MaxPos, 256)
 	}
+	// The weights first: a model that cannot load is the first thing to say.
 	var m *nn.Model
 	var sp *sparsity
 	if kind == kindRouted {
@@ -114,6 +114,10 @@ func Evaluate(c EvalConfig) (*EvalResult, error) {
 	} else {
 		m, err = nn.Load(c.Model, nn.LoadOptions{})
 	}
+	if err != nil {
+		return nil, err
+	}
+	ds, tok, err := c.load(mc)
 	if err != nil {
 		return nil, err
 	}
