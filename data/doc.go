@@ -14,16 +14,20 @@
 // cases for each of gpt-2, bert-bge, llama-spm and llama-bpe; and against
 // Hugging Face's ids for the real tokenizer.json of Llama 3.1, Qwen3,
 // Qwen2.5 and Mistral 7B in tokenizer_hf_golden_test.go: Encode,
-// EncodeForModel and Decode 394/394 for each (testdata/tokenizer/README.md
-// says how the sets are made). EncodeForModel adds the special tokens a
+// EncodeForModel and Decode 421/421 for each, and 29/29 for Qwen3 and
+// Mistral variants whose added tokens set lstrip, rstrip and normalized
+// (testdata/tokenizer/README.md says how the sets are made). EncodeForModel adds the special tokens a
 // family expects around one sequence (BERT: [CLS] x [SEP]; LLaMA 2 and
 // Mistral: <s> x; LLaMA 3: <|begin_of_text|> x; GPT-2 and Qwen: none);
 // EncodeBatch encodes many texts in parallel. Decode gives the text Hugging
 // Face's decode gives (special tokens kept, no clean-up of spaces).
 //
-// Encoding runs Hugging Face's pipeline: literal special tokens are split out
-// of the text, each remaining piece is normalised, pre-tokenised into words,
-// and each word is encoded by the model (BPE or WordPiece).
+// Encoding runs Hugging Face's pipeline: added tokens (special tokens such as
+// <s> or <|im_start|>) are split out of the text, each remaining piece is
+// normalised, added tokens marked normalized are split out of it, and the
+// rest is pre-tokenised into words, each encoded by the model (BPE or
+// WordPiece). The added tokens' lstrip, rstrip and single_word flags act as
+// in Hugging Face.
 //
 // # What github.com/sugarme/tokenizer does, and what we replaced
 //
