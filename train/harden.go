@@ -225,7 +225,11 @@ func harden(cfg *Config, m *nn.Model, sp *sparsity, calib, heldOut *data.Split, 
 		return nil, err
 	}
 	tau := e.Manifest.Layers[0].Tau
-	fmt.Fprintf(log, "harden: τ %.4f calibrated on %d sequences in %.1f s\n", tau, len(seqs), time.Since(start).Seconds())
+	whose := ""
+	if hc.Target == 0 {
+		whose = " (the run's)"
+	}
+	fmt.Fprintf(log, "harden: τ %.4f calibrated for target %g%s on %d sequences in %.1f s\n", tau, target, whose, len(seqs), time.Since(start).Seconds())
 	e.RecordUsage()
 	if _, err := e.MeasureCompute(seqs); err != nil {
 		return nil, err
