@@ -178,6 +178,8 @@ else
 fi
 expect "eval --model of a sparse checkpoint" 1 "--checkpoint sp/sparse" -- eval --model sp/sparse --data valid.jsonl
 expect "eval --checkpoint of a sparse checkpoint" 0 '"compute"' -- eval --checkpoint sp/sparse --data valid.jsonl --cache-dir cache
+expect "score --model RUN/best (sparse run)" 1 "checkpoint of a sparse run" -- score --model sp/best --data valid.jsonl
+expect "score --model RUN/sparse" 1 "--checkpoint sp/sparse" -- score --model sp/sparse --data valid.jsonl
 expect "train --model RUN/best (sparse run)" 1 "checkpoint of a sparse run" -- train "${TINY[@]}" --steps 2 --model sp/best --out-dir t5a
 expect "train --model RUN/sparse" 1 "sparse checkpoint" -- train "${TINY[@]}" --steps 2 --model sp/sparse --out-dir t5b
 

@@ -71,6 +71,12 @@ func Score(cfg ScoreConfig, out, log io.Writer) error {
 		}
 		fmt.Fprintf(log, "measured compute %.4f over %d tokens\n", e.Stats.Compute(), e.Stats.Tokens)
 	} else {
+		switch modelKind(cfg.ModelDir) {
+		case kindSparse:
+			return fmt.Errorf("%s is a sparse checkpoint (%s): score it with --checkpoint %s", cfg.ModelDir, checkpoints.SparseManifestFile, cfg.ModelDir)
+		case kindRouted: // scoring its weights densely would be another model
+			return fmt.Errorf("%s is a checkpoint of a sparse run (%s): score the run's sparse checkpoint with --checkpoint (harden the run first if it has none)", cfg.ModelDir, routerFile)
+		}
 		model, err := nn.Load(cfg.ModelDir, nn.LoadOptions{})
 		if err != nil {
 			return err

@@ -103,6 +103,8 @@ func TestReliability(t *testing.T) {
 		// Class 5: checkpoints of sparse runs where a plain model is expected.
 		{"eval sparse checkpoint as model", []string{"eval", "--model", f.sparse, "--data", f.text}, 1, "--checkpoint " + f.sparse},
 		{"train from a sparse checkpoint", trainArgs("--model", f.sparse), 1, "--model " + f.sparse + " is a sparse checkpoint"},
+		{"score a sparse checkpoint as model", []string{"score", "--model", f.sparse, "--data", f.text}, 1, "--checkpoint " + f.sparse},
+		{"score a sparse run's checkpoint", []string{"score", "--model", f.routed, "--data", f.text}, 1, "checkpoint of a sparse run"},
 		{"train from a sparse run's checkpoint", trainArgs("--model", f.routed), 1, "--model " + f.routed + " is a checkpoint of a sparse run"},
 		// Class 6: non-finite weights.
 		{"eval NaN weights", []string{"eval", "--model", f.nan, "--data", f.text}, 1, "tensor transformer.h.0.attn.c_attn.weight has NaN at element 17"},
