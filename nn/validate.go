@@ -30,6 +30,17 @@ func (c *Config) sizeKeys() (vocab, d, l, h, kvh, f, pos string) {
 	return "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "intermediate_size", "max_position_embeddings"
 }
 
+// epsKey names config.json's normalisation epsilon in the family's words.
+func (c *Config) epsKey() string {
+	switch c.Family {
+	case GPT2:
+		return "layer_norm_epsilon"
+	case BERT, RoBERTa:
+		return "layer_norm_eps"
+	}
+	return "rms_norm_eps"
+}
+
 // checkSizes checks c's sizes against the limits above and each other,
 // naming config.json's key: a malformed config fails here with one line
 // instead of panicking (or exhausting memory) while the weights are made.
@@ -54,7 +65,7 @@ func (c *Config) checkSizes() error {
 	case c.TypeVocab < 0 || c.TypeVocab > maxVocab:
 		return fmt.Errorf("type_vocab_size is %d: want a positive size of at most %d", c.TypeVocab, maxVocab)
 	case !(c.NormEps > 0 && c.NormEps < 1):
-		return fmt.Errorf("the normalisation epsilon is %g: want a small positive number", c.NormEps)
+		return fmt.Errorf("%s is %g: want a small positive number", c.epsKey(), c.NormEps)
 	}
 	n := 0
 	for _, p := range c.Specs() {

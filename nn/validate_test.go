@@ -60,6 +60,7 @@ func TestMalformedConfigNamesTheKey(t *testing.T) {
 		{"n_layer", 1 << 30, "n_layer is"},
 		{"vocab_size", 1 << 40, "vocab_size is"},
 		{"n_head", 5, "n_head 5 does not divide n_embd"},
+		{"layer_norm_epsilon", -1e-5, "layer_norm_epsilon is -1e-05"},
 	} {
 		dir := tinyModelDir(t)
 		editConfig(t, dir, tc.key, tc.v)

@@ -42,7 +42,7 @@ func jsonKey(f reflect.StructField) string { return strings.Split(f.Tag.Get("jso
 
 // sparseOnly are the settings a dense run (target 0) makes no use of.
 var sparseOnly = []string{"router", "group_size", "tau", "stage2_steps", "target_warmup", "lambda_lr", "router_lr",
-	"penalty_weight", "sep_weight", "distill", "distill_temp"}
+	"penalty_weight", "sep_weight", "distill", "distill_temp", "trainable"}
 
 // coresetOnly are the settings used only to choose a coreset.
 var coresetOnly = []string{"coreset_ratio", "coreset_score", "coreset_beta", "coreset_beta_search", "coreset_strata",
@@ -53,7 +53,8 @@ var coresetOnly = []string{"coreset_ratio", "coreset_score", "coreset_beta", "co
 // ignored silently: sparse settings in a dense run, coreset settings
 // without a coreset method, valid_ratio beside a valid file, distill_temp
 // without distillation, lambda_lr beside a fixed penalty_weight,
-// dynamics_every without dynamics, cache_dir with no_cache.
+// dynamics_every without dynamics, min_lr_ratio with a constant schedule,
+// label_field for a language model, cache_dir with no_cache.
 func (c *Config) Unused(given map[string]bool) error {
 	for _, k := range sparseOnly {
 		if given[k] && c.Target == 0 {
@@ -68,12 +69,16 @@ func (c *Config) Unused(given map[string]bool) error {
 	switch {
 	case given["valid_ratio"] && c.Valid != "":
 		return settingf("valid_ratio", "applies only without a valid file (valid is %s)", c.Valid)
-	case given["distill_temp"] && c.Distill == 0:
+	case given["distill_temp"] && c.DistillWeight() == 0:
 		return settingf("distill_temp", "applies only with distillation (distill > 0)")
 	case given["lambda_lr"] && c.PenaltyWeight > 0:
 		return settingf("lambda_lr", "applies only to the Lagrangian controller, not with a fixed penalty_weight")
 	case given["dynamics_every"] && !c.RecordDynamics && c.Coreset == "":
 		return settingf("dynamics_every", "applies only with record_dynamics or a coreset method")
+	case given["min_lr_ratio"] && c.Schedule == "constant":
+		return settingf("min_lr_ratio", "applies only to a decaying schedule (cosine or linear), not constant")
+	case given["label_field"] && c.Task == "causal-lm":
+		return settingf("label_field", "applies only to classification, not causal-lm")
 	case given["cache_dir"] && c.NoCache:
 		return settingf("cache_dir", "conflicts with no_cache")
 	}

@@ -79,8 +79,8 @@ func TestUnusedSettings(t *testing.T) {
 			t.Errorf("%s without a coreset: got %v", k, err)
 		}
 	}
-	withValid := dense
-	withValid.Valid = "v.jsonl"
+	withValid, constant, lm := dense, dense, dense
+	withValid.Valid, constant.Schedule, lm.Task = "v.jsonl", "constant", "causal-lm"
 	for name, tc := range map[string]struct {
 		c   Config
 		key string
@@ -88,6 +88,8 @@ func TestUnusedSettings(t *testing.T) {
 		"valid_ratio with valid":   {withValid, "valid_ratio"},
 		"distill_temp, no distill": {sparse, "distill_temp"},
 		"dynamics_every alone":     {dense, "dynamics_every"},
+		"min_lr_ratio, constant":   {constant, "min_lr_ratio"},
+		"label_field, causal-lm":   {lm, "label_field"},
 	} {
 		if err := tc.c.Unused(map[string]bool{tc.key: true}); err == nil || !strings.HasPrefix(err.Error(), tc.key+" applies only") {
 			t.Errorf("%s: got %v", name, err)
