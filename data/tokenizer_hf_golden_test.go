@@ -86,35 +86,44 @@ func readHFGolden(t testing.TB, family string) []hfCase {
 }
 
 // checkHFGolden compares Encode, EncodeForModel and Decode with Hugging
-// Face on every case and logs the parity counts.
+// Face on every case and logs the parity counts. The first 20 differences
+// are shown in full.
 func checkHFGolden(t *testing.T, family string, tok Tokenizer, cases []hfCase) {
 	t.Helper()
-	var encOK, modelOK, decOK, roundTrip, hfRoundTrip int
+	var encOK, modelOK, decOK, roundTrip, hfRoundTrip, failed int
+	fail := func(format string, a ...any) {
+		t.Helper()
+		if failed++; failed <= 20 {
+			t.Errorf(format, a...)
+		} else {
+			t.Fail()
+		}
+	}
 	for i, c := range cases {
 		ids, err := tok.Encode(c.text)
 		if err != nil {
-			t.Errorf("%s case %d %q: %v", family, i, c.text, err)
+			fail("%s case %d %q: %v", family, i, c.text, err)
 			continue
 		}
 		if slices.Equal(ids, c.ids) || len(ids) == 0 && len(c.ids) == 0 {
 			encOK++
 		} else {
-			t.Errorf("%s case %d %q: Encode\n got %v\nwant %v", family, i, c.text, ids, c.ids)
+			fail("%s case %d %q: Encode\n got %v\nwant %v", family, i, c.text, ids, c.ids)
 		}
 		mids, err := EncodeForModel(tok, c.text)
 		if err != nil {
-			t.Errorf("%s case %d %q: EncodeForModel: %v", family, i, c.text, err)
+			fail("%s case %d %q: EncodeForModel: %v", family, i, c.text, err)
 		} else if slices.Equal(mids, c.modelIDs) || len(mids) == 0 && len(c.modelIDs) == 0 {
 			modelOK++
 		} else {
-			t.Errorf("%s case %d %q: EncodeForModel\n got %v\nwant %v", family, i, c.text, mids, c.modelIDs)
+			fail("%s case %d %q: EncodeForModel\n got %v\nwant %v", family, i, c.text, mids, c.modelIDs)
 		}
 		// Decode Hugging Face's ids, so a decoding check does not depend on
 		// Encode being right.
 		if got := tok.Decode(c.ids); got == c.decoded {
 			decOK++
 		} else {
-			t.Errorf("%s case %d %q: Decode(%v)\n got %q\nwant %q", family, i, c.text, c.ids, got, c.decoded)
+			fail("%s case %d %q: Decode(%v)\n got %q\nwant %q", family, i, c.text, c.ids, got, c.decoded)
 		}
 		if tok.Decode(ids) == c.text {
 			roundTrip++
@@ -145,21 +154,26 @@ func TestGoldenHF(t *testing.T) {
 	}
 }
 
+// hfCache returns the directory gen.mjs installs into:
+// $SPARSETUNE_TOKENIZER_CACHE, else ~/.cache/sparsetune/tokenizers.
+func hfCache(t testing.TB) string {
+	t.Helper()
+	if cache := os.Getenv("SPARSETUNE_TOKENIZER_CACHE"); cache != "" {
+		return cache
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		t.Skipf("SKIPPED: no $SPARSETUNE_TOKENIZER_CACHE and no home directory (%v)", err)
+	}
+	return filepath.Join(home, ".cache", "sparsetune", "tokenizers")
+}
+
 // hfFullDir returns the directory of a family's full tokenizer.json as
-// gen.mjs installs it: $SPARSETUNE_TOKENIZER_CACHE, else
-// ~/.cache/sparsetune/tokenizers, then node_modules/PKG/models. It skips the
-// test, saying how to get the file, when it is not there.
+// gen.mjs installs it, hfCache/node_modules/PKG/models. It skips the test,
+// saying how to get the file, when it is not there.
 func hfFullDir(t testing.TB, pkg string) string {
 	t.Helper()
-	cache := os.Getenv("SPARSETUNE_TOKENIZER_CACHE")
-	if cache == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			t.Skipf("SKIPPED: no $SPARSETUNE_TOKENIZER_CACHE and no home directory (%v)", err)
-		}
-		cache = filepath.Join(home, ".cache", "sparsetune", "tokenizers")
-	}
-	dir := filepath.Join(cache, "node_modules", filepath.FromSlash(pkg), "models")
+	dir := filepath.Join(hfCache(t), "node_modules", filepath.FromSlash(pkg), "models")
 	if _, err := os.Stat(filepath.Join(dir, tokenizerJSONFile)); err != nil {
 		t.Skipf("SKIPPED: the full tokenizer.json of %s is not installed (%v); run `node data/testdata/tokenizer/gen_golden/gen.mjs` "+
 			"or set SPARSETUNE_TOKENIZER_CACHE to the directory it installed into", pkg, err)
@@ -177,17 +191,66 @@ func TestGoldenHFFull(t *testing.T) {
 	for _, fam := range hfFamilies {
 		t.Run(fam.name, func(t *testing.T) {
 			cases := readHFGolden(t, fam.name)
-			var dir string
-			if fam.name == "mistral" {
-				dir = tokSharedDir(t, filepath.Join("tokenizers", "mistral"))
-			} else {
-				dir = hfFullDir(t, fam.pkg)
-			}
-			tok, err := LoadTokenizer(dir)
+			checkHFGolden(t, fam.name+" (full)", hfFullTokenizer(t, fam), cases)
+		})
+	}
+}
+
+// hfFullTokenizer loads a family's full tokenizer.json (skipping as
+// hfFullDir does when it is missing).
+func hfFullTokenizer(t *testing.T, fam hfFamily) Tokenizer {
+	t.Helper()
+	var dir string
+	if fam.name == "mistral" {
+		dir = tokSharedDir(t, filepath.Join("tokenizers", "mistral"))
+	} else {
+		dir = hfFullDir(t, fam.pkg)
+	}
+	tok, err := LoadTokenizer(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// TestGoldenHFRandom compares with Hugging Face on the random texts that
+// `gen.mjs --random N` writes into the cache (thousands, where the committed
+// sets hold 100), on the full files. It skips when they are not there.
+func TestGoldenHFRandom(t *testing.T) {
+	if testing.Short() {
+		t.Skip("SKIPPED in -short mode: loading the full vocabularies takes seconds")
+	}
+	for _, fam := range hfFamilies {
+		t.Run(fam.name, func(t *testing.T) {
+			path := filepath.Join(hfCache(t), "random", fam.name+".jsonl")
+			f, err := os.Open(path)
 			if err != nil {
+				t.Skipf("SKIPPED: %v; run `node data/testdata/tokenizer/gen_golden/gen.mjs --random 20000` to write it", err)
+			}
+			defer f.Close()
+			var cases []hfCase
+			sc := bufio.NewScanner(f)
+			sc.Buffer(make([]byte, 1<<16), 1<<22)
+			for sc.Scan() {
+				var rec struct {
+					Text     string  `json:"text"`
+					IDs      []int   `json:"ids"`
+					ModelIDs []int   `json:"model_ids"`
+					Decoded  *string `json:"decoded"`
+				}
+				if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+					t.Fatalf("%s line %d: %v", path, len(cases)+1, err)
+				}
+				c := hfCase{text: rec.Text, ids: rec.IDs, modelIDs: rec.ModelIDs, decoded: rec.Text}
+				if rec.Decoded != nil {
+					c.decoded = *rec.Decoded
+				}
+				cases = append(cases, c)
+			}
+			if err := sc.Err(); err != nil {
 				t.Fatal(err)
 			}
-			checkHFGolden(t, fam.name+" (full)", tok, cases)
+			checkHFGolden(t, fam.name+" (random, full)", hfFullTokenizer(t, fam), cases)
 		})
 	}
 }

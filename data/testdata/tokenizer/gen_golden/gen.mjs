@@ -19,6 +19,11 @@
 //     unless every id and every decoded text is the same;
 //  4. writes ../golden/<family>.jsonl.
 //
+// With --random N it writes nothing in the repository: it encodes N random
+// texts (inputs.mjs randomTexts, another seed) with each full file into
+// CACHE/random/FAMILY.jsonl, which TestGoldenHFRandom compares with our
+// tokenizers on the full files.
+//
 // Before that it checks the JavaScript port against llama.cpp's vectors,
 // which the Rust library produced (46/46 for llama-bpe and llama-spm), and
 // it stops on any difference. The output is deterministic.
@@ -28,7 +33,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { allInputs, FLAG_INPUTS } from "./inputs.mjs";
+import { allInputs, FLAG_INPUTS, randomTexts } from "./inputs.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const TESTDATA = path.resolve(HERE, "..");
@@ -236,11 +241,35 @@ function writeFile(p, text) {
   fs.writeFileSync(p, text);
 }
 
+/** Writes the ids of n random texts per family into CACHE/random. */
+function writeRandom(Tokenizer, n) {
+  if (!(n > 0)) throw new Error("--random wants a count of texts");
+  const texts = randomTexts(n, 2026);
+  for (const fam of FAMILIES) {
+    const dir = modelsDir(fam.pkg);
+    const tok = new Tokenizer(readJSON(path.join(dir, "tokenizer.json")), trimConfig(readJSON(path.join(dir, "tokenizer_config.json"))));
+    const lines = texts.map((text) => {
+      const w = run(tok, text);
+      const rec = { text, ids: w.ids, model_ids: w.modelIDs };
+      if (w.decoded !== text) rec.decoded = w.decoded;
+      return JSON.stringify(rec);
+    });
+    const out = path.join(CACHE, "random", `${fam.name}.jsonl`);
+    writeFile(out, lines.join("\n") + "\n");
+    console.log(`${fam.name}: ${n} random texts → ${out}`);
+  }
+}
+
 async function main() {
   install();
   const lib = path.join(CACHE, "node_modules", "@huggingface", "tokenizers", "dist", "tokenizers.mjs");
   const { Tokenizer } = await import(pathToFileURL(lib).href);
   checkLlamaCpp(Tokenizer);
+  const r = process.argv.indexOf("--random");
+  if (r >= 0) {
+    writeRandom(Tokenizer, Number(process.argv[r + 1]));
+    return;
+  }
   const inputs = allInputs(SHARED);
   writeFile(path.join(TESTDATA, "golden", "inputs.json"), "[\n" + inputs.map((t) => JSON.stringify(t)).join(",\n") + "\n]\n");
   for (const fam of FAMILIES) {

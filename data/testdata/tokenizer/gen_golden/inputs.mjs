@@ -142,7 +142,7 @@ const PIECES = [
 ];
 
 /** n texts of 1–25 random pieces, from a fixed-seed generator. */
-function randomTexts(n, seed) {
+export function randomTexts(n, seed) {
   const rnd = () => {
     seed = (seed * 1103515245 + 12345) & 0x7fffffff;
     return seed / 0x80000000;
