@@ -19,8 +19,8 @@ import (
 // that change only what is written or reported: steps (dense runs only,
 // not below the steps done; the decay of the learning rate then ends at
 // the new last step), eval_every, save_every, log_every, patience, test,
-// dense_reference, out_dir, cache_dir and resume. Any other change is
-// refused, naming each key with its old and new value.
+// dense_reference, out_dir, cache_dir, no_cache and resume. Any other
+// change is refused, naming each key with its old and new value.
 type Config struct {
 	// Model and task.
 	Model      string  `json:"model"`       // Hugging Face model directory of the base model (with tokenizer files)

@@ -23,6 +23,7 @@ var mayChangeOnResume = map[string]string{
 	"resume":          "how the run starts",
 	"out_dir":         "where the run directory is (it may have moved)",
 	"cache_dir":       "where the token cache is; its files are keyed by the data and tokenizer",
+	"no_cache":        "whether the token cache is used; the data tokenize the same either way",
 	"eval_every":      "when the validation data is scored (the best checkpoint is chosen among the evaluations made)",
 	"save_every":      "when checkpoints are written",
 	"log_every":       "when log lines are printed",

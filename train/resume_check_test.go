@@ -68,7 +68,7 @@ func TestResumeConfigAllowsOutputSettings(t *testing.T) {
 	saved := resumeBase()
 	ckpt := savedCheckpoint(t, saved, "coreset_proxy", "from_scratch", "record_dynamics", "coreset_beta")
 	cfg := saved
-	cfg.Resume, cfg.OutDir, cfg.CacheDir = true, "/moved/a", "/elsewhere/cache"
+	cfg.Resume, cfg.OutDir, cfg.CacheDir, cfg.NoCache = true, "/moved/a", "/elsewhere/cache", true
 	cfg.EvalEvery, cfg.SaveEvery, cfg.LogEvery, cfg.Patience = 7, 9, 1, 3
 	cfg.Test, cfg.DenseRef, cfg.Steps = "data/test.jsonl", "models/dense", 600
 	cfg.Model, cfg.Train = "models/./gpt2/", "data//train.jsonl"
