@@ -9,7 +9,11 @@
 // stops early after patience evaluations without improvement, and writes an
 // atomic checkpoint (weights, optimizer moments, data position, RNG states)
 // every save_every steps, so that --resume continues exactly: the resumed
-// losses equal the uninterrupted run's.
+// losses equal the uninterrupted run's. A run holds its directory's lock
+// (LockRunDir) from start to end, so a second process writing the same
+// directory fails naming the first, and a resume refuses settings that
+// differ from the saved train_config.json except those that change only
+// what is written or reported (steps of a dense run, eval_every, ...).
 //
 // With a compute target (Config.Target > 0) the same loop trains sparsely,
 // in two stages after LTE (Zheng et al. 2024, §3.3): stage 1 trains model and
