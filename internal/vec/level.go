@@ -24,7 +24,9 @@ const (
 var Levels = []Level{Scalar, AVX2, AVX512}
 
 // EnvVar names the environment variable that overrides the detected level
-// (scalar, avx2 or avx512), for tests and benchmarks.
+// (scalar, avx2 or avx512), for tests and benchmarks. It is read once, at
+// start; an unknown value, or a level this machine lacks, falls back to
+// Best with one warning line on standard error.
 const EnvVar = "SPARSETUNE_KERNELS"
 
 // String returns the level's name as EnvVar spells it.
