@@ -11,7 +11,10 @@
 // GPT-2 loads from both its prefixed ("transformer.h.0...") and the Hub's
 // bare GPT2Model key layout ("h.0..."). A config.json feature we do not
 // implement (rope_scaling yarn, a per-layer sliding window, ...) is an
-// error naming the key.
+// error naming the key. Before any weight is allocated, config.json's sizes
+// are checked against sane limits and each other (validate.go) and the
+// file's tensors against the shapes they imply; a NaN or infinite weight
+// is an error naming the tensor and element (CheckFinite).
 //
 // Attention takes an optional per-token, per-head gate and the FFN an
 // optional per-token, per-neuron-group gate (see Gates). Without gates the

@@ -56,8 +56,9 @@ var (
 // multiply) return the same result. The error is non-nil only when the
 // environment asked for something that cannot be honoured: a forced library
 // that cannot be loaded (the package then uses gonum), or a
-// SPARSETUNE_THREADS that is not a positive integer (ignored). Programs
-// should call Init at start-up and print the error.
+// SPARSETUNE_THREADS that is not a positive integer (ignored). Either way
+// the package goes on with the fallback, so the error is a warning, on one
+// line: programs should call Init at start-up, print it and go on.
 func Init() error {
 	initOnce.Do(func() {
 		current, initErr = choose(os.Getenv(EnvBLAS), os.Getenv(EnvThreads))
