@@ -10,13 +10,13 @@ import (
 func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("eval", "eval (--model DIR | --checkpoint SPARSE_DIR) --data FILE [flags]", stderr)
 	var c train.EvalConfig
-	fs.StringVar(&c.Model, "model", "", "model directory or training checkpoint")
+	fs.StringVar(&c.Model, "model", "", "model directory or training checkpoint (a sparse run's is evaluated with its routers)")
 	sparse := fs.String("checkpoint", "", "sparse checkpoint directory, evaluated with the sparse inference engine (adds the measured compute)")
 	fs.StringVar(&c.Data, "data", "", "evaluation data (.jsonl, .csv, .tsv, .txt, .parquet)")
 	fs.StringVar(&c.TextField, "text-field", "text", "field holding the text")
 	fs.StringVar(&c.LabelField, "label-field", "label", "field holding the class label")
 	fs.StringVar(&c.IDField, "id-field", "id", `field holding a unique example id ("-": derive ids from file and line)`)
-	fs.IntVar(&c.SeqLen, "seq-len", 0, "tokens per sequence (0: min(model context, 256))")
+	fs.IntVar(&c.SeqLen, "seq-len", 0, "tokens per sequence (0: a training checkpoint's seq_len, else min(model context, 256))")
 	fs.IntVar(&c.Batch, "batch", 8, "sequences per forward pass")
 	fs.StringVar(&c.CacheDir, "cache-dir", "", "tokenized-data cache directory")
 	fs.BoolVar(&c.NoCache, "no-cache", false, "tokenize the data afresh, without reading or writing the cache")
