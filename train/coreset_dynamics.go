@@ -265,13 +265,8 @@ func (c *SubsetConfig) searchBeta(src *source, scores map[string]float64, budget
 		if src.idNote != "file" {
 			cfg.IDField = data.DeriveIDs
 		}
-		if HoldsRun(cfg.OutDir) {
-			if err := os.RemoveAll(cfg.OutDir); err != nil {
-				return 0, err
-			}
-		}
 		fmt.Fprintf(log, "coreset: β search: training on the subset at β = %g\n", beta)
-		sum, err := Run(cfg, log)
+		sum, err := runAfresh(cfg, log)
 		if err != nil {
 			return 0, fmt.Errorf("coreset: β search at %g: %w", beta, err)
 		}
