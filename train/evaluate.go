@@ -92,6 +92,9 @@ func Evaluate(c EvalConfig) (*EvalResult, error) {
 	if c.SeqLen < 0 || c.Batch <= 0 {
 		return nil, fmt.Errorf("seq_len must be ≥ 0 and batch positive, got %d and %d", c.SeqLen, c.Batch)
 	}
+	if err := checkpoints.Heal(c.Model); err != nil { // a checkpoint a killed save left half-swapped
+		return nil, err
+	}
 	kind := modelKind(c.Model)
 	if kind == kindSparse {
 		return nil, fmt.Errorf("%s is a sparse checkpoint (%s): evaluate it with --checkpoint %s", c.Model, checkpoints.SparseManifestFile, c.Model)

@@ -63,6 +63,14 @@ func TestResumeRecoversKilledRunDir(t *testing.T) {
 		}
 	}
 	if _, err := os.Stat(filepath.Join(run, "best", "trainer_state.json")); err != nil {
-		t.Errorf("best is missing after resuming: %v", err)
+		t.Fatalf("best is missing after resuming: %v", err)
+	}
+	// A save of best killed between its renames; eval finds best again.
+	best := filepath.Join(run, "best")
+	if err := os.Rename(best, filepath.Join(run, ".best.new")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Evaluate(EvalConfig{Model: best, Data: data, Batch: 4, CacheDir: cut.CacheDir}); err != nil {
+		t.Fatalf("eval of a half-swapped best: %v", err)
 	}
 }
