@@ -149,28 +149,34 @@ type Runner struct {
 }
 
 // Compile prepares gr to run; with grad set, every run also computes the
-// gradient of the loss with respect to every parameter.
+// gradient of the loss with respect to every parameter that is not Frozen
+// (Trainable).
 func (gr *Graph) Compile(grad bool) (*Runner, error) {
 	if !grad {
 		return gr.CompileWith(nil, nil)
 	}
-	return gr.CompileWith(gr.Loss, gr.Params)
+	return gr.CompileWith(gr.Loss, gr.Trainable())
 }
 
 // CompileWith prepares gr to run with the gradient of objective (a scalar
 // node of gr.G, e.g. the task loss plus a compute penalty) with respect to
 // wrt, which may include nodes outside the model (router parameters). A
-// nil objective compiles the forward pass only.
+// nil objective or an empty wrt compiles the forward pass only. Only the
+// gradients asked for are computed: what the backward pass would build
+// for the other inputs (frozen weights) is pruned from the graph.
 func (gr *Graph) CompileWith(objective *G.Node, wrt []*G.Node) (*Runner, error) {
 	r := &Runner{gr: gr}
-	if objective != nil {
+	g := gr.G
+	if objective != nil && len(wrt) > 0 {
+		forward := append(G.Nodes{}, gr.G.AllNodes()...)
 		gs, err := G.Grad(objective, wrt...)
 		if err != nil {
 			return nil, fmt.Errorf("building the backward pass: %w", err)
 		}
+		g = withoutUnusedGradients(gr.G, forward, gs)
 		r.grads = gs
 	}
-	r.vm = G.NewTapeMachine(gr.G)
+	r.vm = G.NewTapeMachine(g)
 	return r, nil
 }
 
@@ -189,8 +195,8 @@ func (r *Runner) Run() error {
 // Loss is the loss of the last run.
 func (r *Runner) Loss() float64 { return scalarOf(r.gr.Loss.Value()) }
 
-// Grad is the gradient of parameter i (in Params order, or wrt order for
-// CompileWith) from the last run.
+// Grad is the gradient of parameter i (in Trainable order, or wrt order
+// for CompileWith) from the last run.
 // The tensor is owned by the graph and overwritten by the next run.
 func (r *Runner) Grad(i int) *tensor.Dense { return r.grads[i].Value().(*tensor.Dense) }
 
@@ -212,7 +218,7 @@ func (gr *Graph) zeroPaddingGrads(grad func(i int) *tensor.Dense) {
 	if (c.Family != BERT && c.Family != RoBERTa) || c.PadID < 0 {
 		return
 	}
-	for i, p := range gr.Params {
+	for i, p := range gr.Trainable() {
 		name := p.Name()
 		if !strings.HasSuffix(name, "word_embeddings.weight") && !(c.Family == RoBERTa && strings.HasSuffix(name, "position_embeddings.weight")) {
 			continue

@@ -36,13 +36,14 @@ type Graph struct {
 	G       *G.ExprGraph
 	Config  *Config
 	B, T    int
-	IDs     *G.Node // (N) token ids
-	Pos     *G.Node // (N) position ids (GPT-2, BERT, RoBERTa)
-	Types   *G.Node // (N) token type ids (BERT, RoBERTa)
-	Mask    *G.Node // (B, T) 1 for real tokens, 0 for padding
-	Last    *G.Node // (B) row index of each sequence's last real token (decoder classifiers)
-	Targets *G.Node // (N) next-token targets, or (B) class ids; ignoreIndex marks skipped rows
-	Params  []*G.Node
+	IDs     *G.Node   // (N) token ids
+	Pos     *G.Node   // (N) position ids (GPT-2, BERT, RoBERTa)
+	Types   *G.Node   // (N) token type ids (BERT, RoBERTa)
+	Mask    *G.Node   // (B, T) 1 for real tokens, 0 for padding
+	Last    *G.Node   // (B) row index of each sequence's last real token (decoder classifiers)
+	Targets *G.Node   // (N) next-token targets, or (B) class ids; ignoreIndex marks skipped rows
+	Params  []*G.Node // every parameter, in Specs order
+	Frozen  []bool    // whether each of Params was Frozen when the graph was built
 	Hidden  []*G.Node // (N, D) input of each layer, then the final hidden state
 	Logits  *G.Node   // (N, V) or (B, C)
 	Loss    *G.Node   // scalar mean cross-entropy
@@ -79,6 +80,7 @@ func (m *Model) Build(opt BuildOptions) (*Graph, error) {
 		n := G.NewTensor(g, opt.Dtype, len(p.Shape), G.WithShape(p.Shape...), G.WithValue(v), G.WithName(p.Name))
 		b.params[p.Name] = n
 		gr.Params = append(gr.Params, n)
+		gr.Frozen = append(gr.Frozen, p.Frozen)
 	}
 	N := opt.B * opt.T
 	gr.IDs = b.input("input_ids", N)
@@ -98,6 +100,18 @@ func (m *Model) Build(opt BuildOptions) (*Graph, error) {
 		return nil, b.err
 	}
 	return gr, nil
+}
+
+// Trainable returns the nodes of the parameters that were not Frozen when
+// the graph was built, in Specs order (Params.Trainable's order).
+func (gr *Graph) Trainable() []*G.Node {
+	var out []*G.Node
+	for i, n := range gr.Params {
+		if !gr.Frozen[i] {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // builder threads the first error through a sequence of graph calls so the
@@ -231,4 +245,18 @@ func (b *builder) decoderClassifier(x *G.Node) {
 	h := b.do(func() (*G.Node, error) { return ops.GatherRows(x, gr.Last) }) // (B, D)
 	gr.Logits = b.do(func() (*G.Node, error) { return ops.MatMul(h, b.w("score.weight"), true) })
 	gr.Targets = b.input("targets", b.opt.B)
+}
+
+// withoutUnusedGradients returns the part of g that the forward nodes
+// (forward: g's nodes before the backward pass was added) and the
+// gradients asked for (grads) need. Every op's SymDiff builds the gradient
+// of each of its inputs, so differentiating with respect to a subset of
+// the parameters (frozen base weights) would still compute, and keep
+// buffers for, the gradients of all the others: the weight-gradient GEMMs
+// and results as large as the weights. A machine compiled on the returned
+// graph runs none of them. (gorgonia's RemoveNode cannot be used: it
+// leaves the graph's id index pointing at the wrong nodes.)
+func withoutUnusedGradients(g *G.ExprGraph, forward, grads G.Nodes) *G.ExprGraph {
+	roots := append(append(G.Nodes{}, forward...), grads...)
+	return g.ExactSubgraphRoots(roots...)
 }

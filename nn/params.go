@@ -16,8 +16,12 @@ type Param struct {
 	Name  string
 	Shape []int
 	Value *tensor.Dense // float32 (training) or float64 (gradient checks)
-	init  initKind
-	decay bool // subject to weight decay: matrices, not biases or norm gains
+	// Frozen marks a weight that training leaves as it is: graphs built
+	// after it is set compute no gradient for it (Graph.Compile), and an
+	// optimizer over Params.Trainable keeps no state for it.
+	Frozen bool
+	init   initKind
+	decay  bool // subject to weight decay: matrices, not biases or norm gains
 }
 
 type initKind int
@@ -147,6 +151,16 @@ func (c *Config) headSpecs() []*Param {
 	return nil
 }
 
+// HeadNames are the names of the task head's parameters (lm_head, score,
+// classifier, BERT's pooler): the tensors a new task replaces.
+func (c *Config) HeadNames() []string {
+	var out []string
+	for _, p := range c.headSpecs() {
+		out = append(out, p.Name)
+	}
+	return out
+}
+
 // Params holds a model's weights by name, in Specs order.
 type Params struct {
 	List   []*Param
@@ -163,6 +177,18 @@ func newParams(list []*Param) *Params {
 
 // Get returns the named parameter, or nil.
 func (p *Params) Get(name string) *Param { return p.byName[name] }
+
+// Trainable lists the parameters that are not Frozen, in Specs order: the
+// order of a compiled graph's gradients.
+func (p *Params) Trainable() []*Param {
+	var out []*Param
+	for _, q := range p.List {
+		if !q.Frozen {
+			out = append(out, q)
+		}
+	}
+	return out
+}
 
 // Count is the total number of scalar parameters.
 func (p *Params) Count() int {

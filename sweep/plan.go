@@ -196,7 +196,7 @@ func (p *Plan) Config(dir string, j Job) train.Config {
 		c.CoresetDynamics = filepath.Join(dir, DenseJob) // train reads its dynamics.jsonl
 	}
 	if j.Target == 0 {
-		c.Stage2Steps, c.TargetWarmup, c.Distill = 0, 0, 0 // sparse-only settings
+		c.Stage2Steps, c.TargetWarmup, c.Distill, c.Trainable = 0, 0, 0, train.TrainAll // sparse-only settings
 	} else {
 		c.DenseRef = p.DenseRef // the given dense model is evaluated by every sparse run
 	}

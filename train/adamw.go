@@ -28,14 +28,20 @@ var DefaultAdamW = AdamWConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay:
 // AdamW updates float32 parameters in place, outside the graph. Gradients
 // are accumulated into the optimizer's own buffers (Accumulate) so several
 // micro-batches can make one step; Step consumes and zeroes them.
+//
+// With one micro-batch per step, Borrow uses the graph's gradient tensors
+// in place instead, so that no second copy of the gradients is kept: the
+// optimizer then holds only the two moments per parameter.
 type AdamW struct {
-	cfg    AdamWConfig
-	params []*nn.Param
-	m, v   [][]float32
-	grad   [][]float32
-	frozen []bool
-	scale  []float64 // per-parameter learning-rate multiplier (1 unless set)
-	steps  int
+	cfg      AdamWConfig
+	params   []*nn.Param
+	m, v     [][]float32
+	grad     [][]float32 // this step's gradient of each parameter; nil: none yet
+	own      [][]float32 // the optimizer's own gradient buffers, allocated on first use, zero when not in use
+	borrowed []bool      // grad[i] is a graph's tensor (Borrow), not own[i]
+	frozen   []bool
+	scale    []float64 // per-parameter learning-rate multiplier (1 unless set)
+	steps    int
 }
 
 // NewAdamW prepares an optimizer for params.
@@ -48,8 +54,10 @@ func NewAdamW(params []*nn.Param, cfg AdamWConfig) (*AdamW, error) {
 		n := p.Numel()
 		o.m = append(o.m, make([]float32, n))
 		o.v = append(o.v, make([]float32, n))
-		o.grad = append(o.grad, make([]float32, n))
 	}
+	o.grad = make([][]float32, len(params))
+	o.own = make([][]float32, len(params))
+	o.borrowed = make([]bool, len(params))
 	o.frozen = make([]bool, len(params))
 	o.scale = make([]float64, len(params))
 	for i := range o.scale {
@@ -71,12 +79,49 @@ func (o *AdamW) Steps() int { return o.steps }
 
 // Accumulate adds scale·g to parameter i's gradient buffer.
 func (o *AdamW) Accumulate(i int, g *tensor.Dense, scale float32) {
+	if o.borrowed[i] { // more than one micro-batch after all: own the sum
+		copy(o.buffer(i), o.grad[i])
+		o.grad[i], o.borrowed[i] = o.own[i], false
+	}
+	if o.grad[i] == nil {
+		o.grad[i] = o.buffer(i)
+	}
 	dst, src := o.grad[i], g.Data().([]float32)
 	parallel.For(len(dst), 1<<15, func(lo, hi int) {
 		for j := lo; j < hi; j++ {
 			dst[j] += scale * src[j]
 		}
 	})
+}
+
+// Borrow makes scale·g parameter i's gradient for the next Step without
+// copying it: g is scaled in place and used as it is. It is for a step of
+// one micro-batch (grad_accum 1), when the graph's gradients are not needed
+// again: g must stay unchanged (the graph must not run) until Step or
+// ZeroGrad. A later Accumulate before Step copies it first.
+func (o *AdamW) Borrow(i int, g *tensor.Dense, scale float32) {
+	if o.grad[i] != nil {
+		o.Accumulate(i, g, scale)
+		return
+	}
+	src := g.Data().([]float32)
+	if scale != 1 {
+		parallel.For(len(src), 1<<15, func(lo, hi int) {
+			for j := lo; j < hi; j++ {
+				src[j] *= scale
+			}
+		})
+	}
+	o.grad[i], o.borrowed[i] = src, true
+}
+
+// buffer returns parameter i's own gradient buffer, allocating it (zeroed)
+// on first use.
+func (o *AdamW) buffer(i int) []float32 {
+	if o.own[i] == nil {
+		o.own[i] = make([]float32, o.params[i].Numel())
+	}
+	return o.own[i]
 }
 
 // GradNorm is the global L2 norm of the accumulated gradients.
@@ -92,9 +137,18 @@ func (o *AdamW) GradNorm() float64 {
 
 // ZeroGrad discards the accumulated gradients (after a skipped step too).
 func (o *AdamW) ZeroGrad() {
-	for _, g := range o.grad {
-		clear(g)
+	for i := range o.grad {
+		o.release(i)
 	}
+}
+
+// release ends parameter i's gradient of this step: its own buffer is
+// cleared for the next; a borrowed tensor is let go.
+func (o *AdamW) release(i int) {
+	if o.grad[i] != nil && !o.borrowed[i] {
+		clear(o.grad[i])
+	}
+	o.grad[i], o.borrowed[i] = nil, false
 }
 
 // Step clips the accumulated gradients to the global norm (as
@@ -115,8 +169,11 @@ func (o *AdamW) Step(lr float64) float64 {
 	bc2 := math.Sqrt(1 - math.Pow(c.Beta2, t))
 	for i, p := range o.params {
 		if o.frozen[i] {
-			clear(o.grad[i])
+			o.release(i)
 			continue
+		}
+		if o.grad[i] == nil { // no gradient this step: a zero one, as torch's zero_grad(set_to_none=False)
+			o.grad[i] = o.buffer(i)
 		}
 		w, m, v, g := p.Value.Data().([]float32), o.m[i], o.v[i], o.grad[i]
 		lr := lr * o.scale[i]
@@ -134,9 +191,9 @@ func (o *AdamW) Step(lr float64) float64 {
 				v[j] = b2*v[j] + (1-b2)*gj*gj
 				denom := float32(math.Sqrt(float64(v[j])))/bc + eps
 				w[j] = w[j]*decay - ss*m[j]/denom
-				g[j] = 0
 			}
 		})
+		o.release(i)
 	}
 	return norm
 }

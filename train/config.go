@@ -74,9 +74,14 @@ type Config struct {
 	RouterLR      float64 `json:"router_lr"`       // peak learning rate of the router parameters, same schedule; 0: lr
 	PenaltyWeight float64 `json:"penalty_weight"`  // > 0: fixed-weight penalty w·ĉ (LTE-style) instead of the Lagrangian
 	SepWeight     float64 `json:"sep_weight"`      // weight of the separability term that pushes gates away from τ
-	Distill       float64 `json:"distill"`         // weight of distillation from the frozen dense model (0: off)
+	Distill       float64 `json:"distill"`         // weight of distillation from the dense model (0: off; < 0: 1 with trainable routers, else off)
 	DistillTemp   float64 `json:"distill_temp"`    // distillation temperature τ (Hinton et al. 2015)
 	DenseRef      string  `json:"dense_reference"` // a dense fine-tuned model evaluated on the same valid/test data: the summary's dense_metric
+	// Trainable is what a sparse run trains: "all" (the model and the
+	// routers) or "routers" (the routers and a new task head; the base
+	// weights stay frozen: no gradients, no optimizer state, Deja Vu's
+	// post-hoc setting under our cost objective).
+	Trainable string `json:"trainable"`
 
 	// Data-efficient fine-tuning (package coreset, docs/coreset.md):
 	// training dynamics, and training on a selected subset of train.
@@ -96,8 +101,31 @@ type Config struct {
 	// stopAfter ends the run after this many steps without a final
 	// checkpoint, as if the process were killed (tests only).
 	stopAfter int
+	// noGrouping leaves the FFN neurons in their order instead of
+	// grouping them by k-means (benchmarks: a random model has nothing to
+	// group, and grouping a large one takes minutes).
+	noGrouping bool
 
 	FromScratch bool `json:"from_scratch"` // random init from the model's config.json instead of its weights (pretraining)
+}
+
+// The values of Config.Trainable.
+const (
+	TrainAll     = "all"     // the whole model and the routers
+	TrainRouters = "routers" // the routers and a new task head only
+)
+
+// DistillWeight is the distillation weight in effect: Distill when it is
+// ≥ 0, else 1 for a run that trains only the routers (the frozen base is
+// its own dense teacher, as in Deja Vu's post-hoc setting) and 0 otherwise.
+func (c *Config) DistillWeight() float64 {
+	switch {
+	case c.Distill >= 0:
+		return c.Distill
+	case c.Trainable == TrainRouters:
+		return 1
+	}
+	return 0
 }
 
 // DefaultConfig holds the documented defaults.
@@ -110,6 +138,8 @@ func DefaultConfig() Config {
 		WeightDecay: 0.01, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1,
 		EvalEvery: 100, SaveEvery: 100, LogEvery: 10, Seed: 1,
 		Router: "sigmoid", GroupSize: 32, Tau: 0.5, LambdaLR: 0.5, SepWeight: 0.1, DistillTemp: 2,
+		Distill:      -1,    // distil from the dense model when only the routers train (DistillWeight)
+		Trainable:    "all", // full fine-tuning; "routers" freezes the base weights
 		CoresetScore: "aum", CoresetBeta: -1,
 	}
 }
@@ -220,9 +250,13 @@ func (c *Config) Validate() error {
 		return settingf("router_lr", "must be in [0, 1] (0: lr), got %g", c.RouterLR)
 	case !(c.LambdaLR >= 0) || !(c.PenaltyWeight >= 0) || !(c.SepWeight >= 0):
 		return fmt.Errorf("lambda_lr, penalty_weight and sep_weight must be ≥ 0, got %g, %g and %g", c.LambdaLR, c.PenaltyWeight, c.SepWeight)
-	case !(c.Distill >= 0):
-		return settingf("distill", "must be ≥ 0, got %g", c.Distill)
-	case c.Distill > 0 && !(c.DistillTemp > 0):
+	case c.Trainable != TrainAll && c.Trainable != TrainRouters:
+		return settingf("trainable", "%q: want all or routers", c.Trainable)
+	case c.Trainable == TrainRouters && c.Target == 0:
+		return settingf("trainable", "routers applies only to sparse runs (target > 0): a dense run has no routers to train")
+	case c.Trainable == TrainRouters && c.FromScratch:
+		return settingf("trainable", "routers needs the base model's weights, not from_scratch: a random base would stay random")
+	case c.DistillWeight() > 0 && !(c.DistillTemp > 0):
 		return settingf("distill_temp", "must be positive, got %g", c.DistillTemp)
 	case c.Target > 0 && (c.Stage2Steps < 0 || c.Stage2Steps >= c.Steps):
 		return settingf("stage2_steps", "must be in [0, steps), got %d", c.Stage2Steps)

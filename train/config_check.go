@@ -69,7 +69,7 @@ func (c *Config) Unused(given map[string]bool) error {
 	switch {
 	case given["valid_ratio"] && c.Valid != "":
 		return settingf("valid_ratio", "applies only without a valid file (valid is %s)", c.Valid)
-	case given["distill_temp"] && c.Distill == 0:
+	case given["distill_temp"] && c.DistillWeight() == 0:
 		return settingf("distill_temp", "applies only with distillation (distill > 0)")
 	case given["lambda_lr"] && c.PenaltyWeight > 0:
 		return settingf("lambda_lr", "applies only to the Lagrangian controller, not with a fixed penalty_weight")

@@ -95,7 +95,7 @@ func (c *SubsetConfig) dynamicsName() string {
 func (c *SubsetConfig) recordDynamics(src *source, path string, res *SubsetResult, log io.Writer) error {
 	cfg := c.Run
 	cfg.Task, cfg.RecordDynamics, cfg.Coreset = "classification", true, ""
-	cfg.Test, cfg.DenseRef, cfg.Target = "", "", 0
+	cfg.Test, cfg.DenseRef, cfg.Target, cfg.Trainable = "", "", 0, TrainAll
 	cfg.OutDir = filepath.Join(c.WorkDir, c.dynamicsName()+"-run")
 	cfg.FromScratch = c.Proxy == ProxyScratch
 	if c.Method == CoresetELFS {

@@ -58,6 +58,7 @@ func Run(cfg Config, log io.Writer) (*Summary, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg.Distill = cfg.DistillWeight() // saved and compared on resume as resolved
 	lock, err := prepareRunDir(&cfg)
 	if err != nil {
 		return nil, err
@@ -79,23 +80,20 @@ func Run(cfg Config, log io.Writer) (*Summary, error) {
 	}
 	printConfig(log, &cfg, model, ds)
 
-	// Sparsity: routers, cost model and target control (target > 0 only).
+	// Sparsity: routers, cost model and target control (target > 0 only);
+	// with trainable routers the base weights are frozen (trainable.go).
 	var sp *sparsity
-	params := model.Params.List
+	if err := freezeBase(&cfg, model); err != nil {
+		return nil, err
+	}
 	if cfg.Target > 0 {
 		if sp, err = newSparsity(&cfg, model, log); err != nil {
 			return nil, err
 		}
-		params = append(append([]*nn.Param{}, params...), sp.params()...)
 	}
-	opt, err := NewAdamW(params, AdamWConfig{Beta1: cfg.Beta1, Beta2: cfg.Beta2, Eps: cfg.Eps, WeightDecay: cfg.WeightDecay, ClipNorm: cfg.ClipNorm})
+	opt, err := newOptimizer(&cfg, model, sp)
 	if err != nil {
 		return nil, err
-	}
-	if sp != nil && cfg.RouterLR > 0 {
-		for i := len(model.Params.List); i < len(params); i++ {
-			opt.SetLRScale(i, cfg.RouterLR/cfg.LR)
-		}
 	}
 
 	// State: fresh, or exactly where the latest checkpoint left off.
@@ -109,7 +107,7 @@ func Run(cfg Config, log io.Writer) (*Summary, error) {
 	// Graphs: one for training (backward, dropout; rebuilt when stage 2
 	// starts), one for evaluation (hard masks when sparse).
 	T := cfg.SeqLen
-	tr := &trainer{model: model, sp: sp, opt: opt, opts: nn.BuildOptions{B: cfg.Batch, T: T, Dropout: cfg.Dropout, Seed: cfg.Seed}}
+	tr := &trainer{model: model, sp: sp, opt: opt, opts: nn.BuildOptions{B: cfg.Batch, T: T, Dropout: cfg.Dropout, Seed: cfg.Seed}, borrow: cfg.GradAccum == 1}
 	if err := tr.build(st); err != nil {
 		return nil, err
 	}

@@ -31,7 +31,7 @@ type sparsity struct {
 	probs [2][]G.Value // the last run's on-probabilities: [heads, groups][layer], nil when not routed
 	stage int
 
-	// Distillation from the frozen dense model (cfg.Distill > 0).
+	// Distillation from the frozen dense model (cfg.DistillWeight() > 0).
 	teacher     *nn.Graph
 	teacherRun  *nn.Runner
 	teacherIn   *tensor.Dense // the teacher's logits, an input of the student graph
@@ -71,13 +71,19 @@ func newSparsity(cfg *Config, m *nn.Model, log io.Writer) (*sparsity, error) {
 	} else {
 		s.ctl = &loss.Lagrangian{LR: cfg.LambdaLR}
 	}
+	if cfg.Stage2Steps == 0 && cfg.Trainable == TrainRouters {
+		// Stage 2 freezes the routers, so with a frozen base only a new
+		// head still learns: keep it short, but long enough to evaluate
+		// the hard masks (only stage-2 checkpoints compete for best).
+		cfg.Stage2Steps = max(1, cfg.Steps/10)
+	}
 	if cfg.Stage2Steps == 0 {
 		cfg.Stage2Steps = cfg.Steps / 3 // SpamAssassin at target 0.5: a third (with 32-batch calibration) came within 0.35 points of dense
 	}
 	if cfg.TargetWarmup == 0 {
 		cfg.TargetWarmup = (cfg.Steps - cfg.Stage2Steps) / 2
 	}
-	for l := 0; l < mc.L; l++ {
+	for l := 0; l < mc.L && !cfg.noGrouping; l++ {
 		perm, err := router.GroupPermutation(m, l, cfg.GroupSize, 20, cfg.Seed)
 		if err != nil {
 			return nil, fmt.Errorf("grouping layer %d: %w", l, err)
@@ -86,7 +92,7 @@ func newSparsity(cfg *Config, m *nn.Model, log io.Writer) (*sparsity, error) {
 			return nil, err
 		}
 	}
-	if cfg.Distill > 0 {
+	if cfg.DistillWeight() > 0 {
 		if err := s.newTeacher(m); err != nil {
 			return nil, err
 		}
@@ -127,7 +133,7 @@ func (s *sparsity) buildTrain(m *nn.Model, opt nn.BuildOptions) (*nn.Graph, *nn.
 		if err != nil {
 			return nil, nil, err
 		}
-		run, err := gr.CompileWith(obj, gr.Params)
+		run, err := gr.CompileWith(obj, gr.Trainable())
 		return gr, run, err
 	}
 	opt.Gates = s.set.GateFunc(router.Soft)
@@ -174,7 +180,7 @@ func (s *sparsity) buildTrain(m *nn.Model, opt nn.BuildOptions) (*nn.Graph, *nn.
 			return nil, nil, err
 		}
 	}
-	run, err := gr.CompileWith(obj, append(append([]*G.Node{}, gr.Params...), s.set.Nodes()...))
+	run, err := gr.CompileWith(obj, append(gr.Trainable(), s.set.Nodes()...))
 	return gr, run, err
 }
 
@@ -358,9 +364,16 @@ func calibrationBatches(split *data.Split, cfg *Config, mc *nn.Config, tok data.
 }
 
 // newTeacher keeps a frozen copy of the dense model (its weights before any
-// sparse training) with a forward-only graph of the training shape.
+// sparse training) with a forward-only graph of the training shape. When
+// only the routers train, the model's weights are the dense model's for
+// the whole run: the teacher shares them instead of copying, so the base
+// is held once (a new head, trained, is shared too: the teacher is then
+// the dense model with the current head).
 func (s *sparsity) newTeacher(m *nn.Model) error {
-	t := &nn.Model{Config: m.Config, Params: m.Params.Convert(tensor.Float32)}
+	t := &nn.Model{Config: m.Config, Params: m.Params}
+	if s.cfg.Trainable != TrainRouters {
+		t.Params = m.Params.Convert(tensor.Float32)
+	}
 	gr, err := t.Build(nn.BuildOptions{B: s.cfg.Batch, T: s.cfg.SeqLen})
 	if err != nil {
 		return err
@@ -389,7 +402,7 @@ func (s *sparsity) withDistillation(gr *nn.Graph, loss *G.Node) (*G.Node, error)
 	if err != nil {
 		return nil, err
 	}
-	w := G.NewScalar(gr.G, tensor.Float32, G.WithName("distill_weight"), G.WithValue(float32(s.cfg.Distill)))
+	w := G.NewScalar(gr.G, tensor.Float32, G.WithName("distill_weight"), G.WithValue(float32(s.cfg.DistillWeight())))
 	wkd, err := G.Mul(w, kd)
 	if err != nil {
 		return nil, err

@@ -19,6 +19,9 @@ type trainer struct {
 	gr    *nn.Graph
 	run   *nn.Runner
 	stage int
+	// borrow hands the graph's gradients to the optimizer in place
+	// (AdamW.Borrow) rather than copying them: one micro-batch per step.
+	borrow bool
 }
 
 // build makes the graph for the stage that st's step is in and restores
@@ -39,7 +42,7 @@ func (t *trainer) build(st *State) error {
 		t.sp.stage = t.stage
 		t.gr, t.run, err = t.sp.buildTrain(t.model, t.opts)
 		// Stage 2 freezes the routers: they are the optimizer's last params.
-		for i := len(t.model.Params.List); i < len(t.opt.params); i++ {
+		for i := len(t.model.Params.Trainable()); i < len(t.opt.params); i++ {
 			t.opt.Freeze(i, t.stage == 2)
 		}
 	}
@@ -113,7 +116,11 @@ func (t *trainer) forwardBackward(b *nn.Batch, scale float64) (float64, error) {
 		return 0, err
 	}
 	for i := 0; i < t.run.NumGrads(); i++ {
-		t.opt.Accumulate(i, t.run.Grad(i), float32(scale))
+		if t.borrow {
+			t.opt.Borrow(i, t.run.Grad(i), float32(scale))
+		} else {
+			t.opt.Accumulate(i, t.run.Grad(i), float32(scale))
+		}
 	}
 	return t.run.Loss(), nil
 }

@@ -31,6 +31,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.Layers, "layers", 2, "transformer layers")
 	fs.IntVar(&c.D, "d-model", 256, "model width")
 	fs.IntVar(&c.Heads, "heads", 4, "attention heads")
+	fs.IntVar(&c.KVHeads, "kv-heads", 0, "key/value heads, grouped-query attention (llama; 0: --heads)")
 	fs.IntVar(&c.FFN, "ffn", 1024, "FFN width")
 	fs.IntVar(&c.Vocab, "vocab", 4096, "vocabulary size")
 	fs.IntVar(&c.Seq, "seq", 128, "sequence length")
@@ -40,6 +41,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.RSSEvery, "rss-every", 0, "print loss, step time and RSS every N steps (0: only the summary)")
 	fs.Float64Var(&c.PeakGFLOPS, "peak-gflops", 0, "fp32 peak of the cores used, for MFU (default: clock × FMA width from /proc/cpuinfo, per thread)")
 	fs.Uint64Var(&c.Seed, "seed", 1, "random seed")
+	fs.StringVar(&c.Trainable, "train", train.TrainAll, "what trains: all, or routers (the base frozen; needs --target)")
+	fs.Float64Var(&c.Target, "target", 0, "compute target in (0, 1]: time a sparse run's step (routers, cost objective); 0: dense")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the timed run to this file")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
@@ -49,8 +52,16 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		"seq": c.Seq, "batch": c.Batch, "steps": c.Steps}); err != nil {
 		return err
 	}
-	if c.Warmup < 0 || c.RSSEvery < 0 || c.PeakGFLOPS < 0 {
-		return usagef("--warmup, --rss-every and --peak-gflops must be ≥ 0")
+	if c.Warmup < 0 || c.RSSEvery < 0 || c.PeakGFLOPS < 0 || c.KVHeads < 0 {
+		return usagef("--warmup, --rss-every, --peak-gflops and --kv-heads must be ≥ 0")
+	}
+	switch {
+	case c.Trainable != train.TrainAll && c.Trainable != train.TrainRouters:
+		return usagef("--train %q: want all or routers", c.Trainable)
+	case !(c.Target >= 0 && c.Target <= 1):
+		return usagef("--target must be in (0, 1] (0: dense), got %g", c.Target)
+	case c.Trainable == train.TrainRouters && c.Target == 0:
+		return usagef("--train routers applies only to sparse runs: give --target in (0, 1]")
 	}
 	if _, err := train.BenchModelConfig(c); err != nil {
 		return usageError{err}
@@ -60,8 +71,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	initBLAS(stderr, false)
 	fmt.Fprintf(stdout, "blas: %s\n", blas.Name())
-	fmt.Fprintf(stdout, "model: %s, %d layers, d %d, %d heads, ffn %d, vocab %d; batch %d × seq %d; %d+%d steps\n",
-		c.Family, c.Layers, c.D, c.Heads, c.FFN, c.Vocab, c.Batch, c.Seq, c.Warmup, c.Steps)
+	fmt.Fprintf(stdout, "model: %s, %d layers, d %d, %d heads, ffn %d, vocab %d; batch %d × seq %d; %d+%d steps; train %s, target %g\n",
+		c.Family, c.Layers, c.D, c.Heads, c.FFN, c.Vocab, c.Batch, c.Seq, c.Warmup, c.Steps, c.Trainable, c.Target)
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
