@@ -15,13 +15,17 @@
 # of a swap, which a random delay rarely hits), appears. Not run in CI: it
 # takes minutes.
 #
-#   scripts/kill_probe.sh [WORKDIR] [ROUNDS_PER_COMMAND]
+#   scripts/kill_probe.sh [WORKDIR] [ROUNDS_PER_COMMAND]   # BIN=path: use that binary
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${1:-/tmp/sparsetune-kill-probe}
 rounds=${2:-8}
 rm -rf "$work" && mkdir -p "$work"
-go build -o "$work/sparsetune" ./cmd/sparsetune
+if [[ -n ${BIN:-} ]]; then # a binary built elsewhere, e.g. from a clean tree
+  cp "$BIN" "$work/sparsetune"
+else
+  go build -o "$work/sparsetune" ./cmd/sparsetune
+fi
 cd "$work" # the embedded default extracts its model and task under ./runs
 bin=$work/sparsetune
 train_args=(train --steps 6 --save-every 1 --eval-every 3 --log-every 1 --batch 4 --seq-len 32)
