@@ -144,6 +144,7 @@ func (gr *Graph) set(n *G.Node, f func(int) int) {
 // Runner executes a graph, optionally with its backward pass.
 type Runner struct {
 	gr    *Graph
+	g     *G.ExprGraph // what the machine runs: gr.G without unused gradients
 	vm    G.VM
 	grads []*G.Node
 }
@@ -176,7 +177,7 @@ func (gr *Graph) CompileWith(objective *G.Node, wrt []*G.Node) (*Runner, error) 
 		g = withoutUnusedGradients(gr.G, forward, gs)
 		r.grads = gs
 	}
-	r.vm = G.NewTapeMachine(g)
+	r.g, r.vm = g, G.NewTapeMachine(g)
 	return r, nil
 }
 

@@ -3,7 +3,10 @@ package train
 import (
 	"math"
 	"path/filepath"
+	"slices"
 	"testing"
+
+	"gorgonia.org/tensor"
 
 	"github.com/sparsetune/sparsetune/internal/safetensors"
 	"github.com/sparsetune/sparsetune/nn"
@@ -74,5 +77,51 @@ func TestAdamWMatchesPyTorch(t *testing.T) {
 				opt.Step(1e-3)
 			}
 		})
+	}
+}
+
+// TestAdamWBorrowMatchesAccumulate: a step on a borrowed gradient equals
+// the step on the same gradient accumulated into the optimizer's buffers,
+// bit for bit, and allocates no gradient buffer of its own; a second
+// micro-batch after a borrow is summed as with Accumulate.
+func TestAdamWBorrowMatchesAccumulate(t *testing.T) {
+	newParam := func() *nn.Param {
+		v := tensor.New(tensor.WithShape(3, 4), tensor.WithBacking([]float32{1, -2, 3, 0.5, 0, 1, 2, -1, 4, 2, -3, 1}))
+		return &nn.Param{Name: "w", Shape: []int{3, 4}, Value: v}
+	}
+	grad := func(k float32) *tensor.Dense {
+		g := make([]float32, 12)
+		for i := range g {
+			g[i] = k * float32(i%5-2)
+		}
+		return tensor.New(tensor.WithShape(3, 4), tensor.WithBacking(g))
+	}
+	cfg := AdamWConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.1, ClipNorm: 1}
+	for _, micro := range []int{1, 2} {
+		pa, pb := newParam(), newParam()
+		a, err := NewAdamW([]*nn.Param{pa}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := NewAdamW([]*nn.Param{pb}, cfg)
+		for step := range 3 {
+			for k := range micro {
+				scale := float32(1) / float32(micro)
+				a.Accumulate(0, grad(float32(step+k+1)), scale)
+				b.Borrow(0, grad(float32(step+k+1)), scale)
+			}
+			if micro == 1 && b.own[0] != nil {
+				t.Fatal("Borrow allocated a gradient buffer")
+			}
+			if na, nb := a.Step(1e-2), b.Step(1e-2); na != nb {
+				t.Fatalf("%d micro-batches, step %d: grad norm %v borrowed, %v accumulated", micro, step, nb, na)
+			}
+			if b.grad[0] != nil {
+				t.Fatal("the borrowed gradient is kept after Step")
+			}
+		}
+		if !slices.Equal(pa.Value.Data().([]float32), pb.Value.Data().([]float32)) {
+			t.Errorf("%d micro-batches: weights after borrowed steps %v, accumulated %v", micro, pb.Value.Data(), pa.Value.Data())
+		}
 	}
 }
