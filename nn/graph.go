@@ -176,6 +176,9 @@ func (b *builder) headNorm(x *G.Node, prefix string) *G.Node {
 // linear applies weight (and bias, when bias is set) of prefix, then act,
 // then the optional group gate. conv1d selects GPT-2's (in, out) layout.
 func (b *builder) linear(x *G.Node, prefix string, conv1d, bias bool, act ops.Activation, gate *G.Node, groupSize int) *G.Node {
+	if bias && act == ops.ActIdentity && gate == nil { // the GEMM adds the bias: one buffer, no pass-through backward
+		return b.do(func() (*G.Node, error) { return ops.MatMulBias(x, b.w(prefix+".weight"), b.w(prefix+".bias"), !conv1d) })
+	}
 	y := b.do(func() (*G.Node, error) { return ops.MatMul(x, b.w(prefix+".weight"), !conv1d) })
 	if !bias && act == ops.ActIdentity && gate == nil {
 		return y
