@@ -89,7 +89,7 @@ func BenchTrain(c BenchConfig, w io.Writer) (*BenchResult, error) {
 	}
 	var sp *sparsity
 	if rc.Target > 0 {
-		if sp, err = newSparsity(&rc, model, io.Discard); err != nil {
+		if sp, err = newSparsity(&rc, model); err != nil {
 			return nil, err
 		}
 	}

@@ -144,7 +144,7 @@ func openSparseRun(ckpt, cacheDir, dataFile string) (*loadedRun, error) {
 		return nil, err
 	}
 	r.spec = r.ds.Spec
-	if r.sp, err = newSparsity(&cfg, r.model, io.Discard); err != nil {
+	if r.sp, err = newSparsity(&cfg, r.model); err != nil {
 		return nil, err
 	}
 	if err := loadCheckpointWeights(ckpt, r.model, r.sp); err != nil {

@@ -3,7 +3,6 @@ package train
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
@@ -78,7 +77,7 @@ func loadRouted(dir string, seqLen int) (*nn.Model, *sparsity, error) {
 		return nil, nil, err
 	}
 	cfg.SeqLen, cfg.Distill = seqLen, 0 // no teacher: the evaluation needs none
-	sp, err := newSparsity(&cfg, m, io.Discard)
+	sp, err := newSparsity(&cfg, m)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", dir, err)
 	}

@@ -78,8 +78,6 @@ func Run(cfg Config, log io.Writer) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	printConfig(log, &cfg, model, ds)
-
 	// Sparsity: routers, cost model and target control (target > 0 only);
 	// with trainable routers the base weights are frozen (trainable.go).
 	var sp *sparsity
@@ -87,7 +85,7 @@ func Run(cfg Config, log io.Writer) (*Summary, error) {
 		return nil, err
 	}
 	if cfg.Target > 0 {
-		if sp, err = newSparsity(&cfg, model, log); err != nil {
+		if sp, err = newSparsity(&cfg, model); err != nil {
 			return nil, err
 		}
 	}
@@ -103,6 +101,7 @@ func Run(cfg Config, log io.Writer) (*Summary, error) {
 			return nil, err
 		}
 	}
+	printConfig(log, &cfg, model, ds, sp) // resolved, and checked against a resumed run's
 
 	// Graphs: one for training (backward, dropout; rebuilt when stage 2
 	// starts), one for evaluation (hard masks when sparse).
@@ -302,8 +301,9 @@ func copyParams(dst, src *nn.Model) {
 	}
 }
 
-// printConfig prints the resolved configuration, one JSON object.
-func printConfig(w io.Writer, cfg *Config, m *nn.Model, ds *data.Dataset) {
+// printConfig prints the resolved configuration (one JSON object), the
+// model, the data and the sparsity settings.
+func printConfig(w io.Writer, cfg *Config, m *nn.Model, ds *data.Dataset, sp *sparsity) {
 	b, err := json.Marshal(cfg)
 	if err != nil { // Validate rejects non-finite settings, so this is a bug worth seeing
 		b = fmt.Appendf(nil, "(cannot be rendered: %v)", err)
@@ -311,4 +311,7 @@ func printConfig(w io.Writer, cfg *Config, m *nn.Model, ds *data.Dataset) {
 	fmt.Fprintf(w, "config: %s\n", b)
 	fmt.Fprintf(w, "model: %s %s, %d layers, d %d, %d heads, ffn %d, %d parameters\n", m.Config.Family, m.Config.Task, m.Config.L, m.Config.D, m.Config.H, m.Config.F, m.Params.Count())
 	fmt.Fprintf(w, "data: %d train, %d valid sequences of ≤ %d tokens; %+v\n", len(ds.Train.Seqs), len(ds.Valid.Seqs), cfg.SeqLen, ds.Report)
+	if sp != nil {
+		sp.describe(w)
+	}
 }

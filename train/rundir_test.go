@@ -60,7 +60,11 @@ func TestResumeRefusesChangedSettings(t *testing.T) {
 	before := dirState(t, cut.OutDir)
 	changed := cut
 	changed.stopAfter, changed.Resume, changed.LR, changed.SeqLen = 0, true, 1e-3, 16
-	_, err := Run(changed, io.Discard)
+	var refusal strings.Builder
+	_, err := Run(changed, &refusal)
+	if refusal.Len() > 0 { // the refusal is the command's one line: nothing logged before it
+		t.Errorf("a refused resume logged:\n%s", refusal.String())
+	}
 	saved := filepath.Join(cut.OutDir, "checkpoint-6", "train_config.json")
 	want := "--resume: changed seq_len 32 -> 16, lr 0.003 -> 0.001; these cannot change on resume (give the run's settings, saved in " + saved + ", or start a new --out-dir)"
 	if err == nil || err.Error() != want {

@@ -41,7 +41,7 @@ type sparsity struct {
 // newSparsity groups each layer's FFN neurons (balanced k-means on the
 // up-projection, LTE §3.1) so that groups are contiguous, creates the
 // routers and the cost model, and checks that the target is reachable.
-func newSparsity(cfg *Config, m *nn.Model, log io.Writer) (*sparsity, error) {
+func newSparsity(cfg *Config, m *nn.Model) (*sparsity, error) {
 	mc := m.Config
 	if mc.F%cfg.GroupSize != 0 {
 		return nil, fmt.Errorf("group_size %d does not divide the FFN width %d", cfg.GroupSize, mc.F)
@@ -97,9 +97,14 @@ func newSparsity(cfg *Config, m *nn.Model, log io.Writer) (*sparsity, error) {
 			return nil, err
 		}
 	}
-	fmt.Fprintf(log, "sparse: %s routers, %d-neuron groups, target %.2f (stage 1: %d steps, target ramp %d; stage 2: %d steps), router cost %.3f of dense\n",
-		cfg.Router, cfg.GroupSize, cfg.Target, cfg.Steps-cfg.Stage2Steps, cfg.TargetWarmup, cfg.Stage2Steps, s.cost.Router/s.cost.Dense())
 	return s, nil
+}
+
+// describe prints the resolved sparsity settings, one line.
+func (s *sparsity) describe(w io.Writer) {
+	c := s.cfg
+	fmt.Fprintf(w, "sparse: %s routers, %d-neuron groups, target %.2f (stage 1: %d steps, target ramp %d; stage 2: %d steps), router cost %.3f of dense\n",
+		c.Router, c.GroupSize, c.Target, c.Steps-c.Stage2Steps, c.TargetWarmup, c.Stage2Steps, s.cost.Router/s.cost.Dense())
 }
 
 // params are the router parameters, optimised after the model's.

@@ -2,7 +2,6 @@ package train
 
 import (
 	"errors"
-	"io"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -68,7 +67,7 @@ func TestRoutersRunFreezesBase(t *testing.T) {
 	}
 
 	// The routers moved from their initialisation (same seed, same model).
-	fresh, err := newSparsity(&c, base, io.Discard)
+	fresh, err := newSparsity(&c, base)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +206,7 @@ func TestRoutersTeacherSharesTheBase(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sp, err := newSparsity(&c, m, io.Discard)
+		sp, err := newSparsity(&c, m)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -239,7 +238,7 @@ func TestNewOptimizerTrainsOnlyTheUnfrozen(t *testing.T) {
 		t.Fatal(err)
 	}
 	freezeAllBut(m, true)
-	sp, err := newSparsity(&c, m, io.Discard)
+	sp, err := newSparsity(&c, m)
 	if err != nil {
 		t.Fatal(err)
 	}
