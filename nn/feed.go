@@ -175,11 +175,21 @@ func (gr *Graph) CompileWith(objective *G.Node, wrt []*G.Node) (*Runner, error) 
 			return nil, fmt.Errorf("building the backward pass: %w", err)
 		}
 		g = withoutUnusedGradients(gr.G, forward, gs)
+		if shareBackwardBuffers {
+			if err := shareTransients(g, gs); err != nil {
+				return nil, fmt.Errorf("building the backward pass: %w", err)
+			}
+		}
 		r.grads = gs
 	}
 	r.g, r.vm = g, G.NewTapeMachine(g)
 	return r, nil
 }
+
+// shareBackwardBuffers lets compiled graphs share the buffers of their
+// transient backward outputs (shareTransients); tests turn it off to
+// compare.
+var shareBackwardBuffers = true
 
 // Run executes the graph once on the inputs last fed.
 func (r *Runner) Run() error {

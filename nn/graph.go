@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"slices"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -262,4 +263,67 @@ func (b *builder) decoderClassifier(x *G.Node) {
 func withoutUnusedGradients(g *G.ExprGraph, forward, grads G.Nodes) *G.ExprGraph {
 	roots := append(append(G.Nodes{}, forward...), grads...)
 	return g.ExactSubgraphRoots(roots...)
+}
+
+// shareTransients gives the transient outputs of g's backward pass
+// (ops.Transient: the input gradients dx of the matmuls) shared buffers
+// wherever their lifetimes in the machine's order do not overlap: layer
+// l's dx buffers are dead once layer l-1's are written, so an L-layer
+// graph keeps about one layer's worth instead of L. An output is shared
+// only when every op that reads it is one of package ops' (gorgonia's own
+// ops may be computed in place over an input, which would extend its
+// lifetime unseen) and it is not one of the gradients asked for (keep),
+// which are read after the run.
+func shareTransients(g *G.ExprGraph, keep G.Nodes) error {
+	sorted, err := G.Sort(g)
+	if err != nil {
+		return err
+	}
+	slices.Reverse(sorted) // the machine's order (gorgonia's Compile)
+	pos := make(map[*G.Node]int, len(sorted))
+	last := map[*G.Node]int{} // position of the last op that reads the node
+	owned := map[*G.Node]bool{}
+	for i, n := range sorted {
+		pos[n] = i
+	}
+	for i, n := range sorted {
+		for it := g.From(n.ID()); it.Next(); {
+			c := it.Node().(*G.Node)
+			last[c] = max(last[c], i)
+			if _, seen := owned[c]; !seen {
+				owned[c] = true
+			}
+			owned[c] = owned[c] && n.Op() != nil && ops.Owned(n.Op())
+		}
+	}
+	kept := map[*G.Node]bool{}
+	for _, n := range keep {
+		kept[n] = true
+	}
+	type slot struct {
+		t    *tensor.Dense
+		free int // position after which the slot may be written again
+	}
+	slots := map[string][]*slot{} // by dtype and shape
+	for i, n := range sorted {
+		tr, ok := n.Op().(ops.Transient)
+		if !ok || !tr.Transient() || kept[n] || !owned[n] {
+			continue
+		}
+		key := fmt.Sprint(n.Dtype(), n.Shape())
+		var s *slot
+		for _, c := range slots[key] {
+			if c.free < i {
+				s = c
+				break
+			}
+		}
+		if s == nil {
+			s = &slot{t: tensor.New(tensor.Of(n.Dtype()), tensor.WithShape(n.Shape()...))}
+			slots[key] = append(slots[key], s)
+		}
+		s.free = max(last[n], i)
+		tr.ShareOutput(s.t)
+	}
+	return nil
 }

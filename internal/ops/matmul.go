@@ -124,3 +124,27 @@ func matMulGradDo[T Float](op *matMulGrad, in []G.Value) G.Value {
 	}
 	return out
 }
+
+// Transient is an op whose output only the ops that read it within the
+// same run need, never a reader after the run: a caller that knows the
+// order of the run may give such outputs one shared buffer when their
+// lifetimes do not overlap (ShareOutput, before the first run).
+type Transient interface {
+	Transient() bool             // whether this instance's output is transient
+	ShareOutput(t *tensor.Dense) // use t, of the output's dtype and shape, as the output
+}
+
+// Transient: dx is consumed by the backward pass of the op below; dW is
+// read by the optimizer after the run.
+func (op *matMulGrad) Transient() bool { return !op.wrtW }
+
+// ShareOutput makes t the output buffer.
+func (op *matMulGrad) ShareOutput(t *tensor.Dense) { op.out.t = t }
+
+// Owned reports whether op is one of this package's ops (or one built on
+// its framework), which never write into their inputs: unlike gorgonia's
+// own ops, whose machine may compute them in place over an input.
+func Owned(op G.Op) bool {
+	_, ok := op.(interface{ ID() uint64 })
+	return ok
+}
