@@ -5,6 +5,9 @@
 # (valid perplexity before and after). Reads ../shared/datasets.
 #
 #   scripts/real_data.sh [WORKDIR]    (default /tmp/sparsetune-real; about 25 minutes on 2 cores)
+#
+# PRETRAIN_ONLY=1 stops after the pretraining (WORKDIR/pretrain/best), which
+# scripts/routers_real.sh reuses.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${1:-/tmp/sparsetune-real}
@@ -24,6 +27,7 @@ echo "== pretraining" >&2
 $st train --model "$work/model" --from-scratch --task causal-lm --train "$work/pretrain.txt" --valid "$work/valid.txt" \
   --seq-len 128 --batch 16 --steps 1500 --lr 2e-3 --warmup 100 --min-lr-ratio 0.05 --weight-decay 0.1 \
   --eval-every 250 --save-every 250 --out-dir "$work/pretrain" --cache-dir "$work/cache" | tee "$work/pretrain.json"
+[[ ${PRETRAIN_ONLY:-} == 1 ]] && exit 0
 
 echo "== SpamAssassin classifier" >&2
 $st train --model "$work/pretrain/best" --task classification --id-field - \
