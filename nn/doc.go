@@ -20,6 +20,12 @@
 // optional per-token, per-neuron-group gate (see Gates). Without gates the
 // model is the dense model; routers supply gates without nn knowing them.
 //
+// A Param marked Frozen gets no gradient: a compiled graph computes only
+// the gradients asked for (the backward ops built for frozen weights are
+// left out of the machine) and shares the buffers of the input gradients
+// between layers, so freezing the base of a model saves both the
+// weight-gradient GEMMs and their weight-sized results.
+//
 // Shape letters used in comments throughout the project:
 //
 //	B batch            T time (sequence length)   D model width

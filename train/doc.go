@@ -22,6 +22,11 @@
 // and λ rising by explicit gradient ascent; stage 2 hardens the gates into
 // masks (package router), freezes the routers and fine-tunes the model to
 // adapt. Evaluations then measure the compute the masks actually spend.
+// With Config.Trainable "routers" only the routers and a new task head
+// learn: the base weights are frozen (nn.Param.Frozen: no gradients, no
+// optimizer state), and distillation from the dense model, which shares the
+// frozen weights rather than copying them, is on by default (Deja Vu's
+// post-hoc setting under our cost objective and target control).
 //
 // Config holds every setting with a documented default; Validate checks
 // it, and Unused names settings a run would ignore. Evaluate and Score run a

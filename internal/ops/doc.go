@@ -4,7 +4,9 @@
 // Every operation is a gorgonia.Op with its symbolic derivative (gorgonia.SDOp)
 // defined beside it, in one file per operation. The operations own their output
 // buffers, so a TapeMachine that is Reset every step does not reallocate them,
-// and they call BLAS directly through internal/blas. All kernels are generic
+// and they call BLAS directly through internal/blas. An op whose output is
+// needed only within the run (Transient: a matmul's input gradient) lets its
+// caller give that buffer to several ops whose lifetimes do not overlap. All kernels are generic
 // over float32 (training) and float64 (finite-difference gradient checks).
 //
 // Gorgonia's stock softmax, InverseSqrt, dropout and 1-D gather are wrong on
