@@ -32,10 +32,10 @@ func expAVX512(v []float32, c *[14][8]float32, sigmoid bool)
 // twin and reference, for the algorithm and the error.
 func exp32s(v []float32) {
 	switch {
-	case kernel == vec.AVX512 && len(v) > 0:
+	case vec.Kernels() == vec.AVX512 && len(v) > 0:
 		expAVX512(v, &expConst, false)
 		return
-	case kernel >= vec.AVX2 && len(v) >= 8:
+	case vec.Kernels() >= vec.AVX2 && len(v) >= 8:
 		expAVX2(v, &expConst, false)
 		v = v[len(v)&^7:]
 	}
@@ -46,10 +46,10 @@ func exp32s(v []float32) {
 // sigmoid32sGo, its twin and reference, for the algorithm and the error.
 func sigmoid32s(v []float32) {
 	switch {
-	case kernel == vec.AVX512 && len(v) > 0:
+	case vec.Kernels() == vec.AVX512 && len(v) > 0:
 		expAVX512(v, &expConst, true)
 		return
-	case kernel >= vec.AVX2 && len(v) >= 8:
+	case vec.Kernels() >= vec.AVX2 && len(v) >= 8:
 		expAVX2(v, &expConst, true)
 		v = v[len(v)&^7:]
 	}
@@ -71,13 +71,13 @@ func biasMulAVX512(y, x, b, a []float32, s float32)
 // geluArg32 sets a[j] = 2k·u·(1 + c·u²), u = x[j] + b[j]: the tanh GELU's
 // sigmoid argument, as actFwd's loop computes it.
 func geluArg32(a, x, b []float32) {
-	if kernel == vec.AVX512 {
+	if vec.Kernels() == vec.AVX512 {
 		n := len(a)
 		geluArgAVX512(a, x[:n], b[:n], 2*geluK, geluC)
 		return
 	}
 	n := 0
-	if kernel >= vec.AVX2 {
+	if vec.Kernels() >= vec.AVX2 {
 		n = len(a) &^ 7
 		geluArgAVX2(a[:n], x[:n], b[:n], 2*geluK, geluC)
 	}
@@ -89,13 +89,13 @@ func geluArg32(a, x, b []float32) {
 
 // biasMul32 sets y[j] = (x[j] + b[j])·a[j]·s, as actFwd's loop does.
 func biasMul32(y, x, b, a []float32, s float32) {
-	if kernel == vec.AVX512 {
+	if vec.Kernels() == vec.AVX512 {
 		n := len(y)
 		biasMulAVX512(y, x[:n], b[:n], a[:n], s)
 		return
 	}
 	n := 0
-	if kernel >= vec.AVX2 {
+	if vec.Kernels() >= vec.AVX2 {
 		n = len(y) &^ 7
 		biasMulAVX2(y[:n], x[:n], b[:n], a[:n], s)
 	}

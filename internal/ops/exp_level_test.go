@@ -19,28 +19,26 @@ import (
 // no fused multiply-adds at any level, so they equal the scalar loops bit
 // for bit.
 
-// atLevels runs f at every kernel level this machine supports, with kernel
-// set to it; the others are skipped with a message.
+// atLevels runs f at every kernel level this machine supports, switched to
+// it; the others are skipped with a message.
 func atLevels(t *testing.T, f func(t *testing.T)) {
-	defer func(l vec.Level) { kernel = l }(kernel)
+	defer vec.SetKernels(vec.Kernels())
 	for _, l := range vec.Levels {
 		t.Run(l.String(), func(t *testing.T) {
-			if !vec.Supported(l) {
-				t.Skipf("this CPU lacks %s", l)
+			if _, err := vec.SetKernels(l); err != nil {
+				t.Skip(err)
 			}
-			kernel = l
 			f(t)
 		})
 	}
 }
 
 // eachLevel calls f at every supported level (fuzz bodies, which take no
-// subtests), with kernel set to it.
+// subtests), switched to it.
 func eachLevel(f func(l vec.Level)) {
-	defer func(l vec.Level) { kernel = l }(kernel)
+	defer vec.SetKernels(vec.Kernels())
 	for _, l := range vec.Levels {
-		if vec.Supported(l) {
-			kernel = l
+		if _, err := vec.SetKernels(l); err == nil {
 			f(l)
 		}
 	}
@@ -104,7 +102,7 @@ func TestExpLevels(t *testing.T) {
 						all = append(all, v...)
 					}
 				}
-				got[kernel] = all
+				got[vec.Kernels()] = all
 			})
 			a, b := got[vec.AVX2], got[vec.AVX512]
 			if a == nil || b == nil {
@@ -132,18 +130,18 @@ func checkLevelValue(t *testing.T, name string, x, got float32, want, tol float6
 	switch {
 	case math.IsNaN(want):
 		if !math.IsNaN(float64(got)) {
-			t.Fatalf("%s %s(NaN) = %v", kernel, name, got)
+			t.Fatalf("%s %s(NaN) = %v", vec.Kernels(), name, got)
 		}
 	case want < 1e-37:
 		if got < 0 || math.Abs(float64(got)-want) > 1e-37 {
-			t.Fatalf("%s %s(%v) = %v, want %v", kernel, name, x, got, want)
+			t.Fatalf("%s %s(%v) = %v, want %v", vec.Kernels(), name, x, got, want)
 		}
 	case want > math.MaxFloat32/2:
 		// Saturated (exp above expHi); the bound checks of
 		// kernels_test.go pin the value.
 	default:
 		if math.Abs(float64(got)-want) > tol*want {
-			t.Fatalf("%s %s(%v) = %v, want %v (relative error %.3g > %g)", kernel, name, x, got, want, math.Abs(float64(got)-want)/want, tol)
+			t.Fatalf("%s %s(%v) = %v, want %v (relative error %.3g > %g)", vec.Kernels(), name, x, got, want, math.Abs(float64(got)-want)/want, tol)
 		}
 	}
 }
@@ -185,7 +183,7 @@ func TestGELUStepsAtLevels(t *testing.T) {
 // BenchmarkFastMathLevels times exp, sigmoid and the GELU steps at every
 // supported level in one run, on rows of a decoding step's sizes.
 func BenchmarkFastMathLevels(b *testing.B) {
-	defer func(l vec.Level) { kernel = l }(kernel)
+	defer vec.SetKernels(vec.Kernels())
 	for _, n := range []int{128, 2048} {
 		src := levelRow(n, 0, 1)
 		for j := range src { // no NaN, few results in the subnormal range
@@ -207,10 +205,9 @@ func BenchmarkFastMathLevels(b *testing.B) {
 		} {
 			for _, l := range vec.Levels {
 				b.Run(fmt.Sprintf("%s/n=%d/%s", c.name, n, l), func(b *testing.B) {
-					if !vec.Supported(l) {
-						b.Skipf("this CPU lacks %s", l)
+					if _, err := vec.SetKernels(l); err != nil {
+						b.Skip(err)
 					}
-					kernel = l
 					for b.Loop() {
 						c.f()
 					}

@@ -41,7 +41,7 @@ const (
 // expMaxRelErr on [expLo, expHi] (kernels_test.go). NaN propagates. On
 // amd64 with AVX2 and FMA, exp32s runs the same steps eight elements at a
 // time in assembly (exp_amd64.s), with AVX-512 sixteen at a time
-// (exp_avx512_amd64.s), as the kernel level says (exp_level.go).
+// (exp_avx512_amd64.s), at package vec's kernel level (vec.Kernels).
 func exp32sGo(v []float32) {
 	for i, x := range v {
 		if x > expHi {

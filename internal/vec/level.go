@@ -98,5 +98,18 @@ var kernel = func() Level {
 }()
 
 // Kernels returns the level the kernels run at: Best, or EnvVar's choice.
-// Package ops follows it for its own kernels.
+// Package ops's exp, sigmoid and GELU kernels follow it too.
 func Kernels() Level { return kernel }
+
+// SetKernels switches every kernel to level l and returns the level before,
+// or an error if this machine lacks l. It is for tests and benchmarks that
+// compare levels in one process, token by token, so that every level sees
+// the same machine state; no kernel may be running while it is called.
+func SetKernels(l Level) (Level, error) {
+	if !Supported(l) {
+		return kernel, fmt.Errorf("vec: this CPU lacks %s", l)
+	}
+	prev := kernel
+	kernel = l
+	return prev, nil
+}

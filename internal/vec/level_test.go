@@ -35,3 +35,22 @@ func TestChooseLevel(t *testing.T) {
 		t.Fatalf("Level(7).String() = %q", Level(7).String())
 	}
 }
+
+// TestSetKernels: SetKernels switches to a supported level and reports the
+// one before, and refuses a level this machine lacks.
+func TestSetKernels(t *testing.T) {
+	start := Kernels()
+	defer SetKernels(start)
+	for _, l := range Levels {
+		prev, err := SetKernels(l)
+		switch {
+		case Supported(l) && (err != nil || Kernels() != l):
+			t.Fatalf("SetKernels(%s): %v, now %s", l, err, Kernels())
+		case !Supported(l) && (err == nil || Kernels() != prev):
+			t.Fatalf("SetKernels(%s) on a CPU without it: %v, now %s", l, err, Kernels())
+		}
+	}
+	if _, err := SetKernels(Level(9)); err == nil {
+		t.Fatal("SetKernels(Level(9)) succeeded")
+	}
+}
