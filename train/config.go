@@ -258,6 +258,8 @@ func (c *Config) Validate() error {
 		return settingf("trainable", "routers needs the base model's weights, not from_scratch: a random base would stay random")
 	case c.DistillWeight() > 0 && !(c.DistillTemp > 0):
 		return settingf("distill_temp", "must be positive, got %g", c.DistillTemp)
+	case c.Target > 0 && c.Steps < 2:
+		return settingf("steps", "must be at least 2 for a sparse run (stage 1 trains the routers, stage 2 the hard masks), got %d", c.Steps)
 	case c.Target > 0 && (c.Stage2Steps < 0 || c.Stage2Steps >= c.Steps):
 		return settingf("stage2_steps", "must be in [0, steps), got %d", c.Stage2Steps)
 	case c.Target > 0 && c.TargetWarmup < 0:

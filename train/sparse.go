@@ -78,7 +78,7 @@ func newSparsity(cfg *Config, m *nn.Model) (*sparsity, error) {
 		cfg.Stage2Steps = max(1, cfg.Steps/10)
 	}
 	if cfg.Stage2Steps == 0 {
-		cfg.Stage2Steps = cfg.Steps / 3 // SpamAssassin at target 0.5: a third (with 32-batch calibration) came within 0.35 points of dense
+		cfg.Stage2Steps = max(1, cfg.Steps/3) // at least one: only stage-2 evaluations compete for best; SpamAssassin at target 0.5: a third (with 32-batch calibration) came within 0.35 points of dense
 	}
 	if cfg.TargetWarmup == 0 {
 		cfg.TargetWarmup = (cfg.Steps - cfg.Stage2Steps) / 2

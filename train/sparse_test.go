@@ -36,6 +36,22 @@ func TestSparseRunTwoStages(t *testing.T) {
 	t.Logf("measured compute %.3f at target 0.5 after %d steps", *sum.Compute, sum.Steps)
 }
 
+// TestShortSparseRunHasAStage2 runs a sparse run too short for a third of
+// its steps to be a whole stage 2: the default still gives stage 2 a step,
+// so the run evaluates hard masks, keeps a best checkpoint and hardens it.
+func TestShortSparseRunHasAStage2(t *testing.T) {
+	dir := t.TempDir()
+	c := sparseRun(t, dir)
+	c.Steps, c.Stage2Steps, c.TargetWarmup, c.Warmup, c.EvalEvery, c.SaveEvery = 2, 0, 0, 0, 2, 2
+	sum, err := Run(c, &strings.Builder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Checkpoint == "" || sum.SparseCheckpoint == "" {
+		t.Fatalf("no best or sparse checkpoint: %+v", sum)
+	}
+}
+
 // TestSparseResumeContinuesExactly interrupts a sparse run in stage 1 and
 // again checks the resumed losses against an uninterrupted run.
 func TestSparseResumeContinuesExactly(t *testing.T) {
@@ -72,6 +88,7 @@ func TestSparseConfigErrors(t *testing.T) {
 		"group size not divides": func(c *Config) { c.GroupSize = 24 },
 		"unknown router":         func(c *Config) { c.Router = "magic" },
 		"unreachable target":     func(c *Config) { c.Target = 0.01 },
+		"one step":               func(c *Config) { c.Steps, c.Stage2Steps, c.TargetWarmup, c.Warmup = 1, 0, 0, 0 },
 	} {
 		c := sparseRun(t, dir)
 		c.OutDir = filepath.Join(dir, strings.ReplaceAll(name, " ", "-"))
