@@ -57,6 +57,9 @@ var coresetOnly = []string{"coreset_ratio", "coreset_score", "coreset_beta", "co
 // label_field for a language model, cache_dir with no_cache.
 func (c *Config) Unused(given map[string]bool) error {
 	for _, k := range sparseOnly {
+		if k == "distill" && c.Distill <= 0 {
+			continue // off (or automatic, off without routers): nothing is ignored; a dense run's saved 0 comes back as --config
+		}
 		if given[k] && c.Target == 0 {
 			return settingf(k, "applies only to sparse runs (target > 0)")
 		}

@@ -57,7 +57,11 @@ func checkResumeConfig(cfg *Config, ckpt string, done int, log io.Writer) error 
 		return fmt.Errorf("--resume: %s: %v", path, err)
 	}
 	var changed []string
-	for _, c := range configChanges(&saved, cfg) {
+	// distill is compared by its effect: an older run saved 0 where a new
+	// one saves the default (< 0, automatic), both off for it.
+	was, now := saved, *cfg
+	was.Distill, now.Distill = saved.DistillWeight(), cfg.DistillWeight()
+	for _, c := range configChanges(&was, &now) {
 		switch {
 		case c.key == "steps" && (saved.Target > 0 || cfg.Target > 0):
 			changed = append(changed, c.String()+" (a sparse run's stages are fixed by steps)")

@@ -58,7 +58,6 @@ func Run(cfg Config, log io.Writer) (*Summary, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	cfg.Distill = cfg.DistillWeight() // saved and compared on resume as resolved
 	lock, err := prepareRunDir(&cfg)
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package train
 
 import (
 	"errors"
+	"io"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -98,7 +99,7 @@ func TestRoutersRunFreezesBase(t *testing.T) {
 	if want := 8 + 8*trained; len(ob) != want {
 		t.Errorf("optimizer state is %d bytes, want %d (head and routers only, %d scalars)", len(ob), want, trained)
 	}
-	if !strings.Contains(log.String(), `"trainable":"routers"`) || !strings.Contains(log.String(), `"distill":1`) {
+	if !strings.Contains(log.String(), `"trainable":"routers"`) || !strings.Contains(log.String(), `"distill":-1`) {
 		t.Errorf("the printed config does not show trainable routers with distillation on:\n%s", log.String())
 	}
 }
@@ -140,8 +141,8 @@ func TestRoutersResumeContinuesExactly(t *testing.T) {
 	if err := jsonfile.Read(filepath.Join(ckpt, checkpoints.ConfigFile), &saved); err != nil {
 		t.Fatal(err)
 	}
-	if saved.Trainable != TrainRouters || saved.Distill != 1 {
-		t.Errorf("saved config: trainable %q, distill %g; want routers, 1", saved.Trainable, saved.Distill)
+	if saved.Trainable != TrainRouters || saved.DistillWeight() != 1 {
+		t.Errorf("saved config: trainable %q, distill weight %g; want routers, 1", saved.Trainable, saved.DistillWeight())
 	}
 }
 
@@ -268,5 +269,44 @@ func TestNewOptimizerTrainsOnlyTheUnfrozen(t *testing.T) {
 		if !p.Frozen {
 			t.Errorf("%s not frozen when the head is not new", p.Name)
 		}
+	}
+}
+
+// TestResumeComparesDistillByEffect: a run saved before distill had an
+// automatic default (distill 0, no trainable key) resumes with today's
+// defaults; a routers run's automatic distillation turned off on resume is
+// a refused change.
+func TestResumeComparesDistillByEffect(t *testing.T) {
+	old := resumeBase()
+	old.Distill = 0
+	ckpt := savedCheckpoint(t, old, "trainable")
+	cfg := resumeBase()
+	cfg.Resume = true
+	if err := checkResumeConfig(&cfg, ckpt, 6, io.Discard); err != nil {
+		t.Errorf("an older dense run: %v", err)
+	}
+	routers := resumeBase()
+	routers.Target, routers.Trainable = 0.5, TrainRouters
+	ckpt = savedCheckpoint(t, routers)
+	cfg = routers
+	cfg.Resume, cfg.Distill = true, 0
+	if err := checkResumeConfig(&cfg, ckpt, 6, io.Discard); err == nil || !strings.Contains(err.Error(), "distill 1 -> 0") {
+		t.Errorf("distillation turned off on resume: %v", err)
+	}
+}
+
+// TestDistillOffIsNotFlagged: distill 0 (a dense run's saved value) or the
+// automatic default in a dense run ignores nothing; a positive weight does.
+func TestDistillOffIsNotFlagged(t *testing.T) {
+	c := resumeBase()
+	for _, d := range []float64{0, -1} {
+		c.Distill = d
+		if err := c.Unused(map[string]bool{"distill": true}); err != nil {
+			t.Errorf("distill %g in a dense run: %v", d, err)
+		}
+	}
+	c.Distill = 0.5
+	if err := c.Unused(map[string]bool{"distill": true}); err == nil {
+		t.Error("distill 0.5 in a dense run is not flagged")
 	}
 }

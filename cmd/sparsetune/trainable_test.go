@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -59,5 +61,20 @@ func TestBenchTrainRouters(t *testing.T) {
 	}
 	if r.Train != "routers" || r.Target != 0.5 || r.Trained <= 0 || r.Trained >= r.Params/10 || r.PeakRSSMB <= 0 {
 		t.Errorf("bench result %+v: want routers at 0.5, a small trained count and the peak RSS", r)
+	}
+}
+
+// TestDenseSavedDistillZero: a dense run's train_config.json saved before
+// distill's automatic default (distill 0) given back as --config is no
+// usage error: the run goes on (and fails here only for want of a model).
+func TestDenseSavedDistillZero(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "train_config.json")
+	if err := os.WriteFile(p, []byte(`{"distill": 0, "distill_temp": 2}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := run([]string{"train", "--model", filepath.Join(t.TempDir(), "none"), "--train", "d.jsonl", "--config", p}, &out, &errb)
+	if code != 1 || strings.Contains(errb.String(), "distill") {
+		t.Errorf("exit %d, stderr %q; want a run error not about distill", code, errb.String())
 	}
 }
