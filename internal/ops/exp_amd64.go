@@ -7,7 +7,8 @@ import (
 )
 
 // expConst holds exp32s's and sigmoid32s's constants, each eight times,
-// for expAVX2 (expAVX512 broadcasts the first of each); the last row is an integer (the exponent bias step).
+// for expAVX2 (expAVX512 broadcasts the first of each); the last row is an
+// integer (the exponent bias step).
 var expConst = func() (c [14][8]float32) {
 	vals := [13]float32{expHi, expLo, 1.44269504088896341, 12582912, 0.693359375, -2.12194440e-4,
 		1.6666665459e-1, 5.0000001201e-1, 8.3334519073e-3, 4.1665795894e-2, 1.9875691500e-4, 1.3981999507e-3, 1}
