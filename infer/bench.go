@@ -9,122 +9,9 @@ import (
 	"slices"
 	"time"
 
-	"gorgonia.org/tensor"
-
-	"github.com/sparsetune/sparsetune/checkpoints"
 	"github.com/sparsetune/sparsetune/internal/vec"
 	"github.com/sparsetune/sparsetune/nn"
-	"github.com/sparsetune/sparsetune/router"
 )
-
-// SyntheticConfig describes a random model for benchmarking the engine
-// without a training run.
-type SyntheticConfig struct {
-	Family    string  // gpt2 or llama
-	Layers    int     // 8
-	DModel    int     // 512
-	Heads     int     // 8
-	FFN       int     // 2048
-	Vocab     int     // 4096, the size of the BPE vocabularies sparsetune trains
-	GroupSize int     // 32
-	Target    float64 // compute target the routers are calibrated to, in (0, 1]
-	Seed      uint64
-}
-
-func (c *SyntheticConfig) defaults() {
-	set := func(v *int, d int) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	if c.Family == "" {
-		c.Family = "gpt2"
-	}
-	set(&c.Layers, 8)
-	set(&c.DModel, 512)
-	set(&c.Heads, 8)
-	set(&c.FFN, 2048)
-	set(&c.Vocab, 4096)
-	set(&c.GroupSize, 32)
-	if c.Target == 0 {
-		c.Target = 0.5
-	}
-}
-
-// Synthetic builds a random model with random contextual sigmoid routers
-// over every head and group, the threshold calibrated (one global τ, by
-// bisection) so that the engine's measured compute on random token
-// sequences is the target.
-func Synthetic(c SyntheticConfig) (*Engine, error) {
-	c.defaults()
-	if !(c.Target > 0 && c.Target <= 1) {
-		return nil, fmt.Errorf("target must be in (0, 1], got %g", c.Target)
-	}
-	mc := &nn.Config{Family: nn.Family(c.Family), Task: nn.CausalLM, Vocab: c.Vocab, D: c.DModel, L: c.Layers,
-		H: c.Heads, KVH: c.Heads, F: c.FFN, MaxPos: 1024, NormEps: 1e-5, PadID: -1, BOSID: -1, EOSID: -1}
-	switch mc.Family {
-	case nn.GPT2:
-		mc.Act, mc.Tied = "gelu_new", true
-	case nn.LLaMA:
-		mc.Act, mc.RoPETheta = "silu", 10000
-	default:
-		return nil, fmt.Errorf("synthetic models are gpt2 or llama, not %q", c.Family)
-	}
-	if mc.D%mc.H != 0 || c.GroupSize <= 0 || mc.F%c.GroupSize != 0 {
-		return nil, fmt.Errorf("d-model %d must be a multiple of heads %d and ffn %d of the group size %d", mc.D, mc.H, mc.F, c.GroupSize)
-	}
-	if err := mc.Validate(); err != nil {
-		return nil, err
-	}
-	m := &nn.Model{Config: mc, Params: nn.InitParams(mc, c.Seed, tensor.Float32)}
-	rc := router.DefaultConfig()
-	rc.GroupSize = c.GroupSize
-	set, err := router.New(rc, mc, c.Seed, tensor.Float32)
-	if err != nil {
-		return nil, err
-	}
-	rng := rand.New(rand.NewPCG(c.Seed, 99))
-	for _, p := range set.Params() {
-		d := p.Value.Data().([]float32)
-		for i := range d {
-			if len(p.Shape) == 2 {
-				d[i] = float32(rng.NormFloat64())
-			} else {
-				d[i] = 0
-			}
-		}
-	}
-	man := checkpoints.SparseManifest{Router: string(rc.Kind), GroupSize: c.GroupSize, Target: c.Target,
-		Calibration: checkpoints.SparseCalib{Source: "random tokens", Sequences: 4, SeqLen: 128}}
-	for l := 0; l < mc.L; l++ {
-		ml := checkpoints.SparseLayer{Tau: 0.5}
-		for h := 0; h < mc.H; h++ {
-			ml.Heads = append(ml.Heads, h)
-		}
-		for g := 0; g < mc.F/c.GroupSize; g++ {
-			ml.Groups = append(ml.Groups, g)
-		}
-		man.Layers = append(man.Layers, ml)
-	}
-	sp, err := Build(m, set.Params(), man)
-	if err != nil {
-		return nil, err
-	}
-	e, err := New(sp)
-	if err != nil {
-		return nil, err
-	}
-	calib := RandomTokens(mc.Vocab, 4, 128, c.Seed+1)
-	compute, err := e.CalibrateTau(calib, c.Target, 0)
-	if err != nil {
-		return nil, err
-	}
-	e.Manifest.Compute = compute
-	e.Manifest.Calibration.Tokens = 4 * 128
-	e.Source = sp
-	e.Source.Manifest = e.Manifest
-	return e, nil
-}
 
 // RandomTokens returns B sequences of T random token ids.
 func RandomTokens(vocab, B, T int, seed uint64) [][]int {
@@ -228,14 +115,20 @@ type BenchResult struct {
 	DecodeMsDense  float64 `json:"decode_ms_per_token_dense"`
 	DecodeMsSparse float64 `json:"decode_ms_per_token_sparse"`
 	DecodeSpeedup  float64 `json:"decode_speedup"`
-	Compute        float64 `json:"compute"`           // measured compute of the sparse scoring batch
-	DecodeCompute  float64 `json:"decode_compute"`    // and of the decoded tokens
-	DenseBlocks    float64 `json:"dense_block_share"` // share of scoring blocks run dense with masks
-	UnionSparsity  float64 `json:"union_sparsity"`    // units off for every token of a scoring block
-	Batch          int     `json:"batch"`
-	SeqLen         int     `json:"seq_len"`
-	GenTokens      int     `json:"gen_tokens"`
-	WeightsMB      float64 `json:"weights_mb"`
+	Compute        float64 `json:"compute"`        // measured compute of the sparse scoring batch
+	DecodeCompute  float64 `json:"decode_compute"` // and of the decoded tokens
+	// Weight bytes read per decoded token (Stats.Read), dense and sparse,
+	// and the sparse tokens' bound (Stats.Bound): the on share of each
+	// layer's routed weights plus the fixed ones.
+	DecodeBytesDense  float64 `json:"decode_bytes_per_token_dense"`
+	DecodeBytesSparse float64 `json:"decode_bytes_per_token_sparse"`
+	DecodeBytesBound  float64 `json:"decode_bytes_per_token_bound"`
+	DenseBlocks       float64 `json:"dense_block_share"` // share of scoring blocks run dense with masks
+	UnionSparsity     float64 `json:"union_sparsity"`    // units off for every token of a scoring block
+	Batch             int     `json:"batch"`
+	SeqLen            int     `json:"seq_len"`
+	GenTokens         int     `json:"gen_tokens"`
+	WeightsMB         float64 `json:"weights_mb"`
 }
 
 // Bench measures the engine dense and sparse in one run: scoring a batch
@@ -285,8 +178,9 @@ func Bench(e *Engine, c BenchConfig, log io.Writer) (*BenchResult, error) {
 	// decode runs a dense and a sparse greedy session side by side,
 	// alternating token by token, so that both see the same machine state
 	// (memory-bound decoding follows the machine's other load closely); it
-	// returns their ms per generated token and the sparse steps' stats.
-	decode := func() (dense, sparse float64, st Stats, err error) {
+	// returns their ms per generated token and the stats of their steps
+	// (dense, sparse).
+	decode := func() (dense, sparse float64, st [2]Stats, err error) {
 		var ss [2]*Session
 		var logits [2][]float32
 		for i := range ss {
@@ -310,11 +204,11 @@ func Bench(e *Engine, c BenchConfig, log io.Writer) (*BenchResult, error) {
 					return 0, 0, st, err
 				}
 				ms[i] += time.Since(start).Seconds() * 1e3
-				if i == 1 {
-					st.Tokens += e.Stats.Tokens - before.Tokens
-					st.Active += e.Stats.Active - before.Active
-					st.Dense += e.Stats.Dense - before.Dense
-				}
+				st[i].Tokens += e.Stats.Tokens - before.Tokens
+				st[i].Active += e.Stats.Active - before.Active
+				st[i].Dense += e.Stats.Dense - before.Dense
+				st[i].Read += e.Stats.Read - before.Read
+				st[i].Bound += e.Stats.Bound - before.Bound
 			}
 		}
 		return ms[0] / float64(c.Gen), ms[1] / float64(c.Gen), st, nil
@@ -338,13 +232,17 @@ func Bench(e *Engine, c BenchConfig, log io.Writer) (*BenchResult, error) {
 		}
 		var dms, sms float64
 		if decoder {
-			var st Stats
+			var st [2]Stats
 			var err error
 			if dms, sms, st, err = decode(); err != nil {
 				return nil, err
 			}
 			if rep == 0 {
-				r.DecodeCompute = st.Compute()
+				r.DecodeCompute = st[1].Compute()
+				if n := float64(st[1].Tokens); n > 0 {
+					r.DecodeBytesDense = st[0].Read / n
+					r.DecodeBytesSparse, r.DecodeBytesBound = st[1].Read/n, st[1].Bound/n
+				}
 			}
 		}
 		if rep == 0 {

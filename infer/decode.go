@@ -92,6 +92,9 @@ func (s *Session) Step(id int) ([]float32, error) {
 	e.norm(s.x, s.x, e.finW, e.finB, 1)
 	s.logit = growF(s.logit, c.Vocab)
 	s.rowsDot(s.logit, e.lmHead, s.x)
+	fixed := 4 * float64(len(e.lmHead)+c.D*(1+b2i(e.wpe != nil)))
+	e.Stats.Read += fixed
+	e.Stats.Bound += fixed
 	s.n++
 	e.Stats.Tokens++
 	return s.logit, nil
@@ -120,9 +123,12 @@ func (s *Session) layerStep(l int, ly *layer) {
 	e.norm(s.a, s.x, ly.n1w, ly.n1b, 1)
 	copy(s.in[l][s.n*D:(s.n+1)*D], s.a)
 	s.clearAcc()
+	kv := 0
 	if nh > 0 {
 		s.attention(l, ly)
+		kv = len(s.need)
 	}
+	s.countReads(ly, heads, groups, kv)
 	addRowsBias(s.x, s.sumAcc(), ly.ob, 1)
 
 	// FFN over the active groups' neurons.
@@ -263,6 +269,29 @@ func (s *Session) attention(l int, ly *layer) {
 			vec.GemvT(ly.o[(i*S+r0)*D:(i*S+r1)*D], ctx, s.acc[wi])
 		}
 	})
+}
+
+// countReads adds the weight bytes a layer step reads, and their bound,
+// to the engine's Stats (Stats.Read, Stats.Bound): heads and groups are
+// the units on, kv the key/value heads they read.
+func (s *Session) countReads(ly *layer, heads, groups, kv int) {
+	e, D, S := s.e, s.e.Config.D, s.e.S
+	attn := float64(len(ly.q) + len(ly.k) + len(ly.v) + len(ly.o))
+	ffn := float64(len(ly.up) + len(ly.gate) + len(ly.down))
+	read, bound := float64(heads*2*S*D+kv*2*S*D), 0.0
+	if nh := len(ly.heads); nh > 0 {
+		bound += attn * float64(heads) / float64(nh)
+	}
+	if ng := len(ly.groups); ng > 0 {
+		read += ffn * float64(groups) / float64(ng)
+		bound += ffn * float64(groups) / float64(ng)
+	}
+	if ly.rt != nil && !e.Dense {
+		read += float64(len(ly.rt))
+		bound += float64(len(ly.rt))
+	}
+	e.Stats.Read += 4 * read
+	e.Stats.Bound += 4 * bound
 }
 
 // clearAcc zeroes the workers' accumulators.

@@ -24,6 +24,15 @@ type Stats struct {
 	// UnionOn and UnionUnits give the union sparsity of the blocks: units
 	// on for at least one token of the block, over the units kept.
 	UnionOn, UnionUnits int
+	// Read counts the weights, in bytes, that decoding steps (Session.Step)
+	// read: the matrix rows of the active heads and groups, the key/value
+	// heads those heads need, the routers, the LM head and the token's
+	// embedding rows (norms and biases left out). Bound is what they would
+	// read if each unit's weights were its own: every layer's attention
+	// and FFN weights times the share of its kept heads and groups that
+	// are on, plus the same fixed weights. Grouped-query attention puts Read
+	// above Bound: a key/value head is read when any of its heads is on.
+	Read, Bound float64
 }
 
 // Compute is the measured compute fraction: Active over Dense.

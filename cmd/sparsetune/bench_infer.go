@@ -15,14 +15,18 @@ func runBenchInfer(args []string, stdout, stderr io.Writer) error {
 	synthetic := fs.Bool("synthetic", false, "benchmark a random model with routers calibrated to --target on random tokens")
 	fs.Bool("dense", true, "also run the same engine densely, for the speedups (always on; kept for scripts)")
 	sc := infer.SyntheticConfig{}
-	fs.StringVar(&sc.Family, "family", "gpt2", "synthetic model family: gpt2 or llama")
+	fs.StringVar(&sc.Family, "family", "gpt2", "synthetic model family: gpt2, llama, mistral, qwen2 or qwen3 (its config.json defaults: qwen3's q/k norms and head_dim 128, qwen2's q/k/v biases)")
 	fs.IntVar(&sc.Layers, "layers", 8, "synthetic model layers")
 	fs.IntVar(&sc.DModel, "d-model", 512, "synthetic model width")
 	fs.IntVar(&sc.Heads, "heads", 8, "synthetic model heads")
+	fs.IntVar(&sc.KVHeads, "kv-heads", 0, "synthetic model key/value heads, grouped-query attention (llama layout; 0: --heads)")
+	fs.IntVar(&sc.HeadDim, "head-dim", 0, "synthetic model head_dim (llama layout; 0: the family's default, d-model/heads or 128 for qwen3)")
 	fs.IntVar(&sc.FFN, "ffn", 2048, "synthetic model FFN width")
 	fs.IntVar(&sc.Vocab, "vocab", 4096, "synthetic model vocabulary")
 	fs.IntVar(&sc.GroupSize, "group-size", 32, "synthetic model FFN group size")
 	fs.Float64Var(&sc.Target, "target", 0.5, "synthetic model compute target")
+	fs.IntVar(&sc.CalibSeqs, "calib-seqs", 4, "synthetic model: random sequences the threshold is calibrated on")
+	fs.IntVar(&sc.CalibLen, "calib-len", 128, "synthetic model: tokens per calibration sequence")
 	bc := infer.BenchConfig{}
 	fs.IntVar(&bc.Batch, "batch", 16, "scoring batch size")
 	fs.IntVar(&bc.SeqLen, "seq", 128, "scoring sequence length")
@@ -55,8 +59,9 @@ func runBenchInfer(args []string, stdout, stderr io.Writer) error {
 	var e *infer.Engine
 	var err error
 	if *synthetic {
-		fmt.Fprintf(stderr, "synthetic %s: %d layers, d %d, %d heads, ffn %d, vocab %d, groups of %d; calibrating τ for compute %.2f\n",
-			sc.Family, sc.Layers, sc.DModel, sc.Heads, sc.FFN, sc.Vocab, sc.GroupSize, sc.Target)
+		mc, _ := infer.SyntheticModelConfig(sc) // checked by checkSynthetic
+		fmt.Fprintf(stderr, "synthetic %s: %d layers, d %d, %d heads (%d key/value, head_dim %d), ffn %d, vocab %d, groups of %d; calibrating τ for compute %.2f on %d×%d random tokens\n",
+			sc.Family, mc.L, mc.D, mc.H, mc.KVH, mc.S(), mc.F, mc.Vocab, sc.GroupSize, sc.Target, sc.CalibSeqs, sc.CalibLen)
 		e, err = infer.Synthetic(sc)
 	} else {
 		var sp *checkpoints.Sparse
@@ -87,6 +92,10 @@ func runBenchInfer(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "greedy decode, batch 1: dense %.2f ms/token, sparse %.2f ms/token (%.2fx; compute %.3f)\n",
 			r.DecodeMsDense, r.DecodeMsSparse, r.DecodeSpeedup, r.DecodeCompute)
 	}
+	if r.DecodeBytesSparse > 0 {
+		fmt.Fprintf(stderr, "weights read per decoded token: dense %.1f MB, sparse %.1f MB, bound %.1f MB (sparse/bound %.3f)\n",
+			r.DecodeBytesDense/1e6, r.DecodeBytesSparse/1e6, r.DecodeBytesBound/1e6, r.DecodeBytesSparse/r.DecodeBytesBound)
+	}
 	fmt.Fprintf(stderr, "blas: %s\n", blas.Name())
 	return printJSON(stdout, r)
 }
@@ -95,20 +104,26 @@ func runBenchInfer(args []string, stdout, stderr io.Writer) error {
 // built: a model with no layers (or heads, ...) would report speedups of
 // nothing.
 func checkSynthetic(sc infer.SyntheticConfig) error {
-	if sc.Family != "gpt2" && sc.Family != "llama" {
-		return usagef("--family %q: synthetic models are gpt2 or llama", sc.Family)
-	}
 	if err := positive(map[string]int{"layers": sc.Layers, "d-model": sc.DModel, "heads": sc.Heads, "ffn": sc.FFN,
-		"vocab": sc.Vocab, "group-size": sc.GroupSize}); err != nil {
+		"vocab": sc.Vocab, "group-size": sc.GroupSize, "calib-seqs": sc.CalibSeqs, "calib-len": sc.CalibLen}); err != nil {
 		return err
 	}
 	switch {
 	case !(sc.Target > 0 && sc.Target <= 1):
 		return usagef("--target must be in (0, 1], got %g", sc.Target)
-	case sc.DModel%sc.Heads != 0:
-		return usagef("--heads %d does not divide --d-model %d", sc.Heads, sc.DModel)
+	case sc.KVHeads < 0 || sc.HeadDim < 0:
+		return usagef("--kv-heads and --head-dim must be ≥ 0 (0: the family's default), got %d and %d", sc.KVHeads, sc.HeadDim)
+	case sc.Family == "gpt2" && (sc.KVHeads != 0 || sc.HeadDim != 0):
+		return usagef("--kv-heads and --head-dim apply to the llama layout (llama, mistral, qwen2, qwen3), not gpt2")
+	case sc.KVHeads > 0 && sc.Heads%sc.KVHeads != 0:
+		return usagef("--kv-heads %d does not divide --heads %d", sc.KVHeads, sc.Heads)
+	case sc.HeadDim == 0 && sc.Family != "qwen3" && sc.DModel%sc.Heads != 0:
+		return usagef("--heads %d does not divide --d-model %d (or give --head-dim)", sc.Heads, sc.DModel)
 	case sc.FFN%sc.GroupSize != 0:
 		return usagef("--group-size %d does not divide --ffn %d", sc.GroupSize, sc.FFN)
+	}
+	if _, err := infer.SyntheticModelConfig(sc); err != nil {
+		return usagef("--family %s: %v", sc.Family, err)
 	}
 	return nil
 }

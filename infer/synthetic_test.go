@@ -1,0 +1,95 @@
+package infer
+
+import (
+	"math"
+	"testing"
+
+	"github.com/sparsetune/sparsetune/nn"
+)
+
+// tinyQwen3 is a synthetic Qwen3 small enough for a test: grouped-query
+// attention and a head_dim (32) other than d/heads (16).
+var tinyQwen3 = SyntheticConfig{Family: "qwen3", Layers: 2, DModel: 64, Heads: 4, KVHeads: 2, HeadDim: 32, FFN: 128,
+	Vocab: 300, GroupSize: 16, Target: 0.5, CalibSeqs: 2, CalibLen: 16, Seed: 1}
+
+// The synthetic model of each family is the one a config.json of those
+// sizes loads as: the family's switches and defaults come from
+// nn.ParseConfig.
+func TestSyntheticModelConfigFamilies(t *testing.T) {
+	base := SyntheticConfig{Layers: 2, DModel: 64, Heads: 4, FFN: 128, Vocab: 300, GroupSize: 16}
+	for _, tc := range []struct {
+		family string
+		kvh    int
+		check  func(c *nn.Config) bool
+		want   string
+	}{
+		{"gpt2", 0, func(c *nn.Config) bool { return c.Tied && c.S() == 16 && c.KVH == 4 && !c.QKNorm }, "tied, head size 16"},
+		{"llama", 2, func(c *nn.Config) bool { return !c.Tied && c.S() == 16 && c.KVH == 2 && !c.AttnBias }, "untied, 2 kv heads, no biases"},
+		{"mistral", 2, func(c *nn.Config) bool { return c.Window == 4096 && c.KVH == 2 }, "sliding window 4096"},
+		{"qwen2", 0, func(c *nn.Config) bool { return c.AttnBias && !c.OBias && !c.QKNorm }, "q/k/v biases"},
+		{"qwen3", 2, func(c *nn.Config) bool { return c.QKNorm && c.S() == 128 && !c.AttnBias }, "q/k norms, head_dim 128 by default"},
+	} {
+		sc := base
+		sc.Family, sc.KVHeads = tc.family, tc.kvh
+		c, err := SyntheticModelConfig(sc)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.family, err)
+		}
+		if string(c.Family) != tc.family || c.Task != nn.CausalLM || c.D != 64 || c.L != 2 || c.F != 128 || !tc.check(c) {
+			t.Errorf("%s: got %+v, want %s", tc.family, *c, tc.want)
+		}
+	}
+	for _, sc := range []SyntheticConfig{
+		{Family: "t5"},
+		{Family: "gpt2", KVHeads: 2},
+		{Family: "llama", Heads: 8, KVHeads: 3},
+		{Family: "qwen3", HeadDim: 7},
+		{Family: "llama", FFN: 100, GroupSize: 32},
+	} {
+		if _, err := SyntheticModelConfig(sc); err == nil {
+			t.Errorf("%+v: no error", sc)
+		}
+	}
+}
+
+// A tiny synthetic Qwen3 runs through Bench: q/k norms loaded, the
+// routers calibrated near the target, and the weights a decoded token
+// reads counted exactly (dense: every matrix, the LM head and one
+// embedding row), the sparse count between its bound and the dense one.
+func TestSyntheticQwen3Bench(t *testing.T) {
+	e, err := Synthetic(tinyQwen3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.Config
+	if !c.QKNorm || c.S() != 32 || c.KVH != 2 || e.S != 32 {
+		t.Fatalf("config: q/k norm %v, head_dim %d, kv heads %d; want true, 32, 2", c.QKNorm, c.S(), c.KVH)
+	}
+	for l, ly := range e.layers {
+		if len(ly.qn) != 32 || len(ly.kn) != 32 || ly.kvHeads != 2 || len(ly.q) != 4*32*64 || len(ly.k) != 2*32*64 {
+			t.Fatalf("layer %d: q_norm %d, k_norm %d, %d kv heads, q %d, k %d", l, len(ly.qn), len(ly.kn), ly.kvHeads, len(ly.q), len(ly.k))
+		}
+	}
+	if math.Abs(e.Manifest.Compute-0.5) > 0.05 {
+		t.Errorf("calibrated compute %.4f, want 0.5", e.Manifest.Compute)
+	}
+	r, err := Bench(e, BenchConfig{Batch: 2, SeqLen: 16, Prompt: 4, Gen: 8, Reps: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Batch != 2 || r.SeqLen != 16 || r.GenTokens != 8 || r.ScoreMsDense <= 0 || r.ScoreMsSparse <= 0 || r.DecodeMsDense <= 0 || r.DecodeMsSparse <= 0 {
+		t.Errorf("result %+v: want a 2×16 batch, 8 tokens and positive times", *r)
+	}
+	if r.Compute <= 0 || r.Compute >= 1 || r.DecodeCompute <= 0 || r.DecodeCompute >= 1 {
+		t.Errorf("compute %.3f, decode compute %.3f: want sparse", r.Compute, r.DecodeCompute)
+	}
+	// Per layer: q and o 4·32·64 each, k and v 2·32·64 each, gate, up and
+	// down 128·64 each; then the LM head (300·64) and one embedding row.
+	dense := 4 * float64(2*(2*4*32*64+2*2*32*64+3*128*64)+300*64+64)
+	if r.DecodeBytesDense != dense {
+		t.Errorf("dense bytes per token %.0f, want %.0f", r.DecodeBytesDense, dense)
+	}
+	if !(r.DecodeBytesBound <= r.DecodeBytesSparse && r.DecodeBytesSparse < r.DecodeBytesDense) {
+		t.Errorf("sparse bytes per token %.0f: want between the bound %.0f and dense %.0f", r.DecodeBytesSparse, r.DecodeBytesBound, r.DecodeBytesDense)
+	}
+}
