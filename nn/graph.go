@@ -266,14 +266,17 @@ func withoutUnusedGradients(g *G.ExprGraph, forward, grads G.Nodes) *G.ExprGraph
 }
 
 // shareTransients gives the transient outputs of g's backward pass
-// (ops.Transient: the input gradients dx of the matmuls) shared buffers
+// (ops.Transient: the input gradients of the matmuls, of the fused bias and
+// activation and of attention) shared buffers
 // wherever their lifetimes in the machine's order do not overlap: layer
 // l's dx buffers are dead once layer l-1's are written, so an L-layer
 // graph keeps about one layer's worth instead of L. An output is shared
 // only when every op that reads it is one of package ops' (gorgonia's own
 // ops may be computed in place over an input, which would extend its
 // lifetime unseen) and it is not one of the gradients asked for (keep),
-// which are read after the run.
+// which are read after the run. The working buffers that backward ops use
+// only inside their run (ops.ScratchSharer: attention's) are shared by
+// all of the graph's ops of a kind.
 func shareTransients(g *G.ExprGraph, keep G.Nodes) error {
 	sorted, err := G.Sort(g)
 	if err != nil {
@@ -305,7 +308,19 @@ func shareTransients(g *G.ExprGraph, keep G.Nodes) error {
 		free int // position after which the slot may be written again
 	}
 	slots := map[string][]*slot{} // by dtype and shape
+	var scratch []G.Op            // the first op of each kind with shareable working buffers
 	for i, n := range sorted {
+		if sh, ok := n.Op().(ops.ScratchSharer); ok {
+			shared := false
+			for _, o := range scratch {
+				if shared = sh.ShareScratch(o); shared {
+					break
+				}
+			}
+			if !shared {
+				scratch = append(scratch, n.Op())
+			}
+		}
 		tr, ok := n.Op().(ops.Transient)
 		if !ok || !tr.Transient() || kept[n] || !owned[n] {
 			continue

@@ -7,9 +7,11 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// TestSharedBackwardBuffers: sharing the matmuls' input-gradient buffers
-// between layers changes no loss and no gradient, bit for bit, over two
-// runs, and does share them (fewer distinct buffers than matmuls).
+// TestSharedBackwardBuffers: sharing the input-gradient buffers of the
+// matmuls, the fused bias-activations and attention between layers (and
+// attention's working buffers) changes no loss and no gradient, bit for
+// bit, over two runs, and does share them (fewer distinct buffers than
+// such ops).
 func TestSharedBackwardBuffers(t *testing.T) {
 	for _, fam := range []Family{GPT2, LLaMA} {
 		t.Run(string(fam), func(t *testing.T) {
@@ -51,7 +53,11 @@ func TestSharedBackwardBuffers(t *testing.T) {
 				}
 				seen := map[uintptr]bool{}
 				for _, n := range r.g.AllNodes() {
-					if n.Op() != nil && n.Op().String() == "MatMulGradX" {
+					if n.Op() == nil {
+						continue
+					}
+					switch n.Op().String() {
+					case "MatMulGradX", "BiasActGrad", "AttentionGrad":
 						nodes++
 						seen[n.Value().(*tensor.Dense).Uintptr()] = true
 					}
@@ -69,9 +75,9 @@ func TestSharedBackwardBuffers(t *testing.T) {
 				}
 			}
 			if nodes < 2*c.L || buffers >= nodes {
-				t.Errorf("%d distinct buffers for %d input-gradient matmuls", buffers, nodes)
+				t.Errorf("%d distinct buffers for %d input-gradient ops", buffers, nodes)
 			}
-			t.Logf("%d input-gradient matmuls share %d buffers", nodes, buffers)
+			t.Logf("%d input-gradient ops share %d buffers", nodes, buffers)
 		})
 	}
 }

@@ -14,7 +14,7 @@ import (
 // SymDiff of attention: one backward op computes the gradients of Q, K, V
 // (fused or not) and of the gate together, reusing the saved probabilities.
 func (op *attention) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	g := &attnGrad{base: newBase("AttentionGrad"), fwd: op}
+	g := &attnGrad{base: newBase("AttentionGrad"), fwd: op, scratch: &attnScratch{}}
 	args := append(append(G.Nodes{}, in...), grad)
 	dn, err := G.ApplyOp(g, args...)
 	if err != nil {
@@ -41,10 +41,32 @@ type attnGrad struct {
 	base
 	fwd *attention
 	// outputs in input layout, then the gate gradient
-	outs       [4]buffer
+	outs    [4]buffer
+	scratch *attnScratch // used only inside Do: shareable (ShareScratch)
+}
+
+// attnScratch holds attnGrad's working buffers.
+type attnScratch struct {
 	dq, dk, dv buffer // head-major (B, H|KVH, T, S)
 	dctx       buffer // (B*T, H*S) gate-scaled upstream gradient
 	dp         buffer // (B, H, T, T) scratch
+}
+
+// Transient: with a fused QKV input the one output, dqkv, is consumed by
+// the QKV projection's gradients within the run.
+func (op *attnGrad) Transient() bool { return op.fwd.fused }
+
+// ShareOutput makes t the output buffer (fused QKV only).
+func (op *attnGrad) ShareOutput(t *tensor.Dense) { op.outs[0].t = t }
+
+// ShareScratch makes op use other's working buffers (another attention
+// gradient of the same machine, which runs one op at a time).
+func (op *attnGrad) ShareScratch(other G.Op) bool {
+	o, ok := other.(*attnGrad)
+	if ok {
+		op.scratch = o.scratch
+	}
+	return ok
 }
 
 func (op *attnGrad) Arity() int { return op.fwd.Arity() + 1 }
@@ -84,7 +106,7 @@ func attnBackward[T Float](op *attnGrad, in []G.Value) {
 		gate := slice[T](in[f.gateIdx()])
 		ctx := slice[T](f.ctx.t)
 		dg := slice[T](op.outs[f.nIn].get(dt, n, c.H))
-		dctx = slice[T](op.dctx.get(dt, n, hd))
+		dctx = slice[T](op.scratch.dctx.get(dt, n, hd))
 		parallel.For(n, 64, func(lo, hi int) {
 			for r := lo; r < hi; r++ {
 				for h := 0; h < c.H; h++ {
@@ -101,10 +123,10 @@ func attnBackward[T Float](op *attnGrad, in []G.Value) {
 		})
 	}
 
-	dq := slice[T](op.dq.get(dt, c.B, c.H, c.T, c.S))
-	dk := slice[T](op.dk.zeroed(dt, c.B, c.KVH, c.T, c.S))
-	dv := slice[T](op.dv.zeroed(dt, c.B, c.KVH, c.T, c.S))
-	dpAll := slice[T](op.dp.get(dt, c.B, c.H, c.T, c.T))
+	dq := slice[T](op.scratch.dq.get(dt, c.B, c.H, c.T, c.S))
+	dk := slice[T](op.scratch.dk.zeroed(dt, c.B, c.KVH, c.T, c.S))
+	dv := slice[T](op.scratch.dv.zeroed(dt, c.B, c.KVH, c.T, c.S))
+	dpAll := slice[T](op.scratch.dp.get(dt, c.B, c.H, c.T, c.T))
 	scale := T(1 / math.Sqrt(float64(c.S)))
 	group := c.H / c.KVH
 	// Work is split by key/value head so that the heads sharing one (GQA)

@@ -212,6 +212,13 @@ func (op *biasActGrad) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 func (op *biasActGrad) output(i int) G.Value { return op.outs[i].t }
 
+// Transient: dx is consumed by the gradients of the op below within the
+// run (db and dgate, read after it, have buffers of their own).
+func (op *biasActGrad) Transient() bool { return true }
+
+// ShareOutput makes t the dx buffer.
+func (op *biasActGrad) ShareOutput(t *tensor.Dense) { op.outs[0].t = t }
+
 func (op *biasActGrad) Do(in ...G.Value) (G.Value, error) {
 	s, dt := in[0].Shape(), in[0].Dtype()
 	n, f := s[0], s[1]

@@ -141,6 +141,14 @@ func (op *matMulGrad) Transient() bool { return !op.wrtW }
 // ShareOutput makes t the output buffer.
 func (op *matMulGrad) ShareOutput(t *tensor.Dense) { op.out.t = t }
 
+// A ScratchSharer keeps working buffers that it uses only inside Do: the
+// ops of one machine, which runs one op at a time, may share them.
+type ScratchSharer interface {
+	// ShareScratch makes the op use other's working buffers, when other is
+	// of the same kind, and reports whether it did.
+	ShareScratch(other G.Op) bool
+}
+
 // Owned reports whether op is one of this package's ops (or one built on
 // its framework), which never write into their inputs: unlike gorgonia's
 // own ops, whose machine may compute them in place over an input.
