@@ -73,7 +73,7 @@ func TestDenseSavedDistillZero(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out, errb bytes.Buffer
-	code := run([]string{"train", "--model", filepath.Join(t.TempDir(), "none"), "--train", "d.jsonl", "--config", p}, &out, &errb)
+	code := run([]string{"train", "--model", filepath.Join(t.TempDir(), "none"), "--train", "d.jsonl", "--config", p, "--out-dir", filepath.Join(t.TempDir(), "run")}, &out, &errb)
 	if code != 1 || strings.Contains(errb.String(), "distill") {
 		t.Errorf("exit %d, stderr %q; want a run error not about distill", code, errb.String())
 	}
