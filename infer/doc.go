@@ -1,0 +1,26 @@
+// Package infer is the sparse inference engine: it runs a sparse checkpoint
+// (package checkpoints, format docs/sparse-checkpoint.md) and skips, per
+// token, the attention heads and FFN neuron groups its routers switch off.
+//
+// What lives where:
+//   - engine.go: Engine, built from a checkpoint with New.
+//   - forward.go: Forward, one batched pass with per-token routing, and
+//     Stats, the measured compute (active over dense FLOPs, the cost model
+//     of package loss).
+//   - units.go: the per-unit path (one product per kept unit over the tokens
+//     that use it) and the dense-with-mask fallback, chosen per layer part
+//     by timing both or by a threshold (Engine.DenseAbove).
+//   - decode.go: Session, batch-1 decoding with a key/value cache that a
+//     head fills only when a token reads it.
+//   - heads.go: the language-model and classification heads.
+//   - build.go: Build, a sparse checkpoint assembled from a model and its
+//     routers (used by hardening and by benchmarks).
+//   - bench.go, synthetic.go: CalibrateTau, Bench and random models of any
+//     family for benchmarks (sparsetune bench infer).
+//
+// Every family and layout the nn package loads runs here: GPT-2, BERT and
+// RoBERTa, and the LLaMA layout (llama, mistral, qwen2, qwen3) with its
+// biases, q/k norms, RoPE scaling and head_dim. The fast row kernels are in
+// internal/vec, chosen at run time by CPU feature (SPARSETUNE_KERNELS). The
+// engine is checked against the masked training graph (package nn) to 1e-4.
+package infer
