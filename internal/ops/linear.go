@@ -20,17 +20,10 @@ import (
 // layer fewer this way.
 func MatMulBias(x, w, b *G.Node, transW bool) (*G.Node, error) {
 	xs, ws, bs := x.Shape(), w.Shape(), b.Shape()
-	if len(xs) != 2 || len(ws) != 2 {
-		return nil, shapeErr("MatMulBias", "want 2-D x and W, got x %v and W %v", xs, ws)
+	if err := checkGemm("MatMulBias", xs, ws, transW); err != nil {
+		return nil, err
 	}
-	k, m := ws[0], ws[1]
-	if transW {
-		k, m = ws[1], ws[0]
-	}
-	if xs[1] != k {
-		return nil, shapeErr("MatMulBias", "x %v does not match W %v (transW=%v)", xs, ws, transW)
-	}
-	if len(bs) != 1 || bs[0] != m {
+	if _, _, m := gemmDims(xs, ws, transW); len(bs) != 1 || bs[0] != m {
 		return nil, shapeErr("MatMulBias", "bias %v does not match W %v: want (%d)", bs, ws, m)
 	}
 	return G.ApplyOp(&matMulBias{base: newBase(fmt.Sprintf("MatMulBias(transW=%v)", transW)), transW: transW}, x, w, b)
@@ -46,20 +39,12 @@ func (op *matMulBias) Arity() int         { return 3 }
 func (op *matMulBias) Type() hm.Type      { return fnType(2, 2, 2, 1) }
 func (op *matMulBias) DiffWRT(int) []bool { return []bool{true, true, true} }
 func (op *matMulBias) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	xs, ws := in[0].(tensor.Shape), in[1].(tensor.Shape)
-	if op.transW {
-		return tensor.Shape{xs[0], ws[0]}, nil
-	}
-	return tensor.Shape{xs[0], ws[1]}, nil
+	return gemmShape(in, op.transW), nil
 }
 
 func (op *matMulBias) Do(in ...G.Value) (G.Value, error) {
-	xs, ws := in[0].Shape(), in[1].Shape()
-	n, k := xs[0], xs[1]
-	m := ws[1]
-	if op.transW {
-		m = ws[0]
-	}
+	ws := in[1].Shape()
+	n, k, m := gemmDims(in[0].Shape(), ws, op.transW)
 	out := op.out.get(in[0].Dtype(), n, m)
 	switch in[0].Dtype() {
 	case tensor.Float32:
@@ -81,11 +66,7 @@ func linearDo[T Float](transW bool, n, m, k int, x, w []T, ldw int, b, y []T) {
 // SymDiff: dx and dW as for MatMul (the bias does not change them), and
 // db = Σ_rows dy.
 func (op *matMulBias) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(&matMulGrad{base: newBase("MatMulGradX"), transW: op.transW, wrtW: false}, in[0], in[1], grad)
-	if err != nil {
-		return nil, err
-	}
-	dw, err := G.ApplyOp(&matMulGrad{base: newBase("MatMulGradW"), transW: op.transW, wrtW: true}, in[0], in[1], grad)
+	dx, dw, err := matMulGrads(in[0], in[1], grad, op.transW)
 	if err != nil {
 		return nil, err
 	}

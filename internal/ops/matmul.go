@@ -14,18 +14,46 @@ import (
 // projections this way), or x·Wᵀ when transW is set for an nn.Linear-layout
 // weight W (M, K) (BERT, LLaMA). x is (N, K); the result is (N, M).
 func MatMul(x, w *G.Node, transW bool) (*G.Node, error) {
-	xs, ws := x.Shape(), w.Shape()
-	if len(xs) != 2 || len(ws) != 2 {
-		return nil, shapeErr("MatMul", "want 2-D x and W, got x %v and W %v", xs, ws)
-	}
-	k := ws[0]
-	if transW {
-		k = ws[1]
-	}
-	if xs[1] != k {
-		return nil, shapeErr("MatMul", "x %v does not match W %v (transW=%v)", xs, ws, transW)
+	if err := checkGemm("MatMul", x.Shape(), w.Shape(), transW); err != nil {
+		return nil, err
 	}
 	return G.ApplyOp(&matMul{base: newBase(fmt.Sprintf("MatMul(transW=%v)", transW)), transW: transW}, x, w)
+}
+
+// checkGemm checks that x (N, K) and W ((K, M), or (M, K) with transW)
+// make a product.
+func checkGemm(op string, xs, ws tensor.Shape, transW bool) error {
+	if len(xs) != 2 || len(ws) != 2 {
+		return shapeErr(op, "want 2-D x and W, got x %v and W %v", xs, ws)
+	}
+	if _, k, _ := gemmDims(xs, ws, transW); xs[1] != k {
+		return shapeErr(op, "x %v does not match W %v (transW=%v)", xs, ws, transW)
+	}
+	return nil
+}
+
+// gemmDims returns N, K and M of x (N, K) · W (K, M), or of x · Wᵀ for
+// W (M, K) with transW.
+func gemmDims(xs, ws tensor.Shape, transW bool) (n, k, m int) {
+	if transW {
+		return xs[0], ws[1], ws[0]
+	}
+	return xs[0], ws[0], ws[1]
+}
+
+// gemmShape is the (N, M) shape of MatMul's and MatMulBias's result.
+func gemmShape(in []G.DimSizer, transW bool) tensor.Shape {
+	n, _, m := gemmDims(in[0].(tensor.Shape), in[1].(tensor.Shape), transW)
+	return tensor.Shape{n, m}
+}
+
+// matMulGrads returns dx and dW of x·W (or x·Wᵀ) for the gradient dy.
+func matMulGrads(x, w, dy *G.Node, transW bool) (dx, dw *G.Node, err error) {
+	if dx, err = G.ApplyOp(&matMulGrad{base: newBase("MatMulGradX"), transW: transW, wrtW: false}, x, w, dy); err != nil {
+		return nil, nil, err
+	}
+	dw, err = G.ApplyOp(&matMulGrad{base: newBase("MatMulGradW"), transW: transW, wrtW: true}, x, w, dy)
+	return dx, dw, err
 }
 
 type matMul struct {
@@ -38,20 +66,12 @@ func (op *matMul) Arity() int         { return 2 }
 func (op *matMul) Type() hm.Type      { return fnType(2, 2, 2) }
 func (op *matMul) DiffWRT(int) []bool { return []bool{true, true} }
 func (op *matMul) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	xs, ws := in[0].(tensor.Shape), in[1].(tensor.Shape)
-	if op.transW {
-		return tensor.Shape{xs[0], ws[0]}, nil
-	}
-	return tensor.Shape{xs[0], ws[1]}, nil
+	return gemmShape(in, op.transW), nil
 }
 
 func (op *matMul) Do(in ...G.Value) (G.Value, error) {
-	xs, ws := in[0].Shape(), in[1].Shape()
-	n, k := xs[0], xs[1]
-	m := ws[1]
-	if op.transW {
-		m = ws[0]
-	}
+	ws := in[1].Shape()
+	n, k, m := gemmDims(in[0].Shape(), ws, op.transW)
 	out := op.out.get(in[0].Dtype(), n, m)
 	switch in[0].Dtype() {
 	case tensor.Float32:
@@ -65,11 +85,7 @@ func (op *matMul) Do(in ...G.Value) (G.Value, error) {
 // SymDiff: for y = x·W, dx = dy·Wᵀ and dW = xᵀ·dy; for y = x·Wᵀ, dx = dy·W
 // and dW = dyᵀ·x. Each is one GEMM, so each gradient is its own op.
 func (op *matMul) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(&matMulGrad{base: newBase("MatMulGradX"), transW: op.transW, wrtW: false}, in[0], in[1], grad)
-	if err != nil {
-		return nil, err
-	}
-	dw, err := G.ApplyOp(&matMulGrad{base: newBase("MatMulGradW"), transW: op.transW, wrtW: true}, in[0], in[1], grad)
+	dx, dw, err := matMulGrads(in[0], in[1], grad, op.transW)
 	if err != nil {
 		return nil, err
 	}
