@@ -35,7 +35,7 @@ type Row struct {
 	Ratio      float64  // fraction of the training data the run trained on (its coreset ratio); 1: all of it
 	Metric     float64  // metric on valid
 	TestMetric *float64 // metric on test, when the runs have test data
-	Compute    float64  // measured hard-mask compute on valid; 1 for the dense point
+	Compute    float64  // measured compute on valid (retrained runs: their summary's compute); 1 for the dense point
 	Tau        float64  // frontier points: the calibrated threshold
 	AdaptSteps int      // frontier points: stage-2 adaptation steps
 	Latency    Latency  // dense and retrained points
@@ -110,7 +110,10 @@ func Load(dir string, measure bool) (*Table, *Plan, error) {
 		if s.Compute != nil {
 			row.Compute = *s.Compute
 		}
-		if s.SparseCompute != nil {
+		switch {
+		case s.TrainCompute != nil && s.Compute != nil: // compute is the sparse checkpoint's
+			row.SparseCompute = *s.Compute
+		case s.SparseCompute != nil: // a summary from before train_compute
 			row.SparseCompute = *s.SparseCompute
 		}
 		if j.Target == 0 && j.Ratio > 0 {

@@ -68,6 +68,7 @@ type Config struct {
 	Router        string  `json:"router"`          // gate kind: "sigmoid" (LTE), "hard-concrete" (L0) or "static" (input-independent baseline)
 	GroupSize     int     `json:"group_size"`      // FFN neurons per routed group (LTE's experts: 32)
 	Tau           float64 `json:"tau"`             // hardening threshold on a gate's on-probability, in (0, 1)
+	BudgetTol     float64 `json:"budget_tol"`      // an evaluation competes for best only when its measured compute is within this of target
 	Stage2Steps   int     `json:"stage2_steps"`    // final steps with hard masks and frozen routers; 0: a third of steps
 	TargetWarmup  int     `json:"target_warmup"`   // steps over which the target ramps from 1 down to target; 0: half of stage 1
 	LambdaLR      float64 `json:"lambda_lr"`       // ascent rate of the Lagrange multipliers λ1, λ2
@@ -137,7 +138,7 @@ func DefaultConfig() Config {
 		LR: 3e-4, MinLRRatio: 0.1, Warmup: 30, Schedule: "cosine", // the nanoGPT fine-tuning recipe
 		WeightDecay: 0.01, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1,
 		EvalEvery: 100, SaveEvery: 100, LogEvery: 10, Seed: 1,
-		Router: "sigmoid", GroupSize: 32, Tau: 0.5, LambdaLR: 0.5, SepWeight: 0.1, DistillTemp: 2,
+		Router: "sigmoid", GroupSize: 32, Tau: 0.5, BudgetTol: 0.02, LambdaLR: 0.5, SepWeight: 0.1, DistillTemp: 2,
 		Distill:      -1,    // distil from the dense model when only the routers train (DistillWeight)
 		Trainable:    "all", // full fine-tuning; "routers" freezes the base weights
 		CoresetScore: "aum", CoresetBeta: -1,
@@ -242,6 +243,8 @@ func (c *Config) Validate() error {
 		return settingf("target", "must be in (0, 1] (a fraction of the dense compute; 0 trains densely), got %g", c.Target)
 	case c.Target > 0 && !(c.Tau > 0 && c.Tau < 1):
 		return settingf("tau", "must be in (0, 1), got %g", c.Tau)
+	case c.Target > 0 && !(c.BudgetTol > 0 && c.BudgetTol < 1):
+		return settingf("budget_tol", "must be in (0, 1), got %g", c.BudgetTol)
 	case c.Target > 0 && c.GroupSize <= 0:
 		return settingf("group_size", "must be positive, got %d", c.GroupSize)
 	case c.Target > 0 && c.Router != "sigmoid" && c.Router != "hard-concrete" && c.Router != "static":

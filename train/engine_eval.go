@@ -3,6 +3,7 @@ package train
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"path/filepath"
 
@@ -30,10 +31,22 @@ func EvaluateSparse(c EvalConfig) (*EvalResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	split := ds.Valid
-	if len(split.Seqs) == 0 {
+	if len(ds.Valid.Seqs) == 0 {
 		return nil, fmt.Errorf("%s: nothing to evaluate", c.Data)
 	}
+	r, err := engineEvaluate(e, mc, ds.Valid, c.Batch)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c.Data, err)
+	}
+	r.Model, r.Data = c.Model, c.Data
+	return r, nil
+}
+
+// engineEvaluate computes the task metric of engine e (a model of config
+// mc) on split, batch sequences at a time, and the compute it measured
+// there (the engine's statistics are reset first).
+func engineEvaluate(e *infer.Engine, mc *nn.Config, split *data.Split, batch int) (*EvalResult, error) {
+	e.ResetStats()
 	k := len(mc.Labels)
 	conf := make([][]int, k)
 	for i := range conf {
@@ -41,11 +54,11 @@ func EvaluateSparse(c EvalConfig) (*EvalResult, error) {
 	}
 	var nll float64
 	count := 0
-	for lo := 0; lo < len(split.Seqs); lo += c.Batch {
-		seqs := split.Seqs[lo:min(lo+c.Batch, len(split.Seqs))]
+	for lo := 0; lo < len(split.Seqs); lo += batch {
+		seqs := split.Seqs[lo:min(lo+batch, len(split.Seqs))]
 		h, off, err := e.Forward(seqs, nil)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", c.Data, err)
+			return nil, err
 		}
 		if mc.Task == nn.CausalLM {
 			logits := e.LMLogits(h, nil)
@@ -74,9 +87,9 @@ func EvaluateSparse(c EvalConfig) (*EvalResult, error) {
 		}
 	}
 	if count == 0 {
-		return nil, fmt.Errorf("%s: nothing to evaluate", c.Data)
+		return nil, fmt.Errorf("the %s split has nothing to evaluate", split.Name)
 	}
-	r := &EvalResult{Model: c.Model, Data: c.Data, MetricName: metricName(mc.Task == nn.CausalLM), Loss: nll / float64(count), Count: count}
+	r := &EvalResult{MetricName: metricName(mc.Task == nn.CausalLM), Loss: nll / float64(count), Count: count}
 	if mc.Task == nn.CausalLM {
 		r.Metric = math.Exp(r.Loss)
 	} else {
@@ -126,4 +139,34 @@ func ValidSequences(sparseDir string, n int) ([][]int, error) {
 	}
 	seqs := ds.Valid.Seqs
 	return seqs[:min(n, len(seqs))], nil
+}
+
+// evaluateDelivered measures what a sparse run delivers, its sparse
+// checkpoint sum.SparseCheckpoint, with the engine on the run's valid and
+// test splits, and fills the summary's metric, test_metric, compute and
+// test_compute with it (sparse_compute repeats compute).
+func evaluateDelivered(cfg *Config, ds *data.Dataset, sum *Summary, log io.Writer) error {
+	sp, err := checkpoints.ReadSparse(sum.SparseCheckpoint)
+	if err != nil {
+		return err
+	}
+	e, err := infer.New(sp)
+	if err != nil {
+		return err
+	}
+	r, err := engineEvaluate(e, sp.Config, ds.Valid, cfg.Batch)
+	if err != nil {
+		return fmt.Errorf("sparse checkpoint %s: %w", sum.SparseCheckpoint, err)
+	}
+	fmt.Fprintf(log, "sparse valid | %s %.4f | compute %.4f | %d evaluated\n", r.MetricName, r.Metric, *r.Compute, r.Count)
+	sum.Metric, sum.Compute, sum.SparseCompute = r.Metric, r.Compute, r.Compute
+	if ds.Test == nil {
+		return nil
+	}
+	if r, err = engineEvaluate(e, sp.Config, ds.Test, cfg.Batch); err != nil {
+		return fmt.Errorf("sparse checkpoint %s: %w", sum.SparseCheckpoint, err)
+	}
+	fmt.Fprintf(log, "sparse test  | %s %.4f | compute %.4f | %d evaluated\n", r.MetricName, r.Metric, *r.Compute, r.Count)
+	sum.TestMetric, sum.TestCompute = &r.Metric, r.Compute
+	return nil
 }

@@ -49,9 +49,9 @@ func TestFrontierReloadsTheRunExactly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Main() != sum.Metric || m.Compute != *sum.Compute {
+	if m.Main() != *sum.TrainMetric || m.Compute != *sum.TrainCompute { // the training graph's figures
 		t.Fatalf("reloaded at τ %.4f: %s %.6f compute %.6f; the run measured %.6f and %.6f",
-			curve.SourceTau, sum.MetricName, m.Main(), m.Compute, sum.Metric, *sum.Compute)
+			curve.SourceTau, sum.MetricName, m.Main(), m.Compute, *sum.TrainMetric, *sum.TrainCompute)
 	}
 }
 

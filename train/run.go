@@ -13,24 +13,41 @@ import (
 )
 
 // Summary is the last line a run prints: what scripts and sweeps consume.
+// A sparse run's metric, test_metric, compute and test_compute are those
+// of what it delivers, the sparse checkpoint, measured by the inference
+// engine on the valid and test splits; the training graph's figures for
+// the best checkpoint (hard masks, before hardening) stay under the train_
+// keys. A dense run has no train_ keys: its metric is the best checkpoint's.
 type Summary struct {
-	RunDir     string   `json:"run_dir"`
-	Checkpoint string   `json:"checkpoint"`  // the best checkpoint (by the validation metric)
-	MetricName string   `json:"metric_name"` // "accuracy" (classification) or "perplexity" (causal LM)
-	Metric     float64  `json:"metric"`      // best validation value of MetricName
-	TestMetric *float64 `json:"test_metric,omitempty"`
-	Steps      int      `json:"steps"`
-	WallS      float64  `json:"wall_s"`
-	TokensPerS float64  `json:"tokens_per_s"`
-	Target     *float64 `json:"target,omitempty"`  // sparse runs: the compute target
-	Compute    *float64 `json:"compute,omitempty"` // sparse runs: measured hard-mask compute on valid at the best checkpoint
+	RunDir      string   `json:"run_dir"`
+	Checkpoint  string   `json:"checkpoint"`  // the best checkpoint (by the validation metric, among on-budget evaluations when sparse)
+	MetricName  string   `json:"metric_name"` // "accuracy" (classification) or "perplexity" (causal LM)
+	Metric      float64  `json:"metric"`      // MetricName on valid: the best checkpoint's (dense) or the sparse checkpoint's (sparse)
+	TestMetric  *float64 `json:"test_metric,omitempty"`
+	Steps       int      `json:"steps"`
+	WallS       float64  `json:"wall_s"`
+	TokensPerS  float64  `json:"tokens_per_s"`
+	Target      *float64 `json:"target,omitempty"`       // sparse runs: the compute target
+	Compute     *float64 `json:"compute,omitempty"`      // sparse runs: the sparse checkpoint's compute measured by the engine on valid
+	TestCompute *float64 `json:"test_compute,omitempty"` // and on test
 	// Sparse runs end by hardening the best checkpoint into a sparse
-	// checkpoint for the engine; its compute measured by the engine on valid.
+	// checkpoint for the engine. SparseCompute repeats Compute under its
+	// older name, for readers of that key; it will be removed.
 	SparseCheckpoint string   `json:"sparse_checkpoint,omitempty"`
 	SparseCompute    *float64 `json:"sparse_compute,omitempty"`
-	DenseMetric      *float64 `json:"dense_metric,omitempty"`      // dense_reference's MetricName on valid
-	DenseTest        *float64 `json:"dense_test_metric,omitempty"` // and on test
-	StoppedEarly     bool     `json:"stopped_early,omitempty"`
+	// The best checkpoint in the training graph (sparse runs): its
+	// validation metric and measured hard-mask compute at its evaluation,
+	// and its test metric.
+	TrainMetric     *float64 `json:"train_metric,omitempty"`
+	TrainCompute    *float64 `json:"train_compute,omitempty"`
+	TrainTestMetric *float64 `json:"train_test_metric,omitempty"`
+	DenseMetric     *float64 `json:"dense_metric,omitempty"`      // dense_reference's MetricName on valid
+	DenseTest       *float64 `json:"dense_test_metric,omitempty"` // and on test
+	StoppedEarly    bool     `json:"stopped_early,omitempty"`
+	// BudgetMet (sparse runs): whether the best checkpoint's measured
+	// compute is within budget_tol of the target; false when no
+	// evaluation was, and the checkpoint closest to the target was kept.
+	BudgetMet *bool `json:"budget_met,omitempty"`
 }
 
 // State is the trainer's position, saved in every checkpoint so that a
@@ -127,6 +144,7 @@ func Run(cfg Config, log io.Writer) (*Summary, error) {
 	defer metrics.Close()
 	saver := &saver{cfg: &cfg, model: model, opt: opt, tr: tr, sp: sp, st: st}
 	lower := model.Config.Task == nn.CausalLM // perplexity: lower is better
+	bud := newBudget(&cfg)                    // which sparse evaluations compete for best (budget.go)
 	bar := newProgress(cfg.Steps, log)
 	stoppedEarly := false
 	stepTokens := int64(cfg.Batch * T * cfg.GradAccum)
@@ -211,7 +229,7 @@ func Run(cfg Config, log io.Writer) (*Summary, error) {
 			fmt.Fprintf(log, "eval  %6d        | %s\n", st.Step, m)
 			metrics.write(m.record(st.Step, "valid"))
 			eligible := sp == nil || tr.stage == 2
-			if eligible && (st.BestStep < 0 || better(m.Main(), st.BestMetric, lower)) {
+			if eligible && bud.improves(m.Main(), m.Compute, st, lower) {
 				st.BestMetric, st.BestStep, st.EvalsSinceBest, st.BestCompute = m.Main(), st.Step, 0, m.Compute
 				if _, err := saver.save("best"); err != nil {
 					return nil, err
@@ -242,7 +260,13 @@ func Run(cfg Config, log io.Writer) (*Summary, error) {
 	sum := &Summary{RunDir: cfg.OutDir, Checkpoint: filepath.Join(cfg.OutDir, "best"), MetricName: metricName(lower),
 		Metric: st.BestMetric, Steps: st.Step, StoppedEarly: stoppedEarly}
 	if sp != nil {
-		sum.Target, sum.Compute = &cfg.Target, &st.BestCompute
+		met := bud.met(st.BestCompute)
+		sum.Target, sum.BudgetMet = &cfg.Target, &met
+		sum.TrainMetric, sum.TrainCompute = &st.BestMetric, &st.BestCompute
+		if !met {
+			fmt.Fprintf(log, "budget not met: no evaluation's compute was within %g of target %.2f; best is the closest, step %d at compute %.4f\n",
+				cfg.BudgetTol, cfg.Target, st.BestStep, st.BestCompute)
+		}
 	}
 	if ds.Test != nil {
 		if err := loadCheckpointWeights(sum.Checkpoint, model, sp); err != nil {
@@ -255,7 +279,11 @@ func Run(cfg Config, log io.Writer) (*Summary, error) {
 		fmt.Fprintf(log, "test  (best, step %d) | %s\n", st.BestStep, m)
 		metrics.write(m.record(st.BestStep, "test"))
 		v := m.Main()
-		sum.TestMetric = &v
+		if sp != nil {
+			sum.TrainTestMetric = &v
+		} else {
+			sum.TestMetric = &v
+		}
 	}
 	// Harden the best checkpoint into the engine's sparse checkpoint.
 	if sp != nil {
@@ -266,7 +294,10 @@ func Run(cfg Config, log io.Writer) (*Summary, error) {
 		if err != nil {
 			return nil, err
 		}
-		sum.SparseCheckpoint, sum.SparseCompute = hr.SparseCheckpoint, &hr.HeldOutCompute
+		sum.SparseCheckpoint = hr.SparseCheckpoint
+		if err := evaluateDelivered(&cfg, ds, sum, log); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.DenseRef != "" {
 		if err := evaluateDenseRef(&cfg, ds, tok, sum, log); err != nil {

@@ -56,6 +56,7 @@ func trainFlags(fs *pflag.FlagSet, fc *train.Config) {
 		"router":          "gate kind: sigmoid (LTE), hard-concrete (L0) or static (input-independent baseline)",
 		"group_size":      "FFN neurons per routed group",
 		"tau":             "hardening threshold on a gate's on-probability",
+		"budget_tol":      "an evaluation competes for the best checkpoint only when its measured compute is within this of --target",
 		"stage2_steps":    "final steps with hard masks and frozen routers (0: a third of --steps)",
 		"target_warmup":   "steps over which the target ramps from 1 down to --target (0: half of stage 1)",
 		"lambda_lr":       "ascent rate of the Lagrange multipliers",
