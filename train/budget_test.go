@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -168,5 +169,23 @@ func TestSparseBudgetNotMet(t *testing.T) {
 	if math.Abs(*sum.TrainCompute-c.Target) != dist {
 		t.Errorf("best checkpoint's compute %.6f is %.6f from the target; the closest stage-2 evaluation (step %d) is %.6f from it",
 			*sum.TrainCompute, math.Abs(*sum.TrainCompute-c.Target), closest, dist)
+	}
+}
+
+// TestResumeKeepsBudgetTol: budget_tol decides which checkpoint is best,
+// so a resumed run may not change it; a run saved before the key reads as
+// the default.
+func TestResumeKeepsBudgetTol(t *testing.T) {
+	saved := resumeBase()
+	saved.Target = 0.5
+	cfg := saved
+	cfg.Resume, cfg.BudgetTol = true, 0.05
+	err := checkResumeConfig(&cfg, savedCheckpoint(t, saved), 6, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "budget_tol 0.02 -> 0.05") {
+		t.Fatalf("resume with another budget_tol: %v", err)
+	}
+	cfg.BudgetTol = saved.BudgetTol
+	if err := checkResumeConfig(&cfg, savedCheckpoint(t, saved, "budget_tol"), 6, io.Discard); err != nil {
+		t.Fatalf("resume of a run saved without budget_tol: %v", err)
 	}
 }

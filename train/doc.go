@@ -21,7 +21,12 @@
 // λ1(ĉ−t) + λ2(ĉ−t)² (package loss), the target t ramping from 1 to the goal
 // and λ rising by explicit gradient ascent; stage 2 hardens the gates into
 // masks (package router), freezes the routers and fine-tunes the model to
-// adapt. Evaluations then measure the compute the masks actually spend.
+// adapt. Evaluations then measure the compute the masks actually spend;
+// only stage-2 evaluations within budget_tol of the target compete for the
+// best checkpoint (when none is, the closest is kept and the summary says
+// budget_met false). The run ends by hardening the best checkpoint into a
+// sparse checkpoint, whose metric and compute, measured by the inference
+// engine on valid and test, are the summary's (budget.go, engine_eval.go).
 // With Config.Trainable "routers" only the routers and a new task head
 // learn: the base weights are frozen (nn.Param.Frozen: no gradients, no
 // optimizer state), and distillation from the dense model, which shares the
