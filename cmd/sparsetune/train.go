@@ -166,7 +166,11 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return settingErr(err, fs, *configFile)
 	}
-	fmt.Fprintf(stderr, "done: %d steps in %.1f s; best %s %.4f; checkpoint %s (blas: %s)\n", sum.Steps, sum.WallS, sum.MetricName, sum.Metric, sum.Checkpoint, blas.Backend())
+	if sum.SparseCheckpoint != "" && sum.Compute != nil { // the figures of what is delivered: the sparse checkpoint, on the engine
+		fmt.Fprintf(stderr, "done: %d steps in %.1f s; sparse checkpoint %s: valid %s %.4f at compute %.3f (blas: %s)\n", sum.Steps, sum.WallS, sum.SparseCheckpoint, sum.MetricName, sum.Metric, *sum.Compute, blas.Backend())
+	} else {
+		fmt.Fprintf(stderr, "done: %d steps in %.1f s; best %s %.4f; checkpoint %s (blas: %s)\n", sum.Steps, sum.WallS, sum.MetricName, sum.Metric, sum.Checkpoint, blas.Backend())
+	}
 	return printJSON(stdout, sum)
 }
 
