@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/sparsetune/sparsetune/internal/atomicfile"
 )
 
 // Suffixes of a target's sibling names (see the package documentation).
@@ -55,7 +57,7 @@ func Replace(dir string, fill func(tmp string) error) (err error) {
 	if err := os.Rename(tmp, next); err != nil {
 		return err
 	}
-	if err := syncDir(parent); err != nil {
+	if err := atomicfile.Sync(parent); err != nil {
 		os.RemoveAll(next)
 		return err
 	}
@@ -76,7 +78,7 @@ func Replace(dir string, fill func(tmp string) error) (err error) {
 		os.RemoveAll(next)
 		return err
 	}
-	if err := syncDir(parent); err != nil {
+	if err := atomicfile.Sync(parent); err != nil {
 		return fmt.Errorf("%s: replaced, but syncing %s failed, so the new directory may not survive a crash: %w", dir, parent, err)
 	}
 	crashPoint("swapped")
@@ -104,7 +106,7 @@ func Remove(dir string) error {
 		}
 		return err
 	}
-	if err := syncDir(parent); err != nil {
+	if err := atomicfile.Sync(parent); err != nil {
 		return err
 	}
 	crashPoint("doomed")
@@ -137,7 +139,7 @@ func Heal(dir string) error {
 			}
 			return fmt.Errorf("%s is missing and restoring it from %s failed: %w", dir, filepath.Base(c), err)
 		}
-		return syncDir(parent)
+		return atomicfile.Sync(parent)
 	}
 	return nil
 }
@@ -262,7 +264,7 @@ func syncTree(root string) error {
 		case d.IsDir():
 			dirs = append(dirs, p)
 		case d.Type().IsRegular():
-			return syncPath(p)
+			return atomicfile.Sync(p)
 		}
 		return nil
 	})
@@ -270,24 +272,9 @@ func syncTree(root string) error {
 		return err
 	}
 	for i := len(dirs) - 1; i >= 0; i-- {
-		if err := syncDir(dirs[i]); err != nil {
+		if err := atomicfile.Sync(dirs[i]); err != nil {
 			return err
 		}
 	}
 	return nil
 }
-
-func syncPath(p string) error {
-	f, err := os.Open(p)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// syncDir fsyncs a directory so that renames inside it are durable.
-func syncDir(dir string) error { return syncPath(dir) }

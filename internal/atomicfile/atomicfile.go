@@ -85,7 +85,7 @@ func writeMode(path string, perm os.FileMode, write func(w io.Writer) error) (er
 		return fmt.Errorf("atomicfile: write %s: %w", path, err)
 	}
 	committed = true
-	if err := syncDir(dir); err != nil {
+	if err := Sync(dir); err != nil {
 		return fmt.Errorf("atomicfile: write %s: replaced, but syncing directory %s failed, so the new file may not survive a crash: %w", path, dir, err)
 	}
 	return nil
@@ -113,14 +113,15 @@ func createTemp(dir, base string, perm os.FileMode) (*os.File, error) {
 	return nil, fmt.Errorf("could not create a unique temporary file in %s after %d tries", dir, createTries)
 }
 
-// syncDir fsyncs a directory so that a rename inside it is durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
+// Sync fsyncs the file or directory at path: a directory so that a rename
+// inside it is durable.
+func Sync(path string) error {
+	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	return err
