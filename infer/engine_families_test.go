@@ -2,7 +2,6 @@ package infer
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
@@ -96,19 +95,7 @@ func TestEngineMatchesMaskedGraphLlamaStyle(t *testing.T) {
 			}
 			one := seqs[:1]
 			want = engineLogits(t, e, one)
-			s, err := e.NewSession(len(one[0]))
-			if err != nil {
-				t.Fatal(err)
-			}
-			worst := 0.0
-			for i, id := range one[0] {
-				got, err := s.Step(id)
-				if err != nil {
-					t.Fatal(err)
-				}
-				worst = math.Max(worst, maxAbsDiff(got, want[i*c.Vocab:(i+1)*c.Vocab]))
-			}
-			if worst > 1e-4 {
+			if worst, _ := decodeDiff(t, e, one[0], want); worst > 1e-4 {
 				t.Fatalf("decoding differs from the forward pass by %.3g", worst)
 			}
 		})
@@ -286,17 +273,7 @@ func TestEngineRoPEPastMaxPositions(t *testing.T) {
 	if d := maxAbsDiff(engineLogits(t, e, seqs), want); d > 1e-4 {
 		t.Fatalf("max |engine − masked graph| = %.3g", d)
 	}
-	s, err := e.NewSession(len(seqs[0]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, id := range seqs[0] {
-		got, err := s.Step(id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d := maxAbsDiff(got, want[i*c.Vocab:(i+1)*c.Vocab]); d > 1e-4 {
-			t.Fatalf("step %d: decoding differs by %.3g", i, d)
-		}
+	if d, _ := decodeDiff(t, e, seqs[0], want); d > 1e-4 {
+		t.Fatalf("decoding differs from the masked graph by %.3g", d)
 	}
 }

@@ -160,6 +160,26 @@ func engineLogits(t testing.TB, e *Engine, seqs [][]int) []float32 {
 	return e.LMLogits(h, nil)
 }
 
+// decodeDiff decodes seq token by token and returns the largest difference
+// between each step's logits and want's row for that position (len(seq), V),
+// and the session, now full.
+func decodeDiff(t testing.TB, e *Engine, seq []int, want []float32) (float64, *Session) {
+	t.Helper()
+	s, err := e.NewSession(len(seq))
+	if err != nil {
+		t.Fatal(err)
+	}
+	V, worst := e.Config.Vocab, 0.0
+	for i, id := range seq {
+		got, err := s.Step(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		worst = math.Max(worst, maxAbsDiff(got, want[i*V:(i+1)*V]))
+	}
+	return worst, s
+}
+
 func maxAbsDiff(a, b []float32) float64 {
 	d := 0.0
 	for i := range a {
@@ -239,18 +259,7 @@ func TestSessionMatchesForward(t *testing.T) {
 		for _, dense := range []bool{false, true} {
 			e.Dense = dense
 			want := engineLogits(t, e, seqs)
-			s, err := e.NewSession(len(seqs[0]))
-			if err != nil {
-				t.Fatal(err)
-			}
-			worst := 0.0
-			for i, id := range seqs[0] {
-				got, err := s.Step(id)
-				if err != nil {
-					t.Fatal(err)
-				}
-				worst = math.Max(worst, maxAbsDiff(got, want[i*c.Vocab:(i+1)*c.Vocab]))
-			}
+			worst, s := decodeDiff(t, e, seqs[0], want)
 			if worst > 1e-4 {
 				t.Fatalf("%s dense=%v: decoding differs from the forward pass by %.3g", f, dense, worst)
 			}
