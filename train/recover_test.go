@@ -1,7 +1,6 @@
 package train
 
 import (
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,19 +14,7 @@ import (
 // its replacement. The resumed run must continue exactly and leave none of
 // it behind.
 func TestResumeRecoversKilledRunDir(t *testing.T) {
-	dir := t.TempDir()
-	model, data := byteLevelModelDir(t, true), writeTopicData(t, dir, 40)
-	full := tinyRun(t, model, data, filepath.Join(dir, "full"))
-	full.Task = "classification"
-	if _, err := Run(full, &strings.Builder{}); err != nil {
-		t.Fatal(err)
-	}
-	cut := full
-	cut.OutDir = filepath.Join(dir, "cut")
-	cut.stopAfter = 7
-	if _, err := Run(cut, &strings.Builder{}); err != nil {
-		t.Fatal(err)
-	}
+	full, cut := fullAndCut(t, t.TempDir())
 	run := cut.OutDir
 	mk := func(name string) {
 		if err := os.MkdirAll(filepath.Join(run, name), 0o755); err != nil {
@@ -42,16 +29,7 @@ func TestResumeRecoversKilledRunDir(t *testing.T) {
 	if err := os.Rename(filepath.Join(run, "best"), filepath.Join(run, ".best.old")); err != nil {
 		t.Fatal(err)
 	}
-	cut.stopAfter, cut.Resume = 0, true
-	if _, err := Run(cut, &strings.Builder{}); err != nil {
-		t.Fatal(err)
-	}
-	a, b := readLosses(t, full.OutDir), readLosses(t, run)
-	for s := 1; s <= full.Steps; s++ {
-		if math.Abs(a[s]-b[s]) > 1e-5 || a[s] == 0 {
-			t.Errorf("step %d: resumed loss %.7f, uninterrupted %.7f", s, b[s], a[s])
-		}
-	}
+	resumeMatches(t, full, cut)
 	entries, err := os.ReadDir(run)
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +48,7 @@ func TestResumeRecoversKilledRunDir(t *testing.T) {
 	if err := os.Rename(best, filepath.Join(run, ".best.new")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Evaluate(EvalConfig{Model: best, Data: data, Batch: 4, CacheDir: cut.CacheDir}); err != nil {
+	if _, err := Evaluate(EvalConfig{Model: best, Data: full.Train, Batch: 4, CacheDir: cut.CacheDir}); err != nil {
 		t.Fatalf("eval of a half-swapped best: %v", err)
 	}
 }

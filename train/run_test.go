@@ -87,28 +87,9 @@ func TestOverfitOneBatch(t *testing.T) {
 // stopped.
 func TestResumeContinuesExactly(t *testing.T) {
 	dir := t.TempDir()
-	model, data := byteLevelModelDir(t, true), writeTopicData(t, dir, 40)
-	full := tinyRun(t, model, data, filepath.Join(dir, "full"))
-	full.Task = "classification"
-	if _, err := Run(full, &strings.Builder{}); err != nil {
-		t.Fatal(err)
-	}
-	cut := full
-	cut.OutDir = filepath.Join(dir, "cut")
-	cut.stopAfter = 7
-	if _, err := Run(cut, &strings.Builder{}); err != nil {
-		t.Fatal(err)
-	}
-	cut.stopAfter, cut.Resume = 0, true
-	if _, err := Run(cut, &strings.Builder{}); err != nil {
-		t.Fatal(err)
-	}
-	a, b := readLosses(t, full.OutDir), readLosses(t, cut.OutDir)
-	for s := 1; s <= full.Steps; s++ {
-		if math.Abs(a[s]-b[s]) > 1e-5 || a[s] == 0 {
-			t.Errorf("step %d: resumed loss %.7f, uninterrupted %.7f", s, b[s], a[s])
-		}
-	}
+	full, cut := fullAndCut(t, dir)
+	resumeMatches(t, full, cut)
+	a := readLosses(t, full.OutDir)
 	// Same seed, same result.
 	again := full
 	again.OutDir = filepath.Join(dir, "again")
@@ -179,5 +160,40 @@ func TestUnwritableOutDir(t *testing.T) {
 	_, err := Run(c, &strings.Builder{})
 	if err == nil || !strings.Contains(err.Error(), "out_dir") {
 		t.Fatalf("want an out_dir error, got %v", err)
+	}
+}
+
+// fullAndCut runs a classification run under dir to its end ("full") and
+// a copy of it stopped after step 7 ("cut", latest checkpoint step 6).
+func fullAndCut(t *testing.T, dir string) (full, cut Config) {
+	t.Helper()
+	model, data := byteLevelModelDir(t, true), writeTopicData(t, dir, 40)
+	full = tinyRun(t, model, data, filepath.Join(dir, "full"))
+	full.Task = "classification"
+	if _, err := Run(full, &strings.Builder{}); err != nil {
+		t.Fatal(err)
+	}
+	cut = full
+	cut.OutDir = filepath.Join(dir, "cut")
+	cut.stopAfter = 7
+	if _, err := Run(cut, &strings.Builder{}); err != nil {
+		t.Fatal(err)
+	}
+	return full, cut
+}
+
+// resumeMatches resumes cut and requires every step's loss to equal the
+// uninterrupted full run's.
+func resumeMatches(t *testing.T, full, cut Config) {
+	t.Helper()
+	cut.stopAfter, cut.Resume = 0, true
+	if _, err := Run(cut, &strings.Builder{}); err != nil {
+		t.Fatal(err)
+	}
+	a, b := readLosses(t, full.OutDir), readLosses(t, cut.OutDir)
+	for s := 1; s <= full.Steps; s++ {
+		if math.Abs(a[s]-b[s]) > 1e-5 || a[s] == 0 {
+			t.Errorf("step %d: resumed loss %.7f, uninterrupted %.7f", s, b[s], a[s])
+		}
 	}
 }
