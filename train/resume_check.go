@@ -100,6 +100,9 @@ func configChanges(saved, cfg *Config) []configChange {
 		if pathKeys[key] {
 			old, now = rebase(old.(string), saved.OutDir, cfg.OutDir), cleanPath(now.(string))
 		}
+		if pathKeys[key] && samePath(old.(string), now.(string)) {
+			continue
+		}
 		if !reflect.DeepEqual(old, now) {
 			out = append(out, configChange{key, formatValue(old), formatValue(now)})
 		}
@@ -118,6 +121,24 @@ func rebase(p, from, to string) string {
 		return filepath.Join(filepath.Clean(to), rel)
 	}
 	return p
+}
+
+// samePath reports whether two paths name the same thing: equal once made
+// absolute against the working directory, or the same existing file or
+// directory (a run resumed from another directory, or through a symlink,
+// with relative paths that now read differently).
+func samePath(a, b string) bool {
+	if a == "" || b == "" {
+		return a == b
+	}
+	aa, errA := filepath.Abs(a)
+	bb, errB := filepath.Abs(b)
+	if errA == nil && errB == nil && aa == bb {
+		return true
+	}
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
 }
 
 // cleanPath is filepath.Clean except that "" (unset) stays "".

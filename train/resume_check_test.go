@@ -207,3 +207,28 @@ func TestCoresetRunResumes(t *testing.T) {
 		t.Errorf("resumed to step %d; log:\n%s", sum.Steps, log.String())
 	}
 }
+
+// A resume that names the same files by other paths (relative instead of
+// absolute, through a symlink) changes nothing.
+func TestConfigChangesSamePathOtherSpelling(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "train.txt")
+	if err := os.WriteFile(file, []byte("x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(t.TempDir(), "link.txt")
+	if err := os.Symlink(file, link); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	saved, now := DefaultConfig(), DefaultConfig()
+	saved.Train, saved.Valid = file, file
+	now.Train, now.Valid = "train.txt", link
+	if ch := configChanges(&saved, &now); len(ch) != 0 {
+		t.Fatalf("same files by other paths reported as changes: %v", ch)
+	}
+	now.Valid = filepath.Join(dir, "other.txt")
+	if ch := configChanges(&saved, &now); len(ch) != 1 || ch[0].key != "valid" {
+		t.Fatalf("a different file: got %v, want one change of valid", ch)
+	}
+}
