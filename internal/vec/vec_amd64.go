@@ -32,3 +32,27 @@ func dotRows3AVX512(x0, x1, x2, w *float32, d, k int, o0, o1, o2 *float32)
 
 //go:noescape
 func axpyRows6AVX512(a0, a1, a2, a3, a4, a5, hb, w *float32, d, k int)
+
+//go:noescape
+func dotBF16AVX2(x []float32, w []uint16) float32
+
+//go:noescape
+func axpyBF16AVX2(a float32, w []uint16, y []float32)
+
+//go:noescape
+func dotQ8AVX2(x []float32, q []int8, s []float32) float32
+
+//go:noescape
+func axpyQ8AVX2(a float32, q []int8, s []float32, y []float32)
+
+//go:noescape
+func dotBF16AVX512(x []float32, w []uint16) float32
+
+//go:noescape
+func axpyBF16AVX512(a float32, w []uint16, y []float32)
+
+//go:noescape
+func dotQ8AVX512(x []float32, q []int8, s []float32) float32
+
+//go:noescape
+func axpyQ8AVX512(a float32, q []int8, s []float32, y []float32)
