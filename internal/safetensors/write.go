@@ -18,6 +18,9 @@ type WriteOptions struct {
 	// DType is the dtype for every float tensor: F32 (default, ""), F16,
 	// BF16 or F64. Narrowing rounds to nearest, ties to even.
 	DType string
+	// DTypes overrides DType for the float tensors it names (F32, F16,
+	// BF16 or F64 each), so that one file can mix them.
+	DTypes map[string]string
 	// Metadata is written as the header's __metadata__ (keys sorted).
 	// Hugging Face loaders expect {"format": "pt"}.
 	Metadata map[string]string
@@ -84,7 +87,13 @@ func plan(tensors []*Tensor, opts WriteOptions) (*layout, error) {
 	}
 	seen := make(map[string]bool, len(tensors))
 	for i, t := range tensors {
-		dt, n, err := checkTensor(t, fdt)
+		tdt := fdt
+		if t != nil && opts.DTypes[t.Name] != "" {
+			if tdt, ok = dtypes[opts.DTypes[t.Name]]; !ok || tdt.isInt() {
+				return nil, fmt.Errorf("tensor %q: WriteOptions.DTypes %q is not one of F32, F16, BF16, F64", t.Name, opts.DTypes[t.Name])
+			}
+		}
+		dt, n, err := checkTensor(t, tdt)
 		if err != nil {
 			if t == nil || t.Name == "" {
 				return nil, fmt.Errorf("tensors[%d]: %w", i, err)
