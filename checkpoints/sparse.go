@@ -46,11 +46,19 @@ import (
 // pruning (every kept unit is then dense). A layer whose heads (or groups)
 // are all dense has no head (ffn) router tensors.
 
+// Weight dtypes (version 2). The attention and FFN weight matrices, the
+// token embedding and the LM head may be stored as BF16 or as INT8 with one
+// float32 scale per block of 32 weights along each row (Quantize;
+// quantize.go and docs/sparse-checkpoint.md give the layout); everything
+// else stays float32.
+
 // SparseFormat and SparseVersion identify the manifest. Readers reject other
-// formats and versions newer than theirs.
+// formats and versions newer than theirs. Version 2 added the dtype field
+// and low-precision weights; a checkpoint whose weights are all float32 is
+// written as version 1, which every reader reads.
 const (
 	SparseFormat       = "sparsetune-sparse"
-	SparseVersion      = 1
+	SparseVersion      = 2
 	SparseManifestFile = "sparse.json"
 )
 
@@ -68,6 +76,9 @@ type SparseManifest struct {
 	Shift float64 `json:"shift"`
 
 	Layers []SparseLayer `json:"layers"` // one per transformer layer
+	// DType is how the weight matrices are stored (version 2): F32, BF16
+	// or Int8; absent (version 1) means F32.
+	DType DType `json:"dtype,omitempty"`
 
 	Target      float64         `json:"target"`       // the compute target hardening calibrated for
 	Compute     float64         `json:"compute"`      // measured compute fraction on the calibration set (see loss.Cost)
@@ -107,8 +118,21 @@ type Sparse struct {
 	Tensors  map[string]*SparseTensor
 }
 
-// SparseTensor is one tensor of a Sparse checkpoint.
+// SparseTensor is one tensor of a Sparse checkpoint. Data always holds
+// its values, as float32; a low-precision tensor (DType BF16 or Int8, see
+// Quantize) also holds them in its stored form, from which Data was
+// widened exactly.
 type SparseTensor struct {
 	Shape []int
 	Data  []float32
+	// DType is the stored form: "" or F32 (Data only), BF16 (BF16), Int8
+	// (Q8 and Scales).
+	DType DType
+	BF16  []uint16 // the bfloat16 bits of Data
+	// Q8 holds the int8 weights and Scales the float32 scales of an Int8
+	// tensor: row r of the (rows, cols) tensor, cols its last axis, is
+	// blocks of vec.Q8Block weights with one scale each, Scales
+	// (rows, ⌈cols/32⌉) row-major, Data[i] = Q8[i]·scale of its block.
+	Q8     []int8
+	Scales []float32
 }

@@ -35,9 +35,11 @@ const hashPrefix = "sha256:"
 // and docs/sparse-checkpoint.md), atomically with atomicdir.Replace: an
 // existing dir is replaced only once the new one is complete and fsynced,
 // and a crash leaves the old or the new one. It writes config.json (s.Config), model.safetensors
-// (F32, tensors sorted by name), sparse.json (s.Manifest with Format,
-// Version and ContentHash set; s itself is not modified) and copies the
-// files extra from directory extraFrom (tokenizer files).
+// (tensors sorted by name, each in its DType: F32, BF16, or I8 followed by
+// its F32 scales; see Quantize), sparse.json (s.Manifest with Format,
+// Version and ContentHash set: version 1 when every tensor is F32, else 2
+// with the dtype; s itself is not modified) and copies the files extra
+// from directory extraFrom (tokenizer files).
 //
 // s is checked first as ReadSparse checks a directory: the manifest against
 // the config, every tensor present with the shape SparseShapes gives, no
@@ -52,14 +54,9 @@ func WriteSparse(dir string, s *Sparse, extraFrom string, extra []string) error 
 		return fmt.Errorf("write sparse checkpoint %s: config: %w", dir, err)
 	}
 	return atomicdir.Replace(dir, func(tmp string) error {
-		names := sortedKeys(s.Tensors)
-		ts := make([]*safetensors.Tensor, len(names))
-		for i, n := range names {
-			t := s.Tensors[n]
-			ts[i] = &safetensors.Tensor{Name: n, DType: safetensors.F32, Shape: t.Shape, Data: t.Data}
-		}
+		ts, dtypes := writeTensors(s.Tensors)
 		weights := filepath.Join(tmp, modelWeightsFile)
-		if err := safetensors.Write(weights, ts, safetensors.WriteOptions{Metadata: map[string]string{"format": "pt"}}); err != nil {
+		if err := safetensors.Write(weights, ts, safetensors.WriteOptions{DTypes: dtypes, Metadata: map[string]string{"format": "pt"}}); err != nil {
 			return err
 		}
 		hash, err := fileHash(weights) // of the bytes on disk, as a reader will hash them
@@ -68,6 +65,9 @@ func WriteSparse(dir string, s *Sparse, extraFrom string, extra []string) error 
 		}
 		man := s.Manifest
 		man.Format, man.Version, man.ContentHash = SparseFormat, SparseVersion, hash
+		if man.DType.orF32() == F32 { // readable by every reader
+			man.Version, man.DType = 1, ""
+		}
 		man.Layers = make([]SparseLayer, len(s.Manifest.Layers))
 		for i, l := range s.Manifest.Layers { // write [] rather than null for empty lists
 			man.Layers[i] = SparseLayer{Tau: l.Tau, Heads: nonNil(l.Heads), HeadsDense: nonNil(l.HeadsDense), Groups: nonNil(l.Groups), GroupsDense: nonNil(l.GroupsDense)}
@@ -112,7 +112,9 @@ func copyFiles(dir, from string, files []string) error {
 // SparseVersion; a manifest that does not fit config.json (see
 // SparseShapes); model.safetensors unreadable, not matching ContentHash
 // (corrupt), missing a tensor, holding an extra one or one of the wrong
-// shape; a NaN or infinite value. A dir that a crash left missing in the
+// shape; a NaN or infinite value; a weight matrix not in the manifest's
+// dtype, an I8 tensor without its scales or with scales of the wrong
+// shape or dtype, a negative, NaN or infinite scale. A dir that a crash left missing in the
 // middle of its replacement is first restored (see atomicdir.Heal).
 func ReadSparse(dir string) (*Sparse, error) {
 	if err := atomicdir.Heal(dir); err != nil {
@@ -148,7 +150,7 @@ func ReadSparse(dir string) (*Sparse, error) {
 		return nil, fmt.Errorf("%s: %w", manPath, err)
 	}
 	wPath := filepath.Join(dir, modelWeightsFile)
-	f, err := safetensors.Read(wPath) // its errors name the file
+	f, err := safetensors.ReadOptions{Ints: true}.Read(wPath) // its errors name the file
 	if err != nil {
 		return nil, err
 	}
@@ -159,10 +161,11 @@ func ReadSparse(dir string) (*Sparse, error) {
 	if hash != man.ContentHash {
 		return nil, fmt.Errorf("%s: content hash %s does not match the %s in %s: the weights are corrupt or were changed after the manifest was written", wPath, hash, man.ContentHash, SparseManifestFile)
 	}
-	s := &Sparse{Config: cfg, Manifest: *man, Tensors: make(map[string]*SparseTensor, len(f.Tensors))}
-	for name, t := range f.Tensors {
-		s.Tensors[name] = &SparseTensor{Shape: t.Shape, Data: t.Data}
+	ts, err := readTensors(f, cfg, man.DType, shapes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", wPath, err)
 	}
+	s := &Sparse{Config: cfg, Manifest: *man, Tensors: ts}
 	if err := checkTensors(s.Tensors, shapes); err != nil {
 		return nil, fmt.Errorf("%s: %w", wPath, err)
 	}
@@ -241,6 +244,12 @@ func decodeManifest(b []byte) (*SparseManifest, error) {
 	if _, err := hex.DecodeString(m.ContentHash[len(hashPrefix):]); err != nil {
 		return nil, fmt.Errorf("content_hash %q is not %q and 64 hex digits", m.ContentHash, hashPrefix)
 	}
+	if _, err := ParseDType(string(m.DType.orF32())); err != nil {
+		return nil, err
+	}
+	if m.DType != "" && version < 2 {
+		return nil, fmt.Errorf("dtype %q needs version 2, the manifest says %d", m.DType, version)
+	}
 	return m, nil
 }
 
@@ -281,7 +290,10 @@ func checkSparse(s *Sparse) error {
 	if err != nil {
 		return fmt.Errorf("manifest: %w", err)
 	}
-	return checkTensors(s.Tensors, shapes)
+	if err := checkTensors(s.Tensors, shapes); err != nil {
+		return err
+	}
+	return checkDTypes(s.Config, s.Tensors, s.Manifest.DType)
 }
 
 // checkTensors checks that ts holds exactly the tensors of shapes, each

@@ -52,7 +52,7 @@ func TestSparseRoundTrip(t *testing.T) {
 				t.Errorf("config differs:\n%s\nwant\n%s", gc, wc)
 			}
 			wm := want.Manifest
-			wm.Format, wm.Version, wm.ContentHash = SparseFormat, SparseVersion, got.Manifest.ContentHash
+			wm.Format, wm.Version, wm.ContentHash = SparseFormat, 1, got.Manifest.ContentHash // float32: version 1
 			if !reflect.DeepEqual(got.Manifest, wm) {
 				t.Errorf("manifest differs:\n%+v\nwant\n%+v", got.Manifest, wm)
 			}
@@ -218,7 +218,7 @@ func TestReadSparseRejects(t *testing.T) {
 		{"wrong format", func(t *testing.T, dir string) { editManifest(t, dir, func(m map[string]any) { m["format"] = "onnx" }) }, []string{"sparse.json", `format "onnx"`}},
 		{"version from the future", func(t *testing.T, dir string) {
 			editManifest(t, dir, func(m map[string]any) { m["version"] = 7; m["layers"] = "whatever version 7 means" })
-		}, []string{"sparse.json", "written by a newer sparsetune: version 7 > 1"}},
+		}, []string{"sparse.json", "written by a newer sparsetune: version 7 > 2"}},
 		{"version zero", func(t *testing.T, dir string) { editManifest(t, dir, func(m map[string]any) { m["version"] = 0 }) }, []string{"version 0"}},
 		{"missing key", func(t *testing.T, dir string) {
 			editManifest(t, dir, func(m map[string]any) { delete(m, "group_size") })
