@@ -55,7 +55,7 @@ func ExportHF(s *Sparse, dir, extraFrom string, extra []string) error {
 	}
 	cfg := *s.Config
 	cfg.F = groups * k
-	rules := pruneRules(s.Config, k)
+	rules := PruneRules(s.Config, k)
 	var ts []*safetensors.Tensor
 	for _, p := range cfg.Specs() {
 		src := s.Tensors[p.Name] // present with its SparseShapes shape: checkSparse
@@ -64,15 +64,15 @@ func ExportHF(s *Sparse, dir, extraFrom string, extra []string) error {
 			ts = append(ts, &safetensors.Tensor{Name: p.Name, Shape: p.Shape, Data: src.Data})
 			continue
 		}
-		pos, units := r.kept(m), cfg.H // heads go back to their own slots
-		if r.unit == groupUnits {
+		pos, units := r.Kept(m), cfg.H // heads go back to their own slots
+		if r.Unit == GroupUnits {
 			pos, units = make([]int, len(pos)), groups // groups close up from slot 0
 			for i := range pos {
 				pos[i] = i
 			}
 		}
 		dst := make([]float32, numel(p.Shape))
-		scatterUnits(dst, p.Shape, src.Data, src.Shape, r, pos, units)
+		r.Scatter(dst, p.Shape, src.Data, src.Shape, pos, units)
 		ts = append(ts, &safetensors.Tensor{Name: p.Name, Shape: p.Shape, Data: dst})
 	}
 	cfgJSON, err := cfg.MarshalHF()
@@ -95,26 +95,6 @@ func ExportHF(s *Sparse, dir, extraFrom string, extra []string) error {
 		}
 		return copyFiles(tmp, extraFrom, extra)
 	})
-}
-
-// scatterUnits copies the pruned tensor src into the zeroed dense tensor
-// dst: along r.axis, in each of r.blocks blocks, the i-th unit slice of src
-// (r.width elements) goes to unit slot pos[i] of dst, which has units slots
-// per block. The axes other than r.axis agree.
-func scatterUnits(dst []float32, dstShape []int, src []float32, srcShape []int, r pruneRule, pos []int, units int) {
-	outer, inner := numel(srcShape[:r.axis]), numel(srcShape[r.axis+1:])
-	srcAxis, dstAxis := srcShape[r.axis], dstShape[r.axis]
-	for o := 0; o < outer; o++ {
-		for b := 0; b < r.blocks; b++ {
-			for i, p := range pos {
-				for j := 0; j < r.width; j++ {
-					si := (o*srcAxis + (b*len(pos)+i)*r.width + j) * inner
-					di := (o*dstAxis + (b*units+p)*r.width + j) * inner
-					copy(dst[di:di+inner], src[si:si+inner])
-				}
-			}
-		}
-	}
 }
 
 func numel(shape []int) int {

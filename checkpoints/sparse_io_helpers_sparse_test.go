@@ -72,7 +72,7 @@ func tinyManifest(family string, static bool) SparseManifest {
 }
 
 // prunedAxes is this test's own statement of sparse.go's pruning rules,
-// written independently of pruneRules: for each tensor name suffix of a
+// written independently of PruneRules: for each tensor name suffix of a
 // layer, the axis cut, the number of blocks along it, and whether it is cut
 // by heads or by groups.
 func prunedAxes(c *nn.Config) map[string]struct {

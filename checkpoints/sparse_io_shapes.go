@@ -10,38 +10,43 @@ import (
 	"github.com/sparsetune/sparsetune/router"
 )
 
-// unitKind says which units a pruned axis is made of.
-type unitKind int
+// UnitKind says which units a pruned axis is made of.
+type UnitKind int
 
 const (
-	headUnits  unitKind = iota // attention heads, S columns (or rows) each
-	groupUnits                 // FFN neuron groups, GroupSize neurons each
+	HeadUnits  UnitKind = iota // attention heads, S columns (or rows) each
+	GroupUnits                 // FFN neuron groups, GroupSize neurons each
 )
 
-// pruneRule says how one dense tensor is cut down to a layer's kept units:
-// along axis, which is blocks equal blocks (GPT-2's fused c_attn has three,
-// q|k|v; everything else one) of units of width elements each, only the
+// PruneRule says how one dense tensor is cut down to a layer's kept units:
+// along Axis, which is Blocks equal blocks (GPT-2's fused c_attn has three,
+// q|k|v; everything else one) of units of Width elements each, only the
 // kept units' slices stay, in ascending unit order within each block.
-type pruneRule struct {
-	layer  int
-	unit   unitKind
-	axis   int
-	blocks int
-	width  int
+//
+// PruneRules is the one per-family table of these rules: the reader's shape
+// checks (SparseShapes), ExportHF's scatter back to dense shapes and the
+// hardening's cut (package harden, through Cut) all read it.
+type PruneRule struct {
+	Layer  int      // transformer layer whose manifest entry lists the kept units
+	Unit   UnitKind // heads or FFN groups
+	Axis   int      // the axis that is cut
+	Blocks int      // equal blocks along Axis, each cut the same way
+	Width  int      // elements of one unit along Axis
 }
 
-// pruneRules maps the name of every tensor that pruning cuts to its rule,
-// for model c with FFN groups of k neurons. The layouts are sparse.go's:
-// nn.Linear weights are (out, in), GPT-2's Conv1D weights (in, out).
-func pruneRules(c *nn.Config, k int) map[string]pruneRule {
-	rules := map[string]pruneRule{}
+// PruneRules maps the name of every tensor that pruning cuts to its rule,
+// for model c with FFN groups of k neurons; tensors not in the map are
+// kept whole. The layouts are sparse.go's: nn.Linear weights are
+// (out, in), GPT-2's Conv1D weights (in, out).
+func PruneRules(c *nn.Config, k int) map[string]PruneRule {
+	rules := map[string]PruneRule{}
 	S := c.S()
 	for l := 0; l < c.L; l++ {
 		head := func(name string, axis, blocks int) {
-			rules[name] = pruneRule{layer: l, unit: headUnits, axis: axis, blocks: blocks, width: S}
+			rules[name] = PruneRule{Layer: l, Unit: HeadUnits, Axis: axis, Blocks: blocks, Width: S}
 		}
 		group := func(name string, axis int) {
-			rules[name] = pruneRule{layer: l, unit: groupUnits, axis: axis, blocks: 1, width: k}
+			rules[name] = PruneRule{Layer: l, Unit: GroupUnits, Axis: axis, Blocks: 1, Width: k}
 		}
 		switch c.Family.Layout() {
 		case nn.GPT2:
@@ -91,12 +96,59 @@ func pruneRules(c *nn.Config, k int) map[string]pruneRule {
 	return rules
 }
 
-// kept returns the layer's kept units of the rule's kind.
-func (r pruneRule) kept(m *SparseManifest) []int {
-	if r.unit == headUnits {
-		return m.Layers[r.layer].Heads
+// Kept returns the rule's layer's kept units of its kind in manifest m.
+func (r PruneRule) Kept(m *SparseManifest) []int {
+	if r.Unit == HeadUnits {
+		return m.Layers[r.Layer].Heads
 	}
-	return m.Layers[r.layer].Groups
+	return m.Layers[r.Layer].Groups
+}
+
+// Cut returns the slices of the dense tensor t (shape, row-major data) that
+// the kept units (ascending) keep along r.Axis: the tensor the sparse
+// checkpoint holds. t is not modified.
+func (r PruneRule) Cut(t *SparseTensor, kept []int) *SparseTensor {
+	shape := append([]int(nil), t.Shape...)
+	shape[r.Axis] = r.Blocks * len(kept) * r.Width
+	out := &SparseTensor{Shape: shape, Data: make([]float32, numel(shape))}
+	pos := make([]int, len(kept))
+	for i := range pos {
+		pos[i] = i
+	}
+	// Cutting is the scatter run backwards: unit kept[i] of the dense
+	// tensor is slot i of the cut one.
+	r.move(t.Data, t.Shape, out.Data, shape, kept, pos, t.Shape[r.Axis]/(r.Blocks*r.Width), len(kept))
+	return out
+}
+
+// Scatter copies the cut tensor src into the zeroed dense tensor dst: along
+// r.Axis, in each of r.Blocks blocks, the i-th unit slice of src goes to
+// unit slot pos[i] of dst, which has units slots per block. The axes other
+// than r.Axis agree.
+func (r PruneRule) Scatter(dst []float32, dstShape []int, src []float32, srcShape []int, pos []int, units int) {
+	seq := make([]int, len(pos))
+	for i := range seq {
+		seq[i] = i
+	}
+	r.move(src, srcShape, dst, dstShape, seq, pos, len(pos), units)
+}
+
+// move copies unit from[i] of src (srcUnits per block) to unit slot to[i]
+// of dst (dstUnits per block), in every block and along every other axis.
+func (r PruneRule) move(src []float32, srcShape []int, dst []float32, dstShape []int, from, to []int, srcUnits, dstUnits int) {
+	outer, inner := numel(srcShape[:r.Axis]), numel(srcShape[r.Axis+1:])
+	srcAxis, dstAxis := srcShape[r.Axis], dstShape[r.Axis]
+	for o := 0; o < outer; o++ {
+		for b := 0; b < r.Blocks; b++ {
+			for i := range from {
+				for j := 0; j < r.Width; j++ {
+					si := (o*srcAxis + (b*srcUnits+from[i])*r.Width + j) * inner
+					di := (o*dstAxis + (b*dstUnits+to[i])*r.Width + j) * inner
+					copy(dst[di:di+inner], src[si:si+inner])
+				}
+			}
+		}
+	}
 }
 
 // Router tensor names (see sparse.go).
@@ -126,12 +178,12 @@ func SparseShapes(c *nn.Config, m *SparseManifest) (map[string][]int, error) {
 	if err := checkManifest(c, m); err != nil {
 		return nil, err
 	}
-	rules := pruneRules(c, m.GroupSize)
+	rules := PruneRules(c, m.GroupSize)
 	shapes := map[string][]int{}
 	for _, p := range c.Specs() {
 		shape := append([]int(nil), p.Shape...)
 		if r, ok := rules[p.Name]; ok {
-			shape[r.axis] = r.blocks * len(r.kept(m)) * r.width
+			shape[r.Axis] = r.Blocks * len(r.Kept(m)) * r.Width
 		}
 		shapes[p.Name] = shape
 	}

@@ -1,4 +1,4 @@
-package infer
+package harden
 
 import (
 	"encoding/json"
@@ -8,12 +8,13 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/sparsetune/sparsetune/checkpoints"
+	"github.com/sparsetune/sparsetune/infer"
 	"github.com/sparsetune/sparsetune/nn"
 	"github.com/sparsetune/sparsetune/router"
 )
 
 // SyntheticConfig describes a random model for benchmarking the engine
-// without a training run.
+// without a training run (bench infer --synthetic).
 type SyntheticConfig struct {
 	Family    string  // gpt2, llama, mistral, qwen2 or qwen3
 	Layers    int     // 8
@@ -102,7 +103,7 @@ func SyntheticModelConfig(c SyntheticConfig) (*nn.Config, error) {
 // contextual sigmoid routers over every head and group, the threshold
 // calibrated (one global τ, by bisection) so that the engine's measured
 // compute on random token sequences is the target.
-func Synthetic(c SyntheticConfig) (*Engine, error) {
+func Synthetic(c SyntheticConfig) (*infer.Engine, error) {
 	c.defaults()
 	if !(c.Target > 0 && c.Target <= 1) {
 		return nil, fmt.Errorf("target must be in (0, 1], got %g", c.Target)
@@ -141,16 +142,16 @@ func Synthetic(c SyntheticConfig) (*Engine, error) {
 		}
 		man.Layers = append(man.Layers, ml)
 	}
-	sp, err := Build(m, set.Params(), man)
+	sp, err := Prune(m, set.Params(), man)
 	if err != nil {
 		return nil, err
 	}
-	e, err := New(sp)
+	e, err := infer.New(sp)
 	if err != nil {
 		return nil, err
 	}
-	calib := RandomTokens(mc.Vocab, c.CalibSeqs, c.CalibLen, c.Seed+1)
-	compute, err := e.CalibrateTau(calib, c.Target, 0)
+	calib := infer.RandomTokens(mc.Vocab, c.CalibSeqs, c.CalibLen, c.Seed+1)
+	compute, err := CalibrateTau(e, calib, c.Target, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -1,9 +1,11 @@
-package infer
+package harden
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
+	"github.com/sparsetune/sparsetune/infer"
 	"github.com/sparsetune/sparsetune/nn"
 )
 
@@ -65,15 +67,18 @@ func TestSyntheticQwen3Bench(t *testing.T) {
 	if !c.QKNorm || c.S() != 32 || c.KVH != 2 || e.S != 32 {
 		t.Fatalf("config: q/k norm %v, head_dim %d, kv heads %d; want true, 32, 2", c.QKNorm, c.S(), c.KVH)
 	}
-	for l, ly := range e.layers {
-		if len(ly.qn) != 32 || len(ly.kn) != 32 || ly.kvHeads != 2 || len(ly.q) != 4*32*64 || len(ly.k) != 2*32*64 {
-			t.Fatalf("layer %d: q_norm %d, k_norm %d, %d kv heads, q %d, k %d", l, len(ly.qn), len(ly.kn), ly.kvHeads, len(ly.q), len(ly.k))
+	for l := range c.L {
+		n := func(s string) int {
+			return len(e.Source.Tensors[fmt.Sprintf("model.layers.%d.self_attn.%s.weight", l, s)].Data)
+		}
+		if n("q_norm") != 32 || n("k_norm") != 32 || n("q_proj") != 4*32*64 || n("k_proj") != 2*32*64 {
+			t.Fatalf("layer %d: q_norm %d, k_norm %d, q %d, k %d", l, n("q_norm"), n("k_norm"), n("q_proj"), n("k_proj"))
 		}
 	}
 	if math.Abs(e.Manifest.Compute-0.5) > 0.05 {
 		t.Errorf("calibrated compute %.4f, want 0.5", e.Manifest.Compute)
 	}
-	r, err := Bench(e, BenchConfig{Batch: 2, SeqLen: 16, Prompt: 4, Gen: 8, Reps: 1}, nil)
+	r, err := infer.Bench(e, infer.BenchConfig{Batch: 2, SeqLen: 16, Prompt: 4, Gen: 8, Reps: 1}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,8 @@
 package infer
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -26,57 +24,12 @@ func RandomTokens(vocab, B, T int, seed uint64) [][]int {
 	return out
 }
 
-// CalibrateTau sets one threshold for every layer so that the measured
-// compute on seqs is within 0.001 of target, or as close as bisection over
-// τ gets in 20 halvings (τ to 1e-6), and returns that compute. start, a
-// guess in (0, 1) such as the threshold the model was trained with (0: none),
-// is tried first and brackets the search: most calibrations then take a
-// few forward passes instead of twenty.
-func (e *Engine) CalibrateTau(seqs [][]int, target, start float64) (float64, error) {
-	measure := func(tau float64) (float64, error) {
-		for i, ly := range e.layers {
-			ly.tau = float32(tau)
-			e.Manifest.Layers[i].Tau = tau
-		}
-		return e.MeasureCompute(seqs)
-	}
-	const tol = 0.001
-	lo, hi := 0.0, 1.0 // compute falls as τ rises
-	best, bestGap := 0.5, math.Inf(1)
-	try := func(tau float64) (bool, error) {
-		c, err := measure(tau)
-		if err != nil {
-			return false, err
-		}
-		if gap := math.Abs(c - target); gap < bestGap {
-			best, bestGap = tau, gap
-		}
-		if c > target {
-			lo = max(lo, tau)
-		} else {
-			hi = min(hi, tau)
-		}
-		return bestGap < tol, nil
-	}
-	if start > 0 && start < 1 {
-		for _, tau := range []float64{start, start - 0.02, start + 0.02} {
-			if tau <= lo || tau >= hi {
-				continue
-			}
-			if done, err := try(tau); err != nil || done {
-				c, err2 := measure(best)
-				return c, errors.Join(err, err2)
-			}
-		}
-	}
-	for range 20 {
-		if done, err := try((lo + hi) / 2); err != nil {
-			return 0, err
-		} else if done {
-			break
-		}
-	}
-	return measure(best)
+// SetTau sets layer l's hardening threshold, in the engine and in its
+// manifest: a routed unit of the layer is on for a token when its gate
+// probability exceeds tau. Calibration (package harden) moves it.
+func (e *Engine) SetTau(l int, tau float64) {
+	e.layers[l].tau = float32(tau)
+	e.Manifest.Layers[l].Tau = tau
 }
 
 // MeasureCompute runs seqs (32 at a time) and returns their measured

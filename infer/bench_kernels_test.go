@@ -1,8 +1,10 @@
-package infer
+package infer_test
 
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/sparsetune/sparsetune/harden"
+	"github.com/sparsetune/sparsetune/infer"
 	"strings"
 	"testing"
 	"time"
@@ -13,12 +15,12 @@ import (
 // TestBenchReportsKernels: Bench's first log line and its JSON name the
 // kernel level the engine ran at.
 func TestBenchReportsKernels(t *testing.T) {
-	e, err := Synthetic(SyntheticConfig{Layers: 1, DModel: 32, Heads: 2, FFN: 64, Vocab: 64, GroupSize: 16, Target: 0.5, Seed: 1})
+	e, err := harden.Synthetic(harden.SyntheticConfig{Layers: 1, DModel: 32, Heads: 2, FFN: 64, Vocab: 64, GroupSize: 16, Target: 0.5, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var log bytes.Buffer
-	r, err := Bench(e, BenchConfig{Batch: 2, SeqLen: 8, Prompt: 2, Gen: 2, Reps: 1}, &log)
+	r, err := infer.Bench(e, infer.BenchConfig{Batch: 2, SeqLen: 8, Prompt: 2, Gen: 2, Reps: 1}, &log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,12 +48,12 @@ func BenchmarkDecodeLevels(b *testing.B) {
 	type run struct {
 		level  vec.Level
 		dense  bool
-		s      *Session
+		s      *infer.Session
 		logits []float32
 		gen    int
 		spent  time.Duration
 	}
-	prompt := RandomTokens(e.Config.Vocab, 1, 16, 8)[0]
+	prompt := infer.RandomTokens(e.Config.Vocab, 1, 16, 8)[0]
 	start := func(r *run) {
 		var err error
 		vec.SetKernels(r.level)
@@ -87,7 +89,7 @@ func BenchmarkDecodeLevels(b *testing.B) {
 			e.Dense = r.dense
 			t0 := time.Now()
 			var err error
-			if r.logits, err = r.s.Step(Argmax(r.logits)); err != nil {
+			if r.logits, err = r.s.Step(infer.Argmax(r.logits)); err != nil {
 				b.Fatal(err)
 			}
 			r.spent += time.Since(t0)

@@ -1,14 +1,16 @@
-package infer
+package infer_test
 
 import (
 	"fmt"
+	"github.com/sparsetune/sparsetune/harden"
+	"github.com/sparsetune/sparsetune/infer"
 	"testing"
 )
 
 // benchEngine is the synthetic model of the speed figures: gpt2, 8 layers,
 // d 512, 8 heads, ffn 2048, vocab 4096, routers calibrated to compute 0.5.
-func benchEngine(b *testing.B) *Engine {
-	e, err := Synthetic(SyntheticConfig{Target: 0.5, Seed: 1})
+func benchEngine(b *testing.B) *infer.Engine {
+	e, err := harden.Synthetic(harden.SyntheticConfig{Target: 0.5, Seed: 1})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -19,7 +21,7 @@ func benchEngine(b *testing.B) *Engine {
 // and sparse (compare the two ns/op in one run).
 func BenchmarkScore(b *testing.B) {
 	e := benchEngine(b)
-	seqs := RandomTokens(e.Config.Vocab, 16, 128, 3)
+	seqs := infer.RandomTokens(e.Config.Vocab, 16, 128, 3)
 	for _, dense := range []bool{true, false} {
 		name := map[bool]string{true: "dense", false: "sparse"}[dense]
 		b.Run(name, func(b *testing.B) {
@@ -46,7 +48,7 @@ func BenchmarkDecode(b *testing.B) {
 				if s.Len() >= 512 {
 					s, _ = e.NewSession(1 << 20)
 				}
-				logits, _ = s.Step(Argmax(logits))
+				logits, _ = s.Step(infer.Argmax(logits))
 			}
 		})
 	}
@@ -55,14 +57,14 @@ func BenchmarkDecode(b *testing.B) {
 // BenchmarkCrossover times one 16×128 scoring batch with every block run
 // per unit (dense-above 1) and every block run dense with masks
 // (dense-above 0), at several compute targets: where the two cross is the
-// default Engine.DenseAbove.
+// default infer.Engine.DenseAbove.
 func BenchmarkCrossover(b *testing.B) {
 	for _, target := range []float64{0.5, 0.6, 0.7, 0.8, 0.9} {
-		e, err := Synthetic(SyntheticConfig{Target: target, Seed: 1})
+		e, err := harden.Synthetic(harden.SyntheticConfig{Target: target, Seed: 1})
 		if err != nil {
 			b.Fatal(err)
 		}
-		seqs := RandomTokens(e.Config.Vocab, 16, 128, 3)
+		seqs := infer.RandomTokens(e.Config.Vocab, 16, 128, 3)
 		for _, above := range []float64{1, 0} {
 			b.Run(fmt.Sprintf("target=%.1f/dense-above=%g", target, above), func(b *testing.B) {
 				e.DenseAbove = above

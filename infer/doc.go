@@ -13,10 +13,11 @@
 //   - decode.go: Session, batch-1 decoding with a key/value cache that a
 //     head fills only when a token reads it.
 //   - heads.go: the language-model and classification heads.
-//   - build.go: Build, a sparse checkpoint assembled from a model and its
-//     routers (used by hardening and by benchmarks).
-//   - bench.go, synthetic.go: CalibrateTau, Bench and random models of any
-//     family for benchmarks (sparsetune bench infer).
+//   - bench.go: MeasureCompute and SetTau (what calibration in package
+//     harden drives), and Bench (sparsetune bench infer).
+//
+// The engine never builds or calibrates a checkpoint: package harden does
+// (and builds the random models of bench infer --synthetic).
 //
 // Every family and layout the nn package loads runs here: GPT-2, BERT and
 // RoBERTa, and the LLaMA layout (llama, mistral, qwen2, qwen3) with its

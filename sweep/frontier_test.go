@@ -1,6 +1,7 @@
-package train
+package sweep
 
 import (
+	"github.com/sparsetune/sparsetune/train"
 	"io"
 	"path/filepath"
 	"strings"
@@ -10,17 +11,17 @@ import (
 // frontierRun trains the small sparse run the frontier tests start from.
 // With test, the run also has test data (its training file); kind is the
 // router kind ("" for the default).
-func frontierRun(t *testing.T, test bool, kind ...string) (Config, *Summary) {
+func frontierRun(t *testing.T, test bool, kind ...string) (train.Config, *train.Summary) {
 	t.Helper()
-	dir := t.TempDir()
-	c := sparseRun(t, dir)
+	c := tinyPlan(t).Base
+	c.Target, c.OutDir, c.Test = 0.5, filepath.Join(t.TempDir(), "run"), ""
 	if test {
 		c.Test = c.Train
 	}
 	if len(kind) > 0 {
 		c.Router = kind[0]
 	}
-	sum, err := Run(c, io.Discard)
+	sum, err := train.Run(c, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,13 +40,8 @@ func TestFrontierReloadsTheRunExactly(t *testing.T) {
 	if curve.SourceTarget != 0.5 || curve.SourceTau <= 0 {
 		t.Fatalf("source target %g, τ %g", curve.SourceTarget, curve.SourceTau)
 	}
-	f.sp.set.Config.Tau = curve.SourceTau
-	ev, err := newEvaluator(f.model, f.cfg.Batch, f.cfg.SeqLen, f.sp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ev.Close()
-	m, err := ev.Evaluate(f.ds.Valid, f.model.Config, f.tok, f.cfg.EvalBatches)
+	f.run.SetTau(curve.SourceTau)
+	m, _, err := f.run.EvaluateHard(f.run.Data.Valid, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,19 +129,19 @@ func TestFrontierAdaptationTrains(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	routers := routerTensors(f.sp)
+	routers := f.run.Routers()
 	before := make([][]float32, len(routers))
 	for i, r := range routers {
-		before[i] = append([]float32(nil), r.Data...)
+		before[i] = append([]float32(nil), r.Value.Data().([]float32)...)
 	}
 	if _, err := f.calibrate(0.5); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.adapt(3); err != nil {
+	if _, err := f.run.Adapt(3); err != nil {
 		t.Fatal(err)
 	}
 	moved := 0
-	for i, p := range f.model.Params.List {
+	for i, p := range f.run.Model.Params.List {
 		w, s := p.Value.Data().([]float32), f.saved.List[i].Value.Data().([]float32)
 		for j := range w {
 			if w[j] != s[j] {
@@ -157,9 +153,9 @@ func TestFrontierAdaptationTrains(t *testing.T) {
 	if moved == 0 {
 		t.Fatal("three adaptation steps left every weight where it was")
 	}
-	for i, r := range routerTensors(f.sp) {
-		for j := range r.Data {
-			if r.Data[j] != before[i][j] {
+	for i, r := range f.run.Routers() {
+		for j, v := range r.Value.Data().([]float32) {
+			if v != before[i][j] {
 				t.Fatalf("router tensor %s changed during adaptation", r.Name)
 			}
 		}
@@ -171,9 +167,9 @@ func TestFrontierAdaptationTrains(t *testing.T) {
 func TestFrontierErrors(t *testing.T) {
 	c, _ := frontierRun(t, false)
 	dir := t.TempDir()
-	dense := tinyRun(t, c.Model, c.Train, filepath.Join(dir, "dense"))
-	dense.Task = "classification"
-	if _, err := Run(dense, io.Discard); err != nil {
+	dense := c
+	dense.Target, dense.OutDir = 0, filepath.Join(dir, "dense")
+	if _, err := train.Run(dense, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	for name, tc := range map[string]struct {

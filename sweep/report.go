@@ -240,7 +240,7 @@ func runReport(dir, imgDir string) ([]byte, error) {
 // frontierSection adds the run's frontier, when it has one, with the run's
 // own point beside it.
 func frontierSection(b *bytes.Buffer, dir, imgDir string, h *history, st train.State, target float64) error {
-	curve := &train.FrontierCurve{}
+	curve := &FrontierCurve{}
 	if err := jsonfile.Read(filepath.Join(dir, FrontierFile), curve); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	} else if err != nil {

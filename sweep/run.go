@@ -143,7 +143,7 @@ func RunJob(dir string, p *Plan, index int, log io.Writer) error {
 		return nil
 	}
 	c := p.Config(dir, j)
-	curve, err := train.Frontier(train.FrontierConfig{Run: jdir, Targets: p.Frontier.Targets, AdaptSteps: p.Frontier.AdaptSteps, CacheDir: c.CacheDir}, w)
+	curve, err := Frontier(FrontierConfig{Run: jdir, Targets: p.Frontier.Targets, AdaptSteps: p.Frontier.AdaptSteps, CacheDir: c.CacheDir}, w)
 	if err != nil {
 		return fmt.Errorf("%s: %w", j.Name, err)
 	}

@@ -60,7 +60,7 @@ func (r Row) Quality() float64 {
 type Table struct {
 	MetricName string
 	Rows       []Row
-	Frontier   *train.FrontierCurve // nil when the plan has none or it has not run
+	Frontier   *FrontierCurve // nil when the plan has none or it has not run
 	Missing    []Job
 	// Ratios is set for a sweep with data ratios: its tables have a ratio
 	// column, and RatioPlot draws quality against the ratio. Coreset is
@@ -131,7 +131,7 @@ func Load(dir string, measure bool) (*Table, *Plan, error) {
 		}
 		t.Rows = append(t.Rows, row)
 		if p.Frontier.From == j.Target {
-			curve := &train.FrontierCurve{}
+			curve := &FrontierCurve{}
 			if err := jsonfile.Read(filepath.Join(jdir, FrontierFile), curve); err == nil {
 				t.Frontier = curve
 			} else if !errors.Is(err, fs.ErrNotExist) {

@@ -26,7 +26,10 @@
 // best checkpoint (when none is, the closest is kept and the summary says
 // budget_met false). The run ends by hardening the best checkpoint into a
 // sparse checkpoint, whose metric and compute, measured by the inference
-// engine on valid and test, are the summary's (budget.go, engine_eval.go).
+// engine on valid and test, are the summary's (budget.go, engine_eval.go;
+// the hardening itself is package harden). OpenRun loads a sparse run's
+// checkpoint for the commands above train (harden, the one-run frontier of
+// package sweep).
 // With Config.Trainable "routers" only the routers and a new task head
 // learn: the base weights are frozen (nn.Param.Frozen: no gradients, no
 // optimizer state), and distillation from the dense model, which shares the

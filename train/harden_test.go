@@ -10,6 +10,7 @@ import (
 
 	"github.com/sparsetune/sparsetune/checkpoints"
 	"github.com/sparsetune/sparsetune/data"
+	"github.com/sparsetune/sparsetune/harden"
 	"github.com/sparsetune/sparsetune/infer"
 	"github.com/sparsetune/sparsetune/nn"
 	"github.com/sparsetune/sparsetune/router"
@@ -48,7 +49,15 @@ func testHardened(t *testing.T, kind string) {
 	}
 	var log strings.Builder
 	out := filepath.Join(dir, "hardened")
-	hr, err := Harden(HardenConfig{Checkpoint: c.OutDir, Out: out, Data: c.Train, Sequences: 1 << 20, PruneBelow: 1e-9, DenseAbove: 1 - 1e-9}, &log)
+	onTrain, err := OpenRun(c.OutDir, "", c.Train)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := onTrain.HardenInput(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr, err := harden.Harden(in, harden.Options{Out: out, Sequences: 1 << 20, PruneBelow: 1e-9, DenseAbove: 1 - 1e-9}, &log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,19 +76,19 @@ func testHardened(t *testing.T, kind string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := openSparseRun(filepath.Join(c.OutDir, "best"), "", "")
+	r, err := OpenRun(filepath.Join(c.OutDir, "best"), "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.sp.set.Config.Tau = hr.Tau
+	r.SetTau(hr.Tau)
 	spec := r.spec
 	spec.Train, spec.Valid, spec.Test = c.Train, c.Train, ""
-	ds, err := data.Load(spec, r.tok, r.key)
+	ds, err := data.Load(spec, r.Tokenizer, r.key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	split, B, T := ds.Train, 4, r.cfg.SeqLen
-	gr, err := r.model.Build(nn.BuildOptions{B: B, T: T, Dtype: tensor.Float32, Gates: r.sp.set.GateFunc(router.Hard)})
+	split, B, T := ds.Train, 4, r.Config.SeqLen
+	gr, err := r.Model.Build(nn.BuildOptions{B: B, T: T, Dtype: tensor.Float32, Gates: r.sp.set.GateFunc(router.Hard)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +98,7 @@ func testHardened(t *testing.T, kind string) {
 	}
 	defer run.Close()
 	// The control: the model without gates (every unit of the dense model).
-	plain, err := r.model.Build(nn.BuildOptions{B: B, T: T, Dtype: tensor.Float32})
+	plain, err := r.Model.Build(nn.BuildOptions{B: B, T: T, Dtype: tensor.Float32})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +110,7 @@ func testHardened(t *testing.T, kind string) {
 	worst, masking := 0.0, 0.0
 	for lo := 0; lo+B <= len(split.Seqs); lo += B {
 		idx := []int{lo, lo + 1, lo + 2, lo + 3}
-		if err := gr.Feed(makeBatch(split, idx, B, T, r.model.Config, r.tok)); err != nil {
+		if err := gr.Feed(makeBatch(split, idx, B, T, r.Model.Config, r.Tokenizer)); err != nil {
 			t.Fatal(err)
 		}
 		if err := run.Run(); err != nil {
@@ -113,7 +122,7 @@ func testHardened(t *testing.T, kind string) {
 			t.Fatal(err)
 		}
 		got := e.ClassLogits(h, off)
-		if err := plain.Feed(makeBatch(split, idx, B, T, r.model.Config, r.tok)); err != nil {
+		if err := plain.Feed(makeBatch(split, idx, B, T, r.Model.Config, r.Tokenizer)); err != nil {
 			t.Fatal(err)
 		}
 		if err := plainRun.Run(); err != nil {

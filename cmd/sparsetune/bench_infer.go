@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/sparsetune/sparsetune/bench"
 	"github.com/sparsetune/sparsetune/checkpoints"
+	"github.com/sparsetune/sparsetune/harden"
 	"github.com/sparsetune/sparsetune/infer"
 	"github.com/sparsetune/sparsetune/internal/blas"
 )
@@ -14,7 +16,7 @@ func runBenchInfer(args []string, stdout, stderr io.Writer) error {
 	dir := fs.String("checkpoint", "", "sparse checkpoint directory to benchmark")
 	synthetic := fs.Bool("synthetic", false, "benchmark a random model with routers calibrated to --target on random tokens")
 	fs.Bool("dense", true, "also run the same engine densely, for the speedups (always on; kept for scripts)")
-	sc := infer.SyntheticConfig{}
+	sc := harden.SyntheticConfig{}
 	fs.StringVar(&sc.Family, "family", "gpt2", "synthetic model family: gpt2, llama, mistral, qwen2 or qwen3 (its config.json defaults: qwen3's q/k norms and head_dim 128, qwen2's q/k/v biases)")
 	fs.IntVar(&sc.Layers, "layers", 8, "synthetic model layers")
 	fs.IntVar(&sc.DModel, "d-model", 512, "synthetic model width")
@@ -27,7 +29,7 @@ func runBenchInfer(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&sc.Target, "target", 0.5, "synthetic model compute target")
 	fs.IntVar(&sc.CalibSeqs, "calib-seqs", 4, "synthetic model: random sequences the threshold is calibrated on")
 	fs.IntVar(&sc.CalibLen, "calib-len", 128, "synthetic model: tokens per calibration sequence")
-	bc := infer.BenchConfig{}
+	bc := bench.InferConfig{}
 	fs.IntVar(&bc.Batch, "batch", 16, "scoring batch size")
 	fs.IntVar(&bc.SeqLen, "seq", 128, "scoring sequence length")
 	fs.IntVar(&bc.Prompt, "prompt", 16, "decoding: prompt tokens")
@@ -59,10 +61,10 @@ func runBenchInfer(args []string, stdout, stderr io.Writer) error {
 	var e *infer.Engine
 	var err error
 	if *synthetic {
-		mc, _ := infer.SyntheticModelConfig(sc) // checked by checkSynthetic
+		mc, _ := harden.SyntheticModelConfig(sc) // checked by checkSynthetic
 		fmt.Fprintf(stderr, "synthetic %s: %d layers, d %d, %d heads (%d key/value, head_dim %d), ffn %d, vocab %d, groups of %d; calibrating τ for compute %.2f on %d×%d random tokens\n",
 			sc.Family, mc.L, mc.D, mc.H, mc.KVH, mc.S(), mc.F, mc.Vocab, sc.GroupSize, sc.Target, sc.CalibSeqs, sc.CalibLen)
-		e, err = infer.Synthetic(sc)
+		e, err = harden.Synthetic(sc)
 	} else {
 		var sp *checkpoints.Sparse
 		if sp, err = checkpoints.ReadSparse(*dir); err == nil {
@@ -82,7 +84,7 @@ func runBenchInfer(args []string, stdout, stderr io.Writer) error {
 		e.DenseAbove = *denseAbove
 	}
 	fmt.Fprintf(stderr, "calibrated compute %.4f (τ %.4f)\n", e.Manifest.Compute, e.Manifest.Layers[0].Tau)
-	r, err := infer.Bench(e, bc, stderr)
+	r, err := bench.Infer(e, bc, stderr)
 	if err != nil {
 		return err
 	}
@@ -103,7 +105,7 @@ func runBenchInfer(args []string, stdout, stderr io.Writer) error {
 // checkSynthetic checks a synthetic model's sizes before anything is
 // built: a model with no layers (or heads, ...) would report speedups of
 // nothing.
-func checkSynthetic(sc infer.SyntheticConfig) error {
+func checkSynthetic(sc harden.SyntheticConfig) error {
 	if err := positive(map[string]int{"layers": sc.Layers, "d-model": sc.DModel, "heads": sc.Heads, "ffn": sc.FFN,
 		"vocab": sc.Vocab, "group-size": sc.GroupSize, "calib-seqs": sc.CalibSeqs, "calib-len": sc.CalibLen}); err != nil {
 		return err
@@ -122,7 +124,7 @@ func checkSynthetic(sc infer.SyntheticConfig) error {
 	case sc.FFN%sc.GroupSize != 0:
 		return usagef("--group-size %d does not divide --ffn %d", sc.GroupSize, sc.FFN)
 	}
-	if _, err := infer.SyntheticModelConfig(sc); err != nil {
+	if _, err := harden.SyntheticModelConfig(sc); err != nil {
 		return usagef("--family %s: %v", sc.Family, err)
 	}
 	return nil

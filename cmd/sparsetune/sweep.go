@@ -251,7 +251,7 @@ func collect(dir string, latency bool, stdout, stderr io.Writer) error {
 
 func runSweepFrontier(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("sweep frontier", "sweep frontier RUN_DIR --targets 0.3,0.5,0.7 [--adapt-steps N]", stderr)
-	var fc train.FrontierConfig
+	var fc sweep.FrontierConfig
 	fs.Float64SliceVar(&fc.Targets, "targets", nil, "compute targets to recalibrate the run's thresholds for")
 	fs.IntVar(&fc.AdaptSteps, "adapt-steps", 0, "also adapt each point with this many stage-2 steps (0: post hoc only)")
 	fs.StringVar(&fc.CacheDir, "cache-dir", "", "tokenized-data cache (default: the run's)")
@@ -263,7 +263,7 @@ func runSweepFrontier(args []string, stdout, stderr io.Writer) error {
 	}
 	fc.Run = fs.Arg(0)
 	initBLAS(stderr, false)
-	curve, err := train.Frontier(fc, stderr)
+	curve, err := sweep.Frontier(fc, stderr)
 	if err != nil {
 		return err
 	}

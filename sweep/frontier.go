@@ -1,20 +1,20 @@
-package train
+package sweep
 
 import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"time"
 
 	"gorgonia.org/tensor"
 
 	"github.com/sparsetune/sparsetune/checkpoints"
 	"github.com/sparsetune/sparsetune/data"
+	"github.com/sparsetune/sparsetune/harden"
 	"github.com/sparsetune/sparsetune/infer"
 	"github.com/sparsetune/sparsetune/nn"
 	"github.com/sparsetune/sparsetune/router"
+	"github.com/sparsetune/sparsetune/train"
 )
 
 // FrontierConfig asks for a quality/compute curve from one finished sparse
@@ -83,71 +83,49 @@ func Frontier(fc FrontierConfig, log io.Writer) (*FrontierCurve, error) {
 // loadFrontier loads the run's model, data and checkpoint (weights and
 // routers) and checks the targets.
 func loadFrontier(fc FrontierConfig, log io.Writer) (*frontier, *FrontierCurve, error) {
-	ckpt, err := sparseRunCheckpoint("frontier", fc.Run)
+	ckpt, err := train.SparseRunCheckpoint(fc.Run)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("frontier: %w", err)
 	}
 	if fc.AdaptSteps < 0 {
 		return nil, nil, fmt.Errorf("frontier: adapt steps must be ≥ 0, got %d", fc.AdaptSteps)
 	}
-	r, err := openSparseRun(ckpt, fc.CacheDir, "")
+	r, err := train.OpenRun(ckpt, fc.CacheDir, "")
 	if err != nil {
 		return nil, nil, fmt.Errorf("frontier: %w", err)
 	}
-	cfg, st, model, ds, tok, sp := r.cfg, r.state, r.model, r.ds, r.tok, r.sp
-	floor := sp.cost.Router / sp.cost.Dense()
+	floor := r.RouterFloor()
 	for _, t := range fc.Targets {
 		if t <= floor || t > 1 {
 			return nil, nil, fmt.Errorf("frontier: target %g is outside (%.3f, 1]: the routers alone cost %.3f of the dense routed compute", t, floor, floor)
 		}
 	}
-	f := &frontier{cfg: cfg, model: model, sp: sp, ds: ds, tok: tok, log: log,
-		saved:   model.Params.Convert(tensor.Float32), // the checkpoint's weights, restored before each point
-		batches: calibrationBatches(ds.Train, cfg, model.Config, tok),
-		calib:   frontierCalibration(ds.Train, cfg)}
-	curve := &FrontierCurve{Run: fc.Run, Checkpoint: ckpt, MetricName: metricName(model.Config.Task == nn.CausalLM),
-		SourceTarget: cfg.Target, SourceTau: st.Tau}
+	f := &frontier{run: r, log: log,
+		saved: r.Model.Params.Convert(tensor.Float32), // the checkpoint's weights, restored before each point
+		calib: frontierCalibration(r.Data.Train, r.Config.Seed)}
+	curve := &FrontierCurve{Run: fc.Run, Checkpoint: ckpt, MetricName: r.MetricName(),
+		SourceTarget: r.Config.Target, SourceTau: r.State.Tau}
 	return f, curve, nil
 }
 
-// sparseRunCheckpoint resolves a run directory to its best checkpoint and
-// checks that it holds routers; errors start with what (the command).
-func sparseRunCheckpoint(what, run string) (string, error) {
-	ckpt := run
-	if _, err := os.Stat(filepath.Join(run, "best", checkpoints.StateFile)); err == nil {
-		ckpt = filepath.Join(run, "best")
-	} else if _, err := os.Stat(filepath.Join(run, checkpoints.StateFile)); err != nil {
-		return "", fmt.Errorf("%s: %s is neither a finished run (no best checkpoint) nor a checkpoint", what, run)
-	}
-	if _, err := os.Stat(filepath.Join(ckpt, routerFile)); err != nil {
-		return "", fmt.Errorf("%s: %s has no %s: it needs a sparse run's routers (a run trained with target > 0)", what, ckpt, routerFile)
-	}
-	return ckpt, nil
-}
-
-// frontier holds what the points share: the model with the checkpoint's
-// weights and routers, the data and the calibration data.
+// frontier holds what the points share: the loaded run (model with the
+// checkpoint's weights, routers, data) and the calibration data.
 type frontier struct {
-	cfg     *Config
-	model   *nn.Model
-	sp      *sparsity
-	ds      *data.Dataset
-	tok     data.Tokenizer
-	log     io.Writer
-	saved   *nn.Params
-	batches []*nn.Batch // the run's calibration batches (soft calibration, static routers)
-	calib   [][]int     // calibration sequences (hard-mask calibration on the engine)
+	run   *train.LoadedRun
+	log   io.Writer
+	saved *nn.Params
+	calib [][]int // calibration sequences (hard-mask calibration on the engine)
 }
 
 // frontierCalibSeqs is how many training sequences a frontier point's τ is
 // calibrated on: as many as the hardening of a run's sparse checkpoint uses
 // by default, so both calibrations are equally precise.
-const frontierCalibSeqs = 128
+const frontierCalibSeqs = harden.DefaultSequences
 
 // frontierCalibration takes frontierCalibSeqs training sequences in the
 // fixed order of the run's own calibration batches.
-func frontierCalibration(split *data.Split, cfg *Config) [][]int {
-	order := data.Shuffle(len(split.Seqs), cfg.Seed, 1<<30)
+func frontierCalibration(split *data.Split, seed uint64) [][]int {
+	order := data.Shuffle(len(split.Seqs), seed, 1<<30)
 	out := make([][]int, 0, frontierCalibSeqs)
 	for _, i := range order[:min(len(order), frontierCalibSeqs)] {
 		out = append(out, split.Seqs[i])
@@ -158,7 +136,8 @@ func frontierCalibration(split *data.Split, cfg *Config) [][]int {
 // point restores the checkpoint's weights, calibrates τ for target, adapts
 // for steps stage-2 steps (0: none) and evaluates.
 func (f *frontier) point(target float64, steps int) (*FrontierPoint, error) {
-	for i, p := range f.model.Params.List {
+	r := f.run
+	for i, p := range r.Model.Params.List {
 		copy(p.Value.Data().([]float32), f.saved.List[i].Value.Data().([]float32))
 	}
 	tau, err := f.calibrate(target)
@@ -167,17 +146,11 @@ func (f *frontier) point(target float64, steps int) (*FrontierPoint, error) {
 	}
 	adaptLoss := math.NaN()
 	if steps > 0 {
-		if adaptLoss, err = f.adapt(steps); err != nil {
+		if adaptLoss, err = r.Adapt(steps); err != nil {
 			return nil, err
 		}
 	}
-	ev, err := newEvaluator(f.model, f.cfg.Batch, f.cfg.SeqLen, f.sp)
-	if err != nil {
-		return nil, err
-	}
-	defer ev.Close()
-	mc := f.model.Config
-	m, err := ev.Evaluate(f.ds.Valid, mc, f.tok, f.cfg.EvalBatches)
+	m, tm, err := r.EvaluateHard(r.Data.Valid, r.Data.Test)
 	if err != nil {
 		return nil, err
 	}
@@ -186,11 +159,7 @@ func (f *frontier) point(target float64, steps int) (*FrontierPoint, error) {
 	if steps > 0 {
 		line += fmt.Sprintf(" | last adaptation loss %.4f", adaptLoss)
 	}
-	if f.ds.Test != nil {
-		tm, err := ev.Evaluate(f.ds.Test, mc, f.tok, 0)
-		if err != nil {
-			return nil, err
-		}
+	if tm != nil {
 		v := tm.Main()
 		p.TestMetric = &v
 		line += fmt.Sprintf(" | test %.4f", v)
@@ -201,36 +170,24 @@ func (f *frontier) point(target float64, steps int) (*FrontierPoint, error) {
 
 // calibrate sets the routers' τ so that the hard masks spend target on the
 // calibration sequences as the inference engine measures them (bisection on
-// τ, infer.Engine.CalibrateTau, as the hardening of a run does), and
-// returns it. The soft calibration a run does at its stage switch reads the
-// gate probabilities of a pass in which every unit runs a little; after
-// stage 2 the model is adapted to hard masks and those probabilities no
-// longer predict what the masks spend once earlier layers' masks change
-// later layers' inputs (at target 0.2, a SpamAssassin run trained for 0.5
-// kept no unit at all), so the frontier measures the masks themselves. A
-// static router's gates do not depend on the input, and the soft
-// calibration is exact for it.
+// τ, harden.CalibrateTau, as the hardening of a run does), and returns it.
+// The soft calibration a run does at its stage switch reads the gate
+// probabilities of a pass in which every unit runs a little; after stage 2
+// the model is adapted to hard masks and those probabilities no longer
+// predict what the masks spend once earlier layers' masks change later
+// layers' inputs (at target 0.2, a SpamAssassin run trained for 0.5 kept no
+// unit at all), so the frontier measures the masks themselves. A static
+// router's gates do not depend on the input, and the soft calibration is
+// exact for it.
 func (f *frontier) calibrate(target float64) (float64, error) {
-	rc := f.sp.set.Config
+	r := f.run
+	rc := r.RouterConfig()
 	if rc.Kind == router.Static {
-		runTarget := f.cfg.Target
-		f.cfg.Target = target // the soft calibration reads the target from the config
-		defer func() { f.cfg.Target = runTarget }()
-		return f.sp.calibrate(f.model, f.batches)
+		return r.CalibrateSoft(target)
 	}
-	mc := f.model.Config
-	man := checkpoints.SparseManifest{Router: string(rc.Kind), GroupSize: rc.GroupSize, Shift: rc.ProbShift(), Target: target}
-	for l := 0; l < mc.L; l++ {
-		ml := checkpoints.SparseLayer{Tau: rc.Tau}
-		for h := 0; h < mc.H; h++ {
-			ml.Heads = append(ml.Heads, h)
-		}
-		for g := 0; g < mc.F/rc.GroupSize; g++ {
-			ml.Groups = append(ml.Groups, g)
-		}
-		man.Layers = append(man.Layers, ml)
-	}
-	sp, err := infer.Build(f.model, f.sp.params(), man)
+	man := checkpoints.SparseManifest{Router: string(rc.Kind), GroupSize: rc.GroupSize, Shift: rc.ProbShift(), Target: target,
+		Layers: harden.AllUnits(r.Model.Config, rc.GroupSize, rc.Tau)}
+	sp, err := harden.Prune(r.Model, r.Routers(), man)
 	if err != nil {
 		return 0, err
 	}
@@ -238,52 +195,10 @@ func (f *frontier) calibrate(target float64) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if _, err := e.CalibrateTau(f.calib, target, 0); err != nil {
+	if _, err := harden.CalibrateTau(e, f.calib, target, 0); err != nil {
 		return 0, err
 	}
 	tau := e.Manifest.Layers[0].Tau
-	f.sp.set.Config.Tau = tau
+	r.SetTau(tau)
 	return tau, nil
-}
-
-// adapt runs steps stage-2 steps on the model: hard masks at the calibrated
-// τ, routers frozen (they are not in the optimizer), the run's data order and
-// dropout. Step k takes the learning rate the run's schedule had at the
-// matching fraction of its own stage 2, so a short adaptation follows the
-// same decay as a full one. It returns the last step's loss.
-func (f *frontier) adapt(steps int) (float64, error) {
-	cfg := f.cfg
-	f.sp.stage = 2
-	defer func() { f.sp.stage = 1 }()
-	opt, err := NewAdamW(f.model.Params.List, AdamWConfig{Beta1: cfg.Beta1, Beta2: cfg.Beta2, Eps: cfg.Eps, WeightDecay: cfg.WeightDecay, ClipNorm: cfg.ClipNorm})
-	if err != nil {
-		return 0, err
-	}
-	opts := nn.BuildOptions{B: cfg.Batch, T: cfg.SeqLen, Dropout: cfg.Dropout, Seed: cfg.Seed}
-	gr, run, err := f.sp.buildTrain(f.model, opts)
-	if err != nil {
-		return 0, err
-	}
-	tr := &trainer{model: f.model, sp: f.sp, opt: opt, opts: opts, gr: gr, run: run, stage: 2}
-	defer tr.Close()
-	st, order := &State{}, &epochOrder{}
-	stage2Start := cfg.Steps - cfg.Stage2Steps
-	var loss float64
-	for k := 0; k < steps; k++ {
-		lr := cfg.LearningRate(stage2Start + k*cfg.Stage2Steps/steps)
-		loss = 0
-		for range cfg.GradAccum {
-			b := nextBatch(f.ds.Train, st, cfg, f.model.Config, f.tok, order)
-			l, err := tr.forwardBackward(b, 1/float64(cfg.GradAccum))
-			if err != nil {
-				return 0, fmt.Errorf("adaptation step %d: %w", k+1, err)
-			}
-			if math.IsNaN(l) || math.IsInf(l, 0) {
-				return 0, fmt.Errorf("adaptation step %d: loss is %v", k+1, l)
-			}
-			loss += l / float64(cfg.GradAccum)
-		}
-		opt.Step(lr)
-	}
-	return loss, nil
 }

@@ -1,0 +1,143 @@
+package harden
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"gorgonia.org/tensor"
+
+	"github.com/sparsetune/sparsetune/checkpoints"
+	"github.com/sparsetune/sparsetune/infer"
+	"github.com/sparsetune/sparsetune/nn"
+	"github.com/sparsetune/sparsetune/router"
+)
+
+// tinyInput is a random two-layer GPT-2 with random contextual routers and
+// random calibration and held-out tokens: something Harden can harden in
+// well under a second.
+func tinyInput(t *testing.T) Input {
+	t.Helper()
+	sc := SyntheticConfig{Layers: 2, DModel: 32, Heads: 4, FFN: 64, Vocab: 50, GroupSize: 16, Seed: 3}
+	mc, err := SyntheticModelConfig(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &nn.Model{Config: mc, Params: nn.InitParams(mc, 3, tensor.Float32)}
+	rc := router.DefaultConfig()
+	rc.GroupSize = 16
+	set, err := router.New(rc, mc, 3, tensor.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	randomize(set.Params(), 4)
+	return Input{Model: m, Routers: set.Params(), Router: rc, Target: 0.5, Seed: 1, SeqLen: 16,
+		Calib:   Sequences{Name: "calib", Seqs: infer.RandomTokens(mc.Vocab, 24, 16, 5)},
+		HeldOut: Sequences{Name: "held out", Seqs: infer.RandomTokens(mc.Vocab, 8, 16, 6)}}
+}
+
+// TestHardenWritesWhatTheEngineMeasures: the written checkpoint reads
+// back, its manifest's compute is what the engine measures on the
+// calibration set, and it is near the target.
+func TestHardenWritesWhatTheEngineMeasures(t *testing.T) {
+	in := tinyInput(t)
+	out := filepath.Join(t.TempDir(), "sparse")
+	var log strings.Builder
+	res, err := Harden(in, DefaultOptions(out), &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := checkpoints.ReadSparse(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := infer.New(sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := e.MeasureCompute(in.Calib.Seqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c != sp.Manifest.Compute || c != res.Compute {
+		t.Fatalf("engine measures %.6f on the calibration set, manifest says %.6f, result %.6f", c, sp.Manifest.Compute, res.Compute)
+	}
+	if math.Abs(c-0.5) > 0.05 {
+		t.Errorf("compute %.4f, target 0.5", c)
+	}
+	if !strings.Contains(log.String(), "hardened: τ") {
+		t.Errorf("log: %s", log.String())
+	}
+}
+
+// TestPruneBelowZeroMeansZero: prune_below 0 is recorded and applied as
+// 0 (it used to become 0.001 silently): a unit never on is removed, and
+// the manifest says 0.
+func TestPruneBelowZeroMeansZero(t *testing.T) {
+	in := tinyInput(t)
+	for _, p := range in.Routers {
+		if p.Name == "router.layers.0.head.bias" {
+			p.Value.Data().([]float32)[1] = -1e3 // head 1 of layer 0 is never on
+		}
+	}
+	out := filepath.Join(t.TempDir(), "zero")
+	o := DefaultOptions(out)
+	o.PruneBelow = 0
+	res, err := Harden(in, o, &strings.Builder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := checkpoints.ReadSparse(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sp.Manifest.Calibration.PruneBelow; got != 0 {
+		t.Fatalf("manifest prune_below %g, want 0", got)
+	}
+	if res.Removed < 1 || slices.Contains(sp.Manifest.Layers[0].Heads, 1) {
+		t.Fatalf("prune-below 0 removed %d units, layer 0 keeps heads %v: want head 1 (never on) removed", res.Removed, sp.Manifest.Layers[0].Heads)
+	}
+}
+
+// TestOptionsErrors: options out of range are refused before anything is
+// loaded, wrapping ErrOptions; no calibration data is ErrNoSequences.
+func TestOptionsErrors(t *testing.T) {
+	for name, o := range map[string]Options{
+		"no out":          {PruneBelow: 0, DenseAbove: 1, Sequences: 1},
+		"target above 1":  {Out: "x", Target: 1.5, DenseAbove: 1, Sequences: 1},
+		"target NaN":      {Out: "x", Target: math.NaN(), DenseAbove: 1, Sequences: 1},
+		"prune ≥ dense":   {Out: "x", PruneBelow: 0.5, DenseAbove: 0.4, Sequences: 1},
+		"negative prune":  {Out: "x", PruneBelow: -0.1, DenseAbove: 1, Sequences: 1},
+		"no sequences":    {Out: "x", DenseAbove: 1},
+		"dense above one": {Out: "x", DenseAbove: 1.5, Sequences: 1},
+	} {
+		if err := o.Check(); !errors.Is(err, ErrOptions) {
+			t.Errorf("%s: %v, want ErrOptions", name, err)
+		}
+	}
+	in := tinyInput(t)
+	in.Calib.Seqs = nil
+	if _, err := Harden(in, DefaultOptions(filepath.Join(t.TempDir(), "x")), &strings.Builder{}); !errors.Is(err, ErrNoSequences) {
+		t.Fatalf("no calibration sequences: %v", err)
+	}
+}
+
+// randomize gives the routers' weights standard normal values and zero
+// biases, as Synthetic does.
+func randomize(ps []*nn.Param, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 99))
+	for _, p := range ps {
+		d := p.Value.Data().([]float32)
+		for i := range d {
+			if len(p.Shape) == 2 {
+				d[i] = float32(rng.NormFloat64())
+			} else {
+				d[i] = 0
+			}
+		}
+	}
+}
