@@ -48,12 +48,15 @@ func (s Stats) Compute() float64 {
 type Usage struct {
 	Tokens        int
 	Heads, Groups [][]int
+	// Active and Dense are Stats' Active and Dense per layer: a layer's
+	// compute is Active[l]/Dense[l], and they sum to Stats' figures.
+	Active, Dense []float64
 }
 
 // RecordUsage starts counting unit usage of batched forward passes into
 // e.Usage (from zero).
 func (e *Engine) RecordUsage() {
-	u := &Usage{}
+	u := &Usage{Active: make([]float64, len(e.layers)), Dense: make([]float64, len(e.layers))}
 	for _, ly := range e.layers {
 		u.Heads = append(u.Heads, make([]int, len(ly.heads)))
 		u.Groups = append(u.Groups, make([]int, len(ly.groups)))
@@ -315,6 +318,7 @@ func addRowsBias(x, y, bias []float32, n int) {
 // account adds the batch's routed FLOPs to the stats.
 func (e *Engine) account(ly *layer, b *batch, gOn int) {
 	ct := e.cost
+	var active, dense float64
 	for s := 0; s+1 < len(b.off); s++ {
 		L := b.off[s+1] - b.off[s]
 		for r := b.off[s]; r < b.off[s+1]; r++ {
@@ -328,13 +332,19 @@ func (e *Engine) account(ly *layer, b *batch, gOn int) {
 					heads++
 				}
 			}
-			e.Stats.Active += float64(heads) * ct.head(keys)
-			e.Stats.Dense += float64(ct.h)*ct.head(keys) + float64(ct.g)*ct.group
+			active += float64(heads) * ct.head(keys)
+			dense += float64(ct.h)*ct.head(keys) + float64(ct.g)*ct.group
 		}
 	}
-	e.Stats.Active += float64(gOn) * ct.group
+	active += float64(gOn) * ct.group
 	if !e.Dense {
-		e.Stats.Active += float64(b.n) * float64(2*e.Config.D+1) * float64(len(ly.rhb)+len(ly.rgb))
+		active += float64(b.n) * float64(2*e.Config.D+1) * float64(len(ly.rhb)+len(ly.rgb))
+	}
+	e.Stats.Active += active
+	e.Stats.Dense += dense
+	if e.Usage != nil {
+		e.Usage.Active[b.layer] += active
+		e.Usage.Dense[b.layer] += dense
 	}
 }
 
