@@ -2,6 +2,7 @@ package data
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -150,6 +151,11 @@ func parseRecords(path string, b []byte, opt ReadOptions) ([]Record, *ReadReport
 	return s.recs, s.rep, nil
 }
 
+// ErrDuplicateID is what the error of ReadRecords for an id that two
+// records share wraps (errors.Is), so that a caller can derive ids from
+// file and line instead (DeriveIDs) without reading the message.
+var ErrDuplicateID = errors.New("duplicate id")
+
 // recordSink checks and collects the records that a format parser finds.
 type recordSink struct {
 	path, base string
@@ -193,7 +199,7 @@ func (s *recordSink) add(line int, text, label, id field) error {
 		s.rep.DerivedIDs++
 	}
 	if prev, dup := s.seen[rid]; dup {
-		return s.errf(line, "duplicate id %q (also on %s %d): ids must be unique in a file; set the id field to %q to derive them from the line", rid, s.unit(), prev, DeriveIDs)
+		return fmt.Errorf("%s:%d: %w %q (also on %s %d): ids must be unique in a file; set the id field to %q to derive them from the line", s.path, line, ErrDuplicateID, rid, s.unit(), prev, DeriveIDs)
 	}
 	s.seen[rid] = line
 	s.recs = append(s.recs, Record{ID: rid, Text: text.val, Label: label.val, Line: line})
