@@ -107,6 +107,17 @@ type SparseCalib struct {
 	SeqLen     int     `json:"seq_len"`     // sequence length the compute fraction is averaged over
 	PruneBelow float64 `json:"prune_below"` // units on for at most this fraction of tokens were removed
 	DenseAbove float64 `json:"dense_above"` // units on for at least this fraction became dense
+	// ComputeSE is the standard error of the manifest's Compute over the
+	// calibration sequences; LayerCompute each layer's compute on them
+	// (Compute is their mean, every layer's dense cost being the same).
+	ComputeSE    float64   `json:"compute_se,omitempty"`
+	LayerCompute []float64 `json:"layer_compute,omitempty"`
+	// Reference names the data whose per-layer compute is the allocation
+	// a layer's Tau was corrected towards where it drifted on the
+	// calibration set (the routers' training data; "": no correction
+	// was looked for). Corrected lists those layers.
+	Reference string `json:"reference,omitempty"`
+	Corrected []int  `json:"corrected,omitempty"`
 }
 
 // Sparse is a sparse checkpoint in memory: the base config (dense sizes),
