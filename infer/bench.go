@@ -226,10 +226,10 @@ func Bench(e *Engine, c BenchConfig, log io.Writer) (*BenchResult, error) {
 func (e *Engine) weightCount() int {
 	n := len(e.wte) + len(e.wpe)
 	for _, ly := range e.layers {
-		n += len(ly.q) + len(ly.k) + len(ly.v) + len(ly.o) + len(ly.up) + len(ly.gate) + len(ly.down)
+		n += ly.q.len() + ly.k.len() + ly.v.len() + ly.o.len() + ly.up.len() + ly.gate.len() + ly.down.len()
 	}
 	if e.Config.Task == nn.CausalLM && !e.Config.Tied {
-		n += len(e.lmHead)
+		n += e.lmHead.len()
 	}
 	return n
 }

@@ -91,8 +91,10 @@ func (s *Session) Step(id int) ([]float32, error) {
 	}
 	e.norm(s.x, s.x, e.finW, e.finB, 1)
 	s.logit = growF(s.logit, c.Vocab)
-	s.rowsDot(s.logit, e.lmHead, s.x)
-	fixed := 4 * float64(len(e.lmHead)+c.D*(1+b2i(e.wpe != nil)))
+	s.split([]run{{0, c.Vocab}}, func(_ int, lo, hi int) {
+		e.lmHead.gemvN(lo, hi, s.x, s.logit[lo:hi])
+	})
+	fixed := e.lmHead.bytes() + 4*float64(c.D*(1+b2i(e.wpe != nil)))
 	e.Stats.Read += fixed
 	e.Stats.Bound += fixed
 	s.n++
@@ -145,17 +147,18 @@ func (s *Session) layerStep(l int, ly *layer) {
 		// projection, activation, output projection into its accumulator.
 		F := ng * k
 		s.h = growF(s.h, F)
-		if ly.gate != nil {
+		gated := ly.gate.cols > 0
+		if gated {
 			s.g = growF(s.g, F)
 		}
 		ws := e.workers()
 		s.split(s.runs, func(wi, lo, hi int) {
 			h := s.h[lo:hi]
-			vec.GemvN(ly.up[lo*D:hi*D], s.a, 0, h)
+			ly.up.gemvN(lo, hi, s.a, h)
 			scratch := grow(&ws[wi].scratch, hi-lo)
-			if ly.gate != nil {
+			if gated {
 				g := s.g[lo:hi]
-				vec.GemvN(ly.gate[lo*D:hi*D], s.a, 0, g)
+				ly.gate.gemvN(lo, hi, s.a, g)
 				if ly.gateb != nil {
 					addTo(h, ly.upb[lo:hi])
 					addTo(g, ly.gateb[lo:hi])
@@ -164,7 +167,7 @@ func (s *Session) layerStep(l int, ly *layer) {
 			} else {
 				ops.BiasActRow(e.act, h, scratch, h, ly.upb[lo:hi])
 			}
-			vec.GemvT(ly.down[lo*D:hi*D], h, s.acc[wi])
+			ly.down.gemvT(lo, hi, h, s.acc[wi])
 		})
 	}
 	addRowsBias(s.x, s.sumAcc(), ly.db, 1)
@@ -184,7 +187,7 @@ func (s *Session) layerStep(l int, ly *layer) {
 // the number of active heads and however long each key/value head has
 // waited.
 func (s *Session) attention(l int, ly *layer) {
-	e, D, S, n := s.e, s.e.Config.D, s.e.S, s.n
+	e, S, n := s.e, s.e.S, s.n
 	s.active, s.need = s.active[:0], s.need[:0]
 	for i, on := range s.hon {
 		if !on {
@@ -209,15 +212,14 @@ func (s *Session) attention(l int, ly *layer) {
 		}
 		r0, r1 := wi*S/W, (wi+1)*S/W
 		for _, kv := range s.need {
-			wk, wv := ly.k[(kv*S+r0)*D:(kv*S+r1)*D], ly.v[(kv*S+r0)*D:(kv*S+r1)*D]
 			bk, bv := ly.kb[kv*S+r0:kv*S+r1], ly.vb[kv*S+r0:kv*S+r1]
 			// The tokens since the head was last read, in one product per
 			// matrix (its rows come from memory once for all of them).
 			lo, k := done[kv], r1-r0
 			toks := s.seq[lo : n+1]
 			buf := grow(&ws[wi].out, 2*len(toks)*k)
-			vec.DotRows(buf, in, toks, wk, k)
-			vec.DotRows(buf[len(toks)*k:], in, toks, wv, k)
+			ly.k.dotRows(buf, in, toks, kv*S+r0, kv*S+r1)
+			ly.v.dotRows(buf[len(toks)*k:], in, toks, kv*S+r0, kv*S+r1)
 			for i, t := range toks {
 				kr, vr := K[(kv*s.max+t)*S:][r0:r1], V[(kv*s.max+t)*S:][r0:r1]
 				for j := range kr {
@@ -228,7 +230,7 @@ func (s *Session) attention(l int, ly *layer) {
 		}
 		for _, i := range s.active {
 			q := s.q[i*S+r0 : i*S+r1]
-			vec.GemvN(ly.q[(i*S+r0)*D:(i*S+r1)*D], s.a, 0, q)
+			ly.q.gemvN(i*S+r0, i*S+r1, s.a, q)
 			addTo(q, ly.qb[i*S+r0:i*S+r1])
 		}
 	})
@@ -266,7 +268,7 @@ func (s *Session) attention(l int, ly *layer) {
 			for t := 0; t < T; t++ {
 				vec.Axpy(p[t], vals[t*S+r0:t*S+r1], ctx)
 			}
-			vec.GemvT(ly.o[(i*S+r0)*D:(i*S+r1)*D], ctx, s.acc[wi])
+			ly.o.gemvT(i*S+r0, i*S+r1, ctx, s.acc[wi])
 		}
 	})
 }
@@ -275,10 +277,11 @@ func (s *Session) attention(l int, ly *layer) {
 // to the engine's Stats (Stats.Read, Stats.Bound): heads and groups are
 // the units on, kv the key/value heads they read.
 func (s *Session) countReads(ly *layer, heads, groups, kv int) {
-	e, D, S := s.e, s.e.Config.D, s.e.S
-	attn := float64(len(ly.q) + len(ly.k) + len(ly.v) + len(ly.o))
-	ffn := float64(len(ly.up) + len(ly.gate) + len(ly.down))
-	read, bound := float64(heads*2*S*D+kv*2*S*D), 0.0
+	e, S := s.e, s.e.S
+	attn := ly.q.bytes() + ly.k.bytes() + ly.v.bytes() + ly.o.bytes()
+	ffn := ly.up.bytes() + ly.gate.bytes() + ly.down.bytes()
+	read := float64(heads*S)*(ly.q.rowBytes()+ly.o.rowBytes()) + float64(kv*S)*(ly.k.rowBytes()+ly.v.rowBytes())
+	bound := 0.0
 	if nh := len(ly.heads); nh > 0 {
 		bound += attn * float64(heads) / float64(nh)
 	}
@@ -287,11 +290,11 @@ func (s *Session) countReads(ly *layer, heads, groups, kv int) {
 		bound += ffn * float64(groups) / float64(ng)
 	}
 	if ly.rt != nil && !e.Dense {
-		read += float64(len(ly.rt))
-		bound += float64(len(ly.rt))
+		read += 4 * float64(len(ly.rt)) // the routers stay float32
+		bound += 4 * float64(len(ly.rt))
 	}
-	e.Stats.Read += 4 * read
-	e.Stats.Bound += 4 * bound
+	e.Stats.Read += read
+	e.Stats.Bound += bound
 }
 
 // clearAcc zeroes the workers' accumulators.

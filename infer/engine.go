@@ -36,7 +36,7 @@ type Engine struct {
 	wte, wpe, wtt  []float32 // token, position, token-type embeddings
 	embW, embB     []float32 // BERT/RoBERTa embedding LayerNorm
 	finW, finB     []float32 // final norm (GPT-2, LLaMA)
-	lmHead         []float32 // (V, D); the token embedding when tied
+	lmHead         mat       // (V, D); the token embedding when tied
 	poolW, poolB   []float32 // BERT pooler / RoBERTa classifier.dense (D, D) out-major
 	clsW, clsB     []float32 // (C, D) score / classifier / out_proj; clsB nil for decoders
 	zeroD, zeroMax []float32
@@ -45,6 +45,7 @@ type Engine struct {
 	timers         [2]pathTimer // per part, see block
 	buf            *batch       // Forward's buffers, reused
 	logits         []float32    // LMLogits' buffer, reused
+	deq            []float32    // a low-precision matrix widened for a dense product, reused
 	Stats          Stats
 	Usage          *Usage // nil unless RecordUsage was called
 	// Source is the sparse checkpoint of a Synthetic engine, with the
@@ -55,26 +56,27 @@ type Engine struct {
 // layer is one transformer layer in the engine's layout: every projection
 // out-major (rows are output units), so a head's query/key/value rows, a
 // head's output-projection rows (input dims) and a group's neurons are
-// contiguous blocks.
+// contiguous blocks. The projections are mats of D columns, in the
+// checkpoint's dtype (or Engine.Quantize's).
 type layer struct {
-	heads   []int     // kept heads (original indices)
-	headOn  []bool    // kept head is always on
-	kvHeads int       // key/value heads stored
-	kvOf    []int     // kept head → stored key/value head
-	q, k, v []float32 // (nh·S, D), (kvHeads·S, D), (kvHeads·S, D)
+	heads   []int  // kept heads (original indices)
+	headOn  []bool // kept head is always on
+	kvHeads int    // key/value heads stored
+	kvOf    []int  // kept head → stored key/value head
+	q, k, v mat    // (nh·S, D), (kvHeads·S, D), (kvHeads·S, D)
 	qb      []float32
 	kb, vb  []float32
 	qn, kn  []float32 // (S) Qwen3's per-head q_norm, k_norm weights; nil without
-	o       []float32 // (nh·S, D): row i is input dim i of the output projection
+	o       mat       // (nh·S, D): row i is input dim i of the output projection
 	ob      []float32 // (D)
 
 	groups  []int
 	groupOn []bool
-	up      []float32 // (ng·k, D)
-	gate    []float32 // (ng·k, D) LLaMA
+	up      mat       // (ng·k, D)
+	gate    mat       // (ng·k, D) LLaMA; no columns without
 	gateb   []float32 // (ng·k) gate_proj bias (mlp_bias); nil without
 	upb     []float32 // (ng·k) zeros without bias
-	down    []float32 // (ng·k, D): row j is neuron j's output weights
+	down    mat       // (ng·k, D): row j is neuron j's output weights
 	db      []float32 // (D) zeros without bias
 
 	n1w, n1b, n2w, n2b []float32 // norms (pre-attention/pre-FFN, or post for BERT)
@@ -102,16 +104,20 @@ func New(sp *checkpoints.Sparse) (*Engine, error) {
 	t := tensors{m: sp.Tensors}
 	D, S, k := c.D, c.S(), m.GroupSize
 	e.zeroD = make([]float32, max(D, c.F))
+	var wteName string // the token embedding, the LM head when tied
 	switch c.Family.Layout() {
 	case nn.GPT2:
-		e.wte, e.wpe = t.get("transformer.wte.weight"), t.get("transformer.wpe.weight")
+		wteName = "transformer.wte.weight"
+		e.wte, e.wpe = t.get(wteName), t.get("transformer.wpe.weight")
 		e.finW, e.finB = t.get("transformer.ln_f.weight"), t.get("transformer.ln_f.bias")
 	case nn.BERT, nn.RoBERTa:
 		p := string(c.Family) + ".embeddings."
-		e.wte, e.wpe, e.wtt = t.get(p+"word_embeddings.weight"), t.get(p+"position_embeddings.weight"), t.get(p+"token_type_embeddings.weight")
+		wteName = p + "word_embeddings.weight"
+		e.wte, e.wpe, e.wtt = t.get(wteName), t.get(p+"position_embeddings.weight"), t.get(p+"token_type_embeddings.weight")
 		e.embW, e.embB = t.get(p+"LayerNorm.weight"), t.get(p+"LayerNorm.bias")
 	case nn.LLaMA:
-		e.wte, e.finW = t.get("model.embed_tokens.weight"), t.get("model.norm.weight")
+		wteName = "model.embed_tokens.weight"
+		e.wte, e.finW = t.get(wteName), t.get("model.norm.weight")
 		e.ensureRoPE(1)
 	}
 	for l := 0; l < c.L; l++ {
@@ -135,30 +141,37 @@ func New(sp *checkpoints.Sparse) (*Engine, error) {
 			p := fmt.Sprintf("transformer.h.%d.", l)
 			ly.n1w, ly.n1b = t.get(p+"ln_1.weight"), t.get(p+"ln_1.bias")
 			ly.n2w, ly.n2b = t.get(p+"ln_2.weight"), t.get(p+"ln_2.bias")
-			w := transpose(t.get(p+"attn.c_attn.weight"), D, 3*nh*S) // (3·nh·S, D)
+			w := t.matOf(p+"attn.c_attn.weight", D, 3*nh*S, true) // (3·nh·S, D)
 			b := t.get(p + "attn.c_attn.bias")
-			ly.q, ly.k, ly.v = w[:nh*S*D], w[nh*S*D:2*nh*S*D], w[2*nh*S*D:]
-			ly.qb, ly.kb, ly.vb = b[:nh*S], b[nh*S:2*nh*S], b[2*nh*S:]
-			ly.o, ly.ob = t.get(p+"attn.c_proj.weight"), t.get(p+"attn.c_proj.bias")
-			ly.up, ly.upb = transpose(t.get(p+"mlp.c_fc.weight"), D, ng*k), t.get(p+"mlp.c_fc.bias")
-			ly.down, ly.db = t.get(p+"mlp.c_proj.weight"), t.get(p+"mlp.c_proj.bias")
+			if w.rows == 3*nh*S && len(b) == 3*nh*S {
+				ly.q, ly.k, ly.v = w.sub(0, nh*S), w.sub(nh*S, 2*nh*S), w.sub(2*nh*S, 3*nh*S)
+				ly.qb, ly.kb, ly.vb = b[:nh*S], b[nh*S:2*nh*S], b[2*nh*S:]
+			} else if t.err == nil {
+				t.err = fmt.Errorf("sparse checkpoint: %sattn.c_attn has %d rows and %d biases, the manifest needs %d", p, w.rows, len(b), 3*nh*S)
+			}
+			ly.o, ly.ob = t.matOf(p+"attn.c_proj.weight", nh*S, D, false), t.get(p+"attn.c_proj.bias")
+			ly.up, ly.upb = t.matOf(p+"mlp.c_fc.weight", D, ng*k, true), t.get(p+"mlp.c_fc.bias")
+			ly.down, ly.db = t.matOf(p+"mlp.c_proj.weight", ng*k, D, false), t.get(p+"mlp.c_proj.bias")
 		case nn.BERT, nn.RoBERTa:
 			p := fmt.Sprintf("%s.encoder.layer.%d.", c.Family, l)
-			ly.q, ly.qb = t.get(p+"attention.self.query.weight"), t.get(p+"attention.self.query.bias")
-			ly.k, ly.kb = t.get(p+"attention.self.key.weight"), t.get(p+"attention.self.key.bias")
-			ly.v, ly.vb = t.get(p+"attention.self.value.weight"), t.get(p+"attention.self.value.bias")
-			ly.o, ly.ob = transpose(t.get(p+"attention.output.dense.weight"), D, nh*S), t.get(p+"attention.output.dense.bias")
+			ly.q, ly.qb = t.matOf(p+"attention.self.query.weight", nh*S, D, false), t.get(p+"attention.self.query.bias")
+			ly.k, ly.kb = t.matOf(p+"attention.self.key.weight", nh*S, D, false), t.get(p+"attention.self.key.bias")
+			ly.v, ly.vb = t.matOf(p+"attention.self.value.weight", nh*S, D, false), t.get(p+"attention.self.value.bias")
+			ly.o, ly.ob = t.matOf(p+"attention.output.dense.weight", D, nh*S, true), t.get(p+"attention.output.dense.bias")
 			ly.n1w, ly.n1b = t.get(p+"attention.output.LayerNorm.weight"), t.get(p+"attention.output.LayerNorm.bias")
-			ly.up, ly.upb = t.get(p+"intermediate.dense.weight"), t.get(p+"intermediate.dense.bias")
-			ly.down, ly.db = transpose(t.get(p+"output.dense.weight"), D, ng*k), t.get(p+"output.dense.bias")
+			ly.up, ly.upb = t.matOf(p+"intermediate.dense.weight", ng*k, D, false), t.get(p+"intermediate.dense.bias")
+			ly.down, ly.db = t.matOf(p+"output.dense.weight", D, ng*k, true), t.get(p+"output.dense.bias")
 			ly.n2w, ly.n2b = t.get(p+"output.LayerNorm.weight"), t.get(p+"output.LayerNorm.bias")
 		case nn.LLaMA:
 			p := fmt.Sprintf("model.layers.%d.", l)
 			ly.n1w, ly.n2w = t.get(p+"input_layernorm.weight"), t.get(p+"post_attention_layernorm.weight")
-			ly.q, ly.k, ly.v = t.get(p+"self_attn.q_proj.weight"), t.get(p+"self_attn.k_proj.weight"), t.get(p+"self_attn.v_proj.weight")
-			ly.o = transpose(t.get(p+"self_attn.o_proj.weight"), D, nh*S)
-			ly.gate, ly.up = t.get(p+"mlp.gate_proj.weight"), t.get(p+"mlp.up_proj.weight")
-			ly.down = transpose(t.get(p+"mlp.down_proj.weight"), D, ng*k)
+			ly.q = t.matOf(p+"self_attn.q_proj.weight", nh*S, D, false)
+			ly.k = t.matOf(p+"self_attn.k_proj.weight", ly.kvHeads*S, D, false)
+			ly.v = t.matOf(p+"self_attn.v_proj.weight", ly.kvHeads*S, D, false)
+			ly.o = t.matOf(p+"self_attn.o_proj.weight", D, nh*S, true)
+			ly.gate = t.matOf(p+"mlp.gate_proj.weight", ng*k, D, false)
+			ly.up = t.matOf(p+"mlp.up_proj.weight", ng*k, D, false)
+			ly.down = t.matOf(p+"mlp.down_proj.weight", D, ng*k, true)
 			if c.AttnBias {
 				ly.qb, ly.kb, ly.vb = t.get(p+"self_attn.q_proj.bias"), t.get(p+"self_attn.k_proj.bias"), t.get(p+"self_attn.v_proj.bias")
 			}
@@ -199,9 +212,9 @@ func New(sp *checkpoints.Sparse) (*Engine, error) {
 	}
 	switch {
 	case c.Task == nn.CausalLM && c.Tied:
-		e.lmHead = e.wte
+		e.lmHead = t.matOf(wteName, c.Vocab, D, false) // shares e.wte when float32
 	case c.Task == nn.CausalLM:
-		e.lmHead = t.get("lm_head.weight")
+		e.lmHead = t.matOf("lm_head.weight", c.Vocab, D, false)
 	case c.Family == nn.BERT:
 		e.poolW, e.poolB = t.get("bert.pooler.dense.weight"), t.get("bert.pooler.dense.bias")
 		e.clsW, e.clsB = t.get("classifier.weight"), t.get("classifier.bias")
@@ -280,13 +293,7 @@ func transpose(a []float32, rows, cols int) []float32 {
 	if len(a) != rows*cols {
 		return a // the caller's tensor lookup reports the problem
 	}
-	t := make([]float32, len(a))
-	for r := 0; r < rows; r++ {
-		for c := 0; c < cols; c++ {
-			t[c*rows+r] = a[r*cols+c]
-		}
-	}
-	return t
+	return transposeOf(a, rows, cols)
 }
 
 func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }

@@ -360,13 +360,13 @@ func (e *Engine) attention(ly *layer, b *batch, in []float32, on int) {
 	kvS := ly.kvHeads * S
 	hS := nh * S
 	b.k, b.v = growF(b.k, n*kvS), growF(b.v, n*kvS)
-	linear(b.k, in, ly.k, ly.kb, n, kvS, D)
-	linear(b.v, in, ly.v, ly.vb, n, kvS, D)
+	e.linear(b.k, in, &ly.k, ly.kb, n)
+	e.linear(b.v, in, &ly.v, ly.vb, n)
 	dense, done := e.block(b, b.hon, nh, on, 0)
 	defer done()
 	b.q = growF(b.q, n*hS)
 	if dense {
-		linear(b.q, in, ly.q, ly.qb, n, hS, D)
+		e.linear(b.q, in, &ly.q, ly.qb, n)
 	} else {
 		e.eachUnit(nh, func(w *work, i int) {
 			rows := b.idx[i]
@@ -374,7 +374,7 @@ func (e *Engine) attention(ly *layer, b *batch, in []float32, on int) {
 				return
 			}
 			out := grow(&w.out, len(rows)*S)
-			vec.DotRows(out, in, rows, ly.q[i*S*D:(i+1)*S*D], S)
+			vec.DotRows(out, in, rows, ly.q.f32(i*S, (i+1)*S, &w.deq), S)
 			bias := ly.qb[i*S : (i+1)*S]
 			for j, r := range rows {
 				dst := b.q[r*hS+i*S:][:S]
@@ -438,7 +438,7 @@ func (e *Engine) attention(ly *layer, b *batch, in []float32, on int) {
 	})
 	// Output projection.
 	if dense {
-		blas.Sgemm(false, false, n, D, hS, 1, b.ctx, hS, ly.o, D, 0, b.y, D)
+		blas.Sgemm(false, false, n, D, hS, 1, b.ctx, hS, ly.o.f32(0, hS, &e.deq), D, 0, b.y, D)
 		return
 	}
 	e.accumulate(b.y, n, nh, func(w *work, acc []float32, i int) {
@@ -447,7 +447,7 @@ func (e *Engine) attention(ly *layer, b *batch, in []float32, on int) {
 			return
 		}
 		cg := gatherCols(&w.xg, b.ctx, rows, hS, i*S, S)
-		vec.AxpyRows(acc, rows, cg, ly.o[i*S*D:(i+1)*S*D], S)
+		vec.AxpyRows(acc, rows, cg, ly.o.f32(i*S, (i+1)*S, &w.deq), S)
 	})
 }
 
@@ -461,20 +461,21 @@ func (e *Engine) ffn(ly *layer, b *batch, in []float32, on int) {
 		return
 	}
 	F := ng * k
+	gated := ly.gate.cols > 0
 	dense, done := e.block(b, b.gon, ng, on, 1)
 	defer done()
 	if dense {
 		b.h = growF(b.h, n*F)
-		blas.Sgemm(false, true, n, F, D, 1, in, D, ly.up, D, 0, b.h, F)
-		if ly.gate != nil {
+		blas.Sgemm(false, true, n, F, D, 1, in, D, ly.up.f32(0, F, &e.deq), D, 0, b.h, F)
+		if gated {
 			b.g = growF(b.g, n*F)
-			blas.Sgemm(false, true, n, F, D, 1, in, D, ly.gate, D, 0, b.g, F)
+			blas.Sgemm(false, true, n, F, D, 1, in, D, ly.gate.f32(0, F, &e.deq), D, 0, b.g, F)
 		}
 		parallel.For(n, 16, func(lo, hi int) {
 			scratch := make([]float32, F)
 			for r := lo; r < hi; r++ {
 				hr := b.h[r*F : (r+1)*F]
-				if ly.gate != nil {
+				if gated {
 					if ly.gateb != nil {
 						addTo(hr, ly.upb)
 						addTo(b.g[r*F:(r+1)*F], ly.gateb)
@@ -490,7 +491,7 @@ func (e *Engine) ffn(ly *layer, b *batch, in []float32, on int) {
 				}
 			}
 		})
-		blas.Sgemm(false, false, n, D, F, 1, b.h, F, ly.down, D, 0, b.y, D)
+		blas.Sgemm(false, false, n, D, F, 1, b.h, F, ly.down.f32(0, F, &e.deq), D, 0, b.y, D)
 		return
 	}
 	// Per group: the products of its neurons with the rows of the tokens
@@ -504,11 +505,11 @@ func (e *Engine) ffn(ly *layer, b *batch, in []float32, on int) {
 			return
 		}
 		h := grow(&w.h, m*k)
-		vec.DotRows(h, in, rows, ly.up[j*k*D:(j+1)*k*D], k)
+		vec.DotRows(h, in, rows, ly.up.f32(j*k, (j+1)*k, &w.deq), k)
 		scratch := grow(&w.scratch, k)
-		if ly.gate != nil {
+		if gated {
 			g := grow(&w.g, m*k)
-			vec.DotRows(g, in, rows, ly.gate[j*k*D:(j+1)*k*D], k)
+			vec.DotRows(g, in, rows, ly.gate.f32(j*k, (j+1)*k, &w.deq), k)
 			for r := 0; r < m; r++ {
 				if ly.gateb != nil {
 					addTo(h[r*k:(r+1)*k], ly.upb[j*k:(j+1)*k])
@@ -522,13 +523,15 @@ func (e *Engine) ffn(ly *layer, b *batch, in []float32, on int) {
 				ops.BiasActRow(e.act, h[r*k:(r+1)*k], scratch, h[r*k:(r+1)*k], bias)
 			}
 		}
-		vec.AxpyRows(acc, rows, h, ly.down[j*k*D:(j+1)*k*D], k)
+		vec.AxpyRows(acc, rows, h, ly.down.f32(j*k, (j+1)*k, &w.deq), k)
 	})
 }
 
-// linear sets y (n, out) = x (n, in) · Wᵀ + bias with W (out, in).
-func linear(y, x, w, bias []float32, n, out, in int) {
-	blas.Sgemm(false, true, n, out, in, 1, x, in, w, in, 0, y, out)
+// linear sets y (n, out) = x (n, in) · Wᵀ + bias with W (out, in), widened
+// to float32 into the engine's buffer when it is stored in low precision.
+func (e *Engine) linear(y, x []float32, w *mat, bias []float32, n int) {
+	out, in := w.rows, w.cols
+	blas.Sgemm(false, true, n, out, in, 1, x, in, w.f32(0, out, &e.deq), in, 0, y, out)
 	parallel.For(n, 64, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			addTo(y[r*out:(r+1)*out], bias)

@@ -1,6 +1,7 @@
 package infer
 
 import (
+	"github.com/sparsetune/sparsetune/checkpoints"
 	"github.com/sparsetune/sparsetune/internal/blas"
 	"github.com/sparsetune/sparsetune/internal/ops"
 	"github.com/sparsetune/sparsetune/nn"
@@ -21,7 +22,17 @@ func (e *Engine) LMLogits(h []float32, rows []int) []float32 {
 	n := len(x) / D
 	e.logits = growF(e.logits, n*V)
 	out := e.logits
-	blas.Sgemm(false, true, n, V, D, 1, x, D, e.lmHead, D, 0, out, V)
+	if e.lmHead.dtype == checkpoints.F32 {
+		blas.Sgemm(false, true, n, V, D, 1, x, D, e.lmHead.f, D, 0, out, V)
+		return out
+	}
+	// A low-precision head is widened lmChunk rows at a time, not whole
+	// (V·D float32s would be GPT-2's 154 MB).
+	for lo := 0; lo < V; lo += lmChunk {
+		hi := min(lo+lmChunk, V)
+		w := e.lmHead.f32(lo, hi, &e.deq)
+		blas.Sgemm(false, true, n, hi-lo, D, 1, x, D, w, D, 0, out[lo:], V)
+	}
 	return out
 }
 
@@ -58,3 +69,7 @@ func (e *Engine) ClassLogits(h []float32, off []int) []float32 {
 	}
 	return out
 }
+
+// lmChunk is the number of LM-head rows LMLogits widens at a time: 4096
+// rows of GPT-2's 768 are 12 MB, a few products' worth of the batch.
+const lmChunk = 4096

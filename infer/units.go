@@ -133,6 +133,7 @@ func gatherCols(buf *[]float32, x []float32, rows []int, ld, off, w int) []float
 type work struct {
 	xg, h, g, out, p, scratch, acc []float32
 	ctx                            []float32 // a decoding step's share of a head's context rows
+	deq                            []float32 // a unit's low-precision rows widened to float32
 	rows                           []int
 }
 
