@@ -3,6 +3,7 @@ package checkpoints
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/sparsetune/sparsetune/internal/safetensors"
@@ -72,8 +73,9 @@ func Quantizable(c *nn.Config, name string, shape []int) bool {
 
 // Quantize converts every Quantizable tensor of s to dtype d (rounding to
 // nearest: ties to even for BF16, vec.QuantizeQ8 for Int8), setting Data
-// to the values stored, and sets the manifest's DType. Converting back to
-// F32 keeps the rounded values. WriteSparse then stores them in d.
+// to new slices of the values stored (the old ones, which may be a
+// model's, are left alone), and sets the manifest's DType. Converting back
+// to F32 keeps the rounded values. WriteSparse then stores them in d.
 func Quantize(s *Sparse, d DType) error {
 	if _, err := ParseDType(string(d)); err != nil {
 		return err
@@ -88,9 +90,11 @@ func Quantize(s *Sparse, d DType) error {
 	return nil
 }
 
-// quantizeTensor converts t to d from its float32 values.
+// quantizeTensor converts t to d from its float32 values, into new
+// slices: Data may be shared with the model it was pruned from.
 func quantizeTensor(t *SparseTensor, d DType) {
 	t.DType, t.BF16, t.Q8, t.Scales = d, nil, nil, nil
+	t.Data = slices.Clone(t.Data)
 	switch d {
 	case BF16:
 		t.BF16 = make([]uint16, len(t.Data))
