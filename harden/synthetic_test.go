@@ -5,7 +5,6 @@ import (
 	"math"
 	"testing"
 
-	"github.com/sparsetune/sparsetune/infer"
 	"github.com/sparsetune/sparsetune/nn"
 )
 
@@ -54,11 +53,9 @@ func TestSyntheticModelConfigFamilies(t *testing.T) {
 	}
 }
 
-// A tiny synthetic Qwen3 runs through Bench: q/k norms loaded, the
-// routers calibrated near the target, and the weights a decoded token
-// reads counted exactly (dense: every matrix, the LM head and one
-// embedding row), the sparse count between its bound and the dense one.
-func TestSyntheticQwen3Bench(t *testing.T) {
+// A tiny synthetic Qwen3 loads its q/k norms and head_dim, and its routers
+// are calibrated near the target (package bench times it).
+func TestSyntheticQwen3(t *testing.T) {
 	e, err := Synthetic(tinyQwen3)
 	if err != nil {
 		t.Fatal(err)
@@ -77,24 +74,5 @@ func TestSyntheticQwen3Bench(t *testing.T) {
 	}
 	if math.Abs(e.Manifest.Compute-0.5) > 0.05 {
 		t.Errorf("calibrated compute %.4f, want 0.5", e.Manifest.Compute)
-	}
-	r, err := infer.Bench(e, infer.BenchConfig{Batch: 2, SeqLen: 16, Prompt: 4, Gen: 8, Reps: 1}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.Batch != 2 || r.SeqLen != 16 || r.GenTokens != 8 || r.ScoreMsDense <= 0 || r.ScoreMsSparse <= 0 || r.DecodeMsDense <= 0 || r.DecodeMsSparse <= 0 {
-		t.Errorf("result %+v: want a 2×16 batch, 8 tokens and positive times", *r)
-	}
-	if r.Compute <= 0 || r.Compute >= 1 || r.DecodeCompute <= 0 || r.DecodeCompute >= 1 {
-		t.Errorf("compute %.3f, decode compute %.3f: want sparse", r.Compute, r.DecodeCompute)
-	}
-	// Per layer: q and o 4·32·64 each, k and v 2·32·64 each, gate, up and
-	// down 128·64 each; then the LM head (300·64) and one embedding row.
-	dense := 4 * float64(2*(2*4*32*64+2*2*32*64+3*128*64)+300*64+64)
-	if r.DecodeBytesDense != dense {
-		t.Errorf("dense bytes per token %.0f, want %.0f", r.DecodeBytesDense, dense)
-	}
-	if !(r.DecodeBytesBound <= r.DecodeBytesSparse && r.DecodeBytesSparse < r.DecodeBytesDense) {
-		t.Errorf("sparse bytes per token %.0f: want between the bound %.0f and dense %.0f", r.DecodeBytesSparse, r.DecodeBytesBound, r.DecodeBytesDense)
 	}
 }

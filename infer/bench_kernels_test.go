@@ -1,39 +1,13 @@
 package infer_test
 
 import (
-	"bytes"
-	"encoding/json"
-	"github.com/sparsetune/sparsetune/harden"
-	"github.com/sparsetune/sparsetune/infer"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/sparsetune/sparsetune/infer"
 	"github.com/sparsetune/sparsetune/internal/vec"
+	"github.com/sparsetune/sparsetune/metrics"
 )
-
-// TestBenchReportsKernels: Bench's first log line and its JSON name the
-// kernel level the engine ran at.
-func TestBenchReportsKernels(t *testing.T) {
-	e, err := harden.Synthetic(harden.SyntheticConfig{Layers: 1, DModel: 32, Heads: 2, FFN: 64, Vocab: 64, GroupSize: 16, Target: 0.5, Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var log bytes.Buffer
-	r, err := infer.Bench(e, infer.BenchConfig{Batch: 2, SeqLen: 8, Prompt: 2, Gen: 2, Reps: 1}, &log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := vec.Kernels().String()
-	if first, _, _ := strings.Cut(log.String(), "\n"); first != "kernels: "+want {
-		t.Fatalf("first log line %q, want %q", first, "kernels: "+want)
-	}
-	b, _ := json.Marshal(r)
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil || m["kernels"] != want {
-		t.Fatalf("JSON kernels %v (%v), want %q: %s", m["kernels"], err, want, b)
-	}
-}
 
 // BenchmarkDecodeLevels decodes at the AVX2 and AVX-512 kernel levels (those
 // this CPU runs), dense and sparse, in one process: the four sessions step
@@ -89,7 +63,7 @@ func BenchmarkDecodeLevels(b *testing.B) {
 			e.Dense = r.dense
 			t0 := time.Now()
 			var err error
-			if r.logits, err = r.s.Step(infer.Argmax(r.logits)); err != nil {
+			if r.logits, err = r.s.Step(metrics.Argmax(r.logits)); err != nil {
 				b.Fatal(err)
 			}
 			r.spent += time.Since(t0)

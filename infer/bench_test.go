@@ -2,9 +2,11 @@ package infer_test
 
 import (
 	"fmt"
+	"testing"
+
 	"github.com/sparsetune/sparsetune/harden"
 	"github.com/sparsetune/sparsetune/infer"
-	"testing"
+	"github.com/sparsetune/sparsetune/metrics"
 )
 
 // benchEngine is the synthetic model of the speed figures: gpt2, 8 layers,
@@ -48,7 +50,7 @@ func BenchmarkDecode(b *testing.B) {
 				if s.Len() >= 512 {
 					s, _ = e.NewSession(1 << 20)
 				}
-				logits, _ = s.Step(infer.Argmax(logits))
+				logits, _ = s.Step(metrics.Argmax(logits))
 			}
 		})
 	}

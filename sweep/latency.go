@@ -5,12 +5,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 
+	"github.com/sparsetune/sparsetune/bench"
 	"github.com/sparsetune/sparsetune/checkpoints"
 	"github.com/sparsetune/sparsetune/infer"
 	"github.com/sparsetune/sparsetune/internal/jsonfile"
-	"github.com/sparsetune/sparsetune/train"
 )
 
 // Latency is what the inference engine measured for one job's sparse
@@ -50,13 +49,13 @@ var measureLatency = func(checkpoint string, seqLen int) (Latency, error) {
 	if err != nil {
 		return Latency{}, err
 	}
-	bc := infer.BenchConfig{Batch: latencyBatch, SeqLen: seqLen}
+	bc := bench.InferConfig{Batch: latencyBatch, SeqLen: seqLen}
 	// Time the run's own validation data: random tokens make routers
 	// spend other compute than real text does.
-	if seqs, err := train.ValidSequences(checkpoint, latencyBatch); err == nil && len(seqs) > 0 {
+	if seqs, err := bench.ValidSequences(checkpoint, latencyBatch); err == nil && len(seqs) > 0 {
 		bc.Seqs = seqs
 	}
-	r, err := infer.Bench(e, bc, nil)
+	r, err := bench.Infer(e, bc, nil)
 	if err != nil {
 		return Latency{}, err
 	}
@@ -99,19 +98,9 @@ func denseLatency(rows []Row) Latency {
 	if len(score) == 0 {
 		return Latency{Note: "not measured: no sparse run was measured"}
 	}
-	l := Latency{Measured: true, ScoreMS: median(score), DenseScoreMS: median(score), DecodeMS: median(decode), DenseDecodeMS: median(decode), ScoreSpeedup: 1, Compute: 1}
+	l := Latency{Measured: true, ScoreMS: bench.Median(score), DenseScoreMS: bench.Median(score), DecodeMS: bench.Median(decode), DenseDecodeMS: bench.Median(decode), ScoreSpeedup: 1, Compute: 1}
 	if l.DecodeMS > 0 {
 		l.DecodeSpeedup = 1
 	}
 	return l
-}
-
-func median(v []float64) float64 {
-	v = slices.Clone(v)
-	slices.Sort(v)
-	n := len(v)
-	if n%2 == 1 {
-		return v[n/2]
-	}
-	return (v[n/2-1] + v[n/2]) / 2
 }

@@ -48,7 +48,7 @@ func TestResumeRecoversKilledRunDir(t *testing.T) {
 	if err := os.Rename(best, filepath.Join(run, ".best.new")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Evaluate(EvalConfig{Model: best, Data: full.Train, Batch: 4, CacheDir: cut.CacheDir}); err != nil {
+	if _, err := OpenEvalModel(best, 0); err != nil {
 		t.Fatalf("eval of a half-swapped best: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"runtime/pprof"
 	"sort"
 
+	"github.com/sparsetune/sparsetune/bench"
 	"github.com/sparsetune/sparsetune/internal/blas"
 	"github.com/sparsetune/sparsetune/internal/vec"
 	"github.com/sparsetune/sparsetune/nn"
@@ -26,7 +27,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return usagef("want a benchmark name: sparsetune bench train|infer [flags]")
 	}
 	fs := newFlags("bench train", "bench train [flags]", stderr)
-	c := train.BenchConfig{}
+	c := bench.TrainConfig{}
 	family := fs.String("family", "gpt2", "model family: gpt2, bert or llama")
 	fs.IntVar(&c.Layers, "layers", 2, "transformer layers")
 	fs.IntVar(&c.D, "d-model", 256, "model width")
@@ -63,11 +64,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	case c.Trainable == train.TrainRouters && c.Target == 0:
 		return usagef("--train routers applies only to sparse runs: give --target in (0, 1]")
 	}
-	if _, err := train.BenchModelConfig(c); err != nil {
+	if _, err := bench.ModelConfig(c); err != nil {
 		return usageError{err}
 	}
 	if c.PeakGFLOPS == 0 {
-		c.PeakGFLOPS = train.PeakGFLOPSPerCore() * float64(runtime.GOMAXPROCS(0))
+		c.PeakGFLOPS = bench.PeakGFLOPSPerCore() * float64(runtime.GOMAXPROCS(0))
 	}
 	initBLAS(stderr, false)
 	fmt.Fprintf(stdout, "blas: %s\n", blas.Name())
@@ -84,7 +85,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	r, err := train.BenchTrain(c, stdout)
+	r, err := bench.Train(c, stdout)
 	if err != nil {
 		return err
 	}

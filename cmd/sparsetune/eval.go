@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/sparsetune/sparsetune/train"
+	"github.com/sparsetune/sparsetune/evaluate"
 )
 
 func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("eval", "eval (--model DIR | --checkpoint SPARSE_DIR) --data FILE [flags]", stderr)
-	var c train.EvalConfig
+	var c evaluate.Config
 	fs.StringVar(&c.Model, "model", "", "model directory or training checkpoint (a sparse run's is evaluated with its routers)")
 	sparse := fs.String("checkpoint", "", "sparse checkpoint directory, evaluated with the sparse inference engine (adds the measured compute)")
 	fs.StringVar(&c.Data, "data", "", "evaluation data (.jsonl, .csv, .tsv, .txt, .parquet)")
@@ -35,11 +35,11 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		return usagef("--cache-dir conflicts with --no-cache")
 	}
 	initBLAS(stderr, *verbose)
-	evaluate := train.Evaluate
+	run := evaluate.Evaluate
 	if *sparse != "" {
-		c.Model, evaluate = *sparse, train.EvaluateSparse
+		c.Model, run = *sparse, evaluate.EvaluateSparse
 	}
-	r, err := evaluate(c)
+	r, err := run(c)
 	if err != nil {
 		return err
 	}

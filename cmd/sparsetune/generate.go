@@ -8,6 +8,7 @@ import (
 	"github.com/sparsetune/sparsetune/checkpoints"
 	"github.com/sparsetune/sparsetune/data"
 	"github.com/sparsetune/sparsetune/infer"
+	"github.com/sparsetune/sparsetune/metrics"
 )
 
 func runGenerate(args []string, stdout, stderr io.Writer) error {
@@ -59,7 +60,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	start := time.Now()
 	var out []int
 	for len(out) < *maxNew && s.Len() < len(ids)+*maxNew {
-		next := infer.Argmax(logits)
+		next := metrics.Argmax(logits)
 		if next == sp.Config.EOSID {
 			break
 		}

@@ -1,4 +1,4 @@
-package train
+package evaluate
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/sparsetune/sparsetune/data"
+	"github.com/sparsetune/sparsetune/train"
 )
 
 // TestEmbeddedBaseModel extracts the embedded default and checks that the
@@ -19,7 +20,7 @@ import (
 // and scoring "text" equals scoring the tokenizer's ids.
 func TestEmbeddedBaseModel(t *testing.T) {
 	dir := t.TempDir()
-	c, err := EmbeddedConfig(dir, &bytes.Buffer{})
+	c, err := train.EmbeddedConfig(dir, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}

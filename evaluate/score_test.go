@@ -1,4 +1,4 @@
-package train
+package evaluate
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/sparsetune/sparsetune/internal/safetensors"
+	"github.com/sparsetune/sparsetune/metrics"
 )
 
 // TestScoreMatchesReferenceLogits scores the fixture's sequences and
@@ -55,7 +56,7 @@ func TestScoreMatchesReferenceLogits(t *testing.T) {
 				var sum float64
 				for tt := 0; tt+1 < n; tt++ {
 					row := logits[(b*T+tt)*V : (b*T+tt+1)*V]
-					want := float64(row[ids.Ints[b*T+tt+1]]) - logSumExp(row)
+					want := float64(row[ids.Ints[b*T+tt+1]]) - metrics.LogSumExp(row)
 					sum += want
 					if got := (*r.TokenLogprobs)[tt]; math.Abs(got-want) > 1e-4 {
 						t.Errorf("%s row %d token %d: log-prob %.6f, want %.6f", name, b, tt+1, got, want)
@@ -67,11 +68,6 @@ func TestScoreMatchesReferenceLogits(t *testing.T) {
 			}
 		}
 	}
-}
-
-func mustJSON(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
 }
 
 func TestScoreRejectsBadInput(t *testing.T) {

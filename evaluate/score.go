@@ -1,22 +1,19 @@
-package train
+package evaluate
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"sort"
-	"strings"
 
 	"github.com/sparsetune/sparsetune/checkpoints"
-	"github.com/sparsetune/sparsetune/data"
 	"github.com/sparsetune/sparsetune/infer"
 	"github.com/sparsetune/sparsetune/internal/atomicfile"
+	"github.com/sparsetune/sparsetune/metrics"
 	"github.com/sparsetune/sparsetune/nn"
+	"github.com/sparsetune/sparsetune/train"
 )
 
 // ScoreConfig describes a scoring run.
@@ -27,6 +24,7 @@ type ScoreConfig struct {
 	Out      string // output JSONL; "" writes to the Score writer
 	PerToken bool   // add "token_logprobs" (decoders)
 	Batch    int    // sequences per forward pass (default 8)
+	Dense    bool   // with Sparse: run every kept unit for every token (ignore the routers), as an export does
 }
 
 // ScoreResult is one output line. Decoders fill Logprob, Tokens, PPL (and
@@ -62,6 +60,7 @@ func Score(cfg ScoreConfig, out, log io.Writer) error {
 		if err != nil {
 			return err
 		}
+		e.Dense = cfg.Dense
 		mc = sp.Config
 		if seqs, trunc, err = readScoreInputs(cfg.Data, cfg.Sparse, mc); err != nil {
 			return err
@@ -71,11 +70,11 @@ func Score(cfg ScoreConfig, out, log io.Writer) error {
 		}
 		fmt.Fprintf(log, "measured compute %.4f over %d tokens\n", e.Stats.Compute(), e.Stats.Tokens)
 	} else {
-		switch modelKind(cfg.ModelDir) {
-		case kindSparse:
+		switch train.KindOf(cfg.ModelDir) {
+		case train.SparseCheckpoint:
 			return fmt.Errorf("%s is a sparse checkpoint (%s): score it with --checkpoint %s", cfg.ModelDir, checkpoints.SparseManifestFile, cfg.ModelDir)
-		case kindRouted: // scoring its weights densely would be another model
-			return fmt.Errorf("%s is a checkpoint of a sparse run (%s): score the run's sparse checkpoint with --checkpoint (harden the run first if it has none)", cfg.ModelDir, routerFile)
+		case train.RoutedCheckpoint: // scoring its weights densely would be another model
+			return fmt.Errorf("%s is a checkpoint of a sparse run (%s): score the run's sparse checkpoint with --checkpoint (harden the run first if it has none)", cfg.ModelDir, train.RouterFile)
 		}
 		model, err := nn.Load(cfg.ModelDir, nn.LoadOptions{})
 		if err != nil {
@@ -111,112 +110,6 @@ func Score(cfg ScoreConfig, out, log io.Writer) error {
 		return err
 	}
 	return atomicfile.WriteFile(cfg.Out, buf.Bytes(), 0o644)
-}
-
-// readScoreInputs parses the input into token-id sequences: JSONL (text
-// or ids per line), or a CSV, TSV, text or Parquet file of texts read with
-// the data package's readers (the "text" field or column).
-func readScoreInputs(path, modelDir string, c *nn.Config) (seqs [][]int, truncated []bool, err error) {
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".csv", ".tsv", ".txt", ".parquet":
-		return readScoreTexts(path, modelDir, c)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer f.Close()
-	var tok data.Tokenizer
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<30)
-	for line := 1; sc.Scan(); line++ {
-		b := bytes.TrimSpace(sc.Bytes())
-		if len(b) == 0 {
-			continue
-		}
-		var rec struct {
-			Text *string `json:"text"`
-			IDs  []int   `json:"ids"`
-		}
-		if err := json.Unmarshal(b, &rec); err != nil {
-			return nil, nil, fmt.Errorf("%s:%d: malformed JSON: %v", path, line, err)
-		}
-		var ids []int
-		switch {
-		case rec.IDs != nil:
-			ids = rec.IDs
-			for _, id := range ids {
-				if id < 0 || id >= c.Vocab {
-					return nil, nil, fmt.Errorf("%s:%d: token id %d is outside the vocabulary [0, %d)", path, line, id, c.Vocab)
-				}
-			}
-		case rec.Text != nil:
-			if tok == nil {
-				if tok, err = data.LoadTokenizer(modelDir); err != nil {
-					return nil, nil, fmt.Errorf("%s:%d: has \"text\" but the model's tokenizer cannot be loaded: %w", path, line, err)
-				}
-			}
-			if ids, err = data.EncodeForModel(tok, *rec.Text); err != nil {
-				return nil, nil, fmt.Errorf("%s:%d: %w", path, line, err)
-			}
-		default:
-			return nil, nil, fmt.Errorf("%s:%d: want a \"text\" or an \"ids\" field", path, line)
-		}
-		if len(ids) == 0 {
-			return nil, nil, fmt.Errorf("%s:%d: empty input", path, line)
-		}
-		cut := len(ids) > scoreLimit(c)
-		if cut {
-			ids = ids[:scoreLimit(c)]
-		}
-		seqs, truncated = append(seqs, ids), append(truncated, cut)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(seqs) == 0 {
-		return nil, nil, fmt.Errorf("%s: no inputs", path)
-	}
-	return seqs, truncated, nil
-}
-
-// readScoreTexts reads the texts of a CSV, TSV, text or Parquet file.
-func readScoreTexts(path, modelDir string, c *nn.Config) (seqs [][]int, truncated []bool, err error) {
-	recs, _, err := data.ReadRecords(path, data.ReadOptions{IDField: data.DeriveIDs})
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(recs) == 0 {
-		return nil, nil, fmt.Errorf("%s: no inputs", path)
-	}
-	tok, err := data.LoadTokenizer(modelDir)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: the model's tokenizer cannot be loaded: %w", path, err)
-	}
-	for _, r := range recs {
-		ids, err := data.EncodeForModel(tok, r.Text)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s:%d: %w", path, r.Line, err)
-		}
-		if len(ids) == 0 {
-			return nil, nil, fmt.Errorf("%s:%d: empty input", path, r.Line)
-		}
-		cut := len(ids) > scoreLimit(c)
-		if cut {
-			ids = ids[:scoreLimit(c)]
-		}
-		seqs, truncated = append(seqs, ids), append(truncated, cut)
-	}
-	return seqs, truncated, nil
-}
-
-// scoreLimit is the length inputs are truncated to: the model's positions,
-// or less where it runs shorter sequences only (a sliding window).
-func scoreLimit(c *nn.Config) int {
-	if lim := c.MaxLen(); lim > 0 {
-		return lim
-	}
-	return c.MaxPos
 }
 
 // scoreAll batches sequences of similar length (sorted by length, padded to
@@ -316,21 +209,15 @@ type scoreGraph struct {
 func scoreRow(c *nn.Config, logits []float32, r, T int, ids []int, perToken bool) ScoreResult {
 	if c.Task == nn.Classification {
 		k := len(c.Labels)
-		probs := softmax(logits[r*k : (r+1)*k])
-		best := 0
-		for j := range probs {
-			if probs[j] > probs[best] {
-				best = j
-			}
-		}
-		return ScoreResult{Tokens: len(ids), Probs: probs, Label: c.Labels[best]}
+		row := logits[r*k : (r+1)*k]
+		return ScoreResult{Tokens: len(ids), Probs: metrics.Softmax(row), Label: c.Labels[metrics.Argmax(row)]}
 	}
 	V := c.Vocab
 	var total float64
 	var lps []float64
 	for t := 0; t+1 < len(ids); t++ {
 		row := logits[(r*T+t)*V : (r*T+t+1)*V]
-		lp := float64(row[ids[t+1]]) - logSumExp(row)
+		lp := metrics.LogProb(row, ids[t+1])
 		total += lp
 		if perToken {
 			lps = append(lps, lp)
@@ -348,25 +235,4 @@ func scoreRow(c *nn.Config, logits []float32, r, T int, ids []int, perToken bool
 		res.PPL = &ppl
 	}
 	return res
-}
-
-func logSumExp(row []float32) float64 {
-	mx := math.Inf(-1)
-	for _, v := range row {
-		mx = math.Max(mx, float64(v))
-	}
-	var s float64
-	for _, v := range row {
-		s += math.Exp(float64(v) - mx)
-	}
-	return mx + math.Log(s)
-}
-
-func softmax(row []float32) []float64 {
-	lse := logSumExp(row)
-	out := make([]float64, len(row))
-	for i, v := range row {
-		out[i] = math.Exp(float64(v) - lse)
-	}
-	return out
 }
