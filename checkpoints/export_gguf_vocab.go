@@ -52,9 +52,8 @@ type ggufTokenizer struct {
 //     pre-tokenizer's split pattern ("llama-bpe", "qwen2" or "gpt-2");
 //   - tokenizer.json with a BPE model with byte fallback (LLaMA 2,
 //     Mistral: SentencePiece converted): tokenizer.ggml.model "llama" with
-//     tokens, scores (−id: SentencePiece numbers pieces by falling score,
-//     and Hugging Face's merges follow that order) and token_type, the
-//     <0xNN> pieces typed as bytes.
+//     tokens, scores (spmScores) and token_type, the <0xNN> pieces typed as
+//     bytes.
 //
 // Added tokens are control tokens when special, user-defined otherwise.
 // Ids missing from the tokenizer up to the model's vocab_size become
@@ -129,8 +128,12 @@ func tokenizerJSONVocab(path string, vocab int) ([]gguf.KV, error) {
 			types[a.ID] = tokControl
 		}
 	}
+	merges, err := mergeList(t.Model.Merges)
+	if err != nil {
+		return nil, err
+	}
 	if t.Model.ByteFallback { // SentencePiece converted to BPE
-		scores := make([]float32, vocab)
+		scores := spmScores(tokens, merges)
 		for i, s := range tokens {
 			switch {
 			case types[i] != tokNormal:
@@ -138,8 +141,6 @@ func tokenizerJSONVocab(path string, vocab int) ([]gguf.KV, error) {
 				types[i] = tokByte
 			case t.Model.UnkToken != nil && s == *t.Model.UnkToken:
 				types[i] = tokUnknown
-			default:
-				scores[i] = -float32(i)
 			}
 		}
 		prefix := strings.Contains(string(t.Normalizer), `"Prepend"`)
@@ -155,10 +156,6 @@ func tokenizerJSONVocab(path string, vocab int) ([]gguf.KV, error) {
 	pre := string(t.PreTokenizer)
 	if !strings.Contains(pre, `"ByteLevel"`) {
 		return nil, fmt.Errorf("a BPE model that is neither byte-level nor has byte fallback: %w", ErrGGUFUnsupported)
-	}
-	merges, err := mergeList(t.Model.Merges)
-	if err != nil {
-		return nil, err
 	}
 	var preName string
 	switch {
@@ -182,6 +179,32 @@ func bpeVocab(pre string, tokens []string, types []int32, merges []string) []ggu
 		{Key: "tokenizer.ggml.token_type", Value: types},
 		{Key: "tokenizer.ggml.merges", Value: merges},
 	}
+}
+
+// spmScores are the SentencePiece scores llama.cpp's "llama" tokenizer
+// merges by (highest first): a token made by merge rank r scores −r, so
+// llama.cpp merges in the order of the tokenizer.json merges, which
+// Hugging Face's conversion listed by falling SentencePiece score (and in
+// which, e.g., Mistral's "▁▁" comes late, although its id is 259). Tokens
+// no merge makes (characters, bytes, special tokens) score −(number of
+// merges), below every merge.
+func spmScores(tokens []string, merges []string) []float32 {
+	rank := make(map[string]int, len(merges))
+	for r, m := range merges {
+		tok := strings.Replace(m, " ", "", 1)
+		if _, ok := rank[tok]; !ok {
+			rank[tok] = r
+		}
+	}
+	scores := make([]float32, len(tokens))
+	for i, s := range tokens {
+		r, ok := rank[s]
+		if !ok {
+			r = len(merges)
+		}
+		scores[i] = -float32(r)
+	}
+	return scores
 }
 
 // idTable lays a token → id map out by id over vocab ids, filling the ids

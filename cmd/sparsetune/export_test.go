@@ -9,7 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"gorgonia.org/tensor"
+
 	"github.com/sparsetune/sparsetune/checkpoints"
+	"github.com/sparsetune/sparsetune/internal/gguf"
 	"github.com/sparsetune/sparsetune/nn"
 )
 
@@ -79,7 +82,7 @@ func TestExportCommand(t *testing.T) {
 		want string
 	}{
 		{[]string{"export", "--checkpoint", in}, 2, "--checkpoint and --out are required"},
-		{[]string{"export", "--checkpoint", in, "--out", t.TempDir(), "--format", "onnx"}, 2, `--format "onnx"`},
+		{[]string{"export", "--checkpoint", in, "--out", t.TempDir(), "--format", "onnx"}, 2, `--format "onnx" is not supported (want hf or gguf)`},
 		{[]string{"export", "--checkpoint", filepath.Join("..", "..", "testdata", "fixtures", "gpt2"), "--out", t.TempDir()}, 1, "missing sparse.json"},
 		{[]string{"export", "--help"}, 0, "--format"},
 	} {
@@ -135,5 +138,88 @@ func TestInspectSparse(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("inspect output lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// llamaSparse writes a random tiny llama (vocabulary 300, every unit kept,
+// static router) as a sparse checkpoint without tokenizer files.
+func llamaSparse(t *testing.T) string {
+	t.Helper()
+	c, err := nn.ParseConfig([]byte(`{"model_type":"llama","vocab_size":300,"hidden_size":32,"num_hidden_layers":2,"num_attention_heads":4,"intermediate_size":64,"max_position_embeddings":16}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &checkpoints.Sparse{Config: c, Tensors: map[string]*checkpoints.SparseTensor{}}
+	for _, p := range nn.InitParams(c, 1, tensor.Float32).List {
+		s.Tensors[p.Name] = &checkpoints.SparseTensor{Shape: p.Shape, Data: p.Value.Data().([]float32)}
+	}
+	s.Manifest = checkpoints.SparseManifest{Family: "llama", Router: "static", GroupSize: 16}
+	for l := 0; l < c.L; l++ {
+		s.Manifest.Layers = append(s.Manifest.Layers, checkpoints.SparseLayer{Tau: 0.5,
+			Heads: []int{0, 1, 2, 3}, HeadsDense: []int{0, 1, 2, 3}, Groups: []int{0, 1, 2, 3}, GroupsDense: []int{0, 1, 2, 3}})
+	}
+	dir := filepath.Join(t.TempDir(), "sparse")
+	if err := checkpoints.WriteSparse(dir, s, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestExportGGUF(t *testing.T) {
+	in := llamaSparse(t)
+	out := filepath.Join(t.TempDir(), "m.gguf")
+	for _, typ := range []string{"f32", "f16", "q8_0"} {
+		var stdout, stderr bytes.Buffer
+		if code := run([]string{"export", "--checkpoint", in, "--format", "gguf", "--type", typ, "--out", out}, &stdout, &stderr); code != 0 {
+			t.Fatalf("%s: exit %d: %s", typ, code, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), "placeholder byte vocabulary of 300 tokens") {
+			t.Errorf("%s: no placeholder warning: %q", typ, stderr.String())
+		}
+		f, err := gguf.ReadFile(out)
+		if err != nil {
+			t.Fatalf("%s: %v", typ, err)
+		}
+		if a, _ := f.Get("general.architecture"); a != "llama" || f.Tensors[0].Name != "token_embd.weight" {
+			t.Errorf("%s: architecture %v, first tensor %s", typ, a, f.Tensors[0].Name)
+		}
+	}
+	notGGUF := filepath.Join(t.TempDir(), "notes.txt")
+	os.WriteFile(notGGUF, []byte("keep me"), 0o644)
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--type", "q4_0", "--out", out}, 2, `tensor type "q4_0" is not supported`},
+		{[]string{"--out", notGGUF}, 2, "is not a GGUF file; pass --force"},
+		{[]string{"--out", filepath.Join(in, "m.gguf")}, 2, "--out"},
+		{[]string{"--out", out, "--tokenizer", filepath.Join(t.TempDir(), "none")}, 1, "tokenizer"},
+		{[]string{"--out", out, "--tokenizer", filepath.Join("..", "..", "data", "testdata", "tokenizer", "qwen3")}, 1, "outside the model's vocab_size 300"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(append([]string{"export", "--checkpoint", in, "--format", "gguf"}, c.args...), &stdout, &stderr)
+		if code != c.code || !strings.Contains(stderr.String(), c.want) || strings.Count(strings.TrimSpace(stderr.String()), "\n") > 1 {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and one line mentioning %q", c.args, code, stderr.String(), c.code, c.want)
+		}
+	}
+	if b, _ := os.ReadFile(notGGUF); string(b) != "keep me" {
+		t.Error("a file that is not GGUF was replaced without --force")
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"export", "--checkpoint", in, "--format", "gguf", "--out", notGGUF, "--force"}, &stdout, &stderr); code != 0 {
+		t.Errorf("--force: exit %d: %s", code, stderr.String())
+	}
+	// A gpt2 fixture of 96 tokens has no tokenizer to carry and is too small
+	// for the placeholder: a run error in one line.
+	gpt2 := sparseFixture(t, false)
+	os.Remove(filepath.Join(gpt2, "vocab.json"))
+	stderr.Reset()
+	if code := run([]string{"export", "--checkpoint", gpt2, "--format", "gguf", "--out", out}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "below 257") {
+		t.Errorf("gpt2 without a tokenizer: exit %d: %q", code, stderr.String())
+	}
+	stderr.Reset()
+	if code := run([]string{"export", "--checkpoint", in, "--format", "hf", "--type", "f16", "--out", t.TempDir()}, &stdout, &stderr); code != 2 {
+		t.Errorf("--type with hf: exit %d: %q", code, stderr.String())
 	}
 }
