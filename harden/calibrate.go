@@ -70,3 +70,103 @@ func bisect(measure func(tau float64) (float64, error), target, start float64) (
 	}
 	return measure(best)
 }
+
+// layerTol is how far a layer's compute on the calibration set may drift
+// from its learned allocation before its τ is corrected: the default budget
+// tolerance of a run (train's budget_tol, 0.02). A layer within it keeps
+// the global τ; a drift that large in one layer is as much as a whole run
+// is allowed to miss its target by.
+const layerTol = 0.02
+
+// Allocation is each layer's share of the target as the routers learned
+// it: each layer's compute on the reference sequences (the data the
+// routers were trained on) at the engine's current thresholds, scaled so
+// that the layers together spend target.
+func Allocation(e *infer.Engine, ref [][]int, target float64) ([]float64, error) {
+	m, err := Measure(e, ref)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float64, len(m.Layers))
+	for l, c := range m.Layers {
+		if m.Compute > 0 {
+			out[l] = c * target / m.Compute
+		}
+	}
+	return out, nil
+}
+
+// CalibrateLayers corrects, after CalibrateTau has set one τ for target on
+// calib, the layers whose routers spend on calib what they did not learn
+// to spend. A layer drifts when its compute on calib is more than layerTol
+// from its allocation (Allocation on ref): the routers of that layer fire
+// more (or less) often on the calibration data than on the data they were
+// trained on. Each drifting layer, first to last (a layer's compute
+// depends on its own τ and the layers before it), gets the τ at which its
+// compute on calib is its allocation; then the one τ of the other layers is
+// calibrated again so that the total on calib is target. The learned
+// allocation is kept: no layer is pushed to the same compute as the
+// others. It returns the corrected layers (none: every layer is within
+// layerTol and the global τ stands).
+func CalibrateLayers(e *infer.Engine, calib, ref [][]int, target float64) ([]int, error) {
+	tau := e.Manifest.Layers[0].Tau
+	alloc, err := Allocation(e, ref, target)
+	if err != nil {
+		return nil, err
+	}
+	m, err := Measure(e, calib)
+	if err != nil {
+		return nil, err
+	}
+	var drift, free []int
+	for l, c := range m.Layers {
+		if math.Abs(c-alloc[l]) > layerTol {
+			drift = append(drift, l)
+		} else {
+			free = append(free, l)
+		}
+	}
+	for _, l := range drift {
+		if _, err := bisect(func(t float64) (float64, error) {
+			e.SetTau(l, t)
+			return layerCompute(e, calib, l)
+		}, alloc[l], tau); err != nil {
+			return nil, err
+		}
+	}
+	if len(drift) > 0 {
+		if _, err := Refit(e, calib, target, free); err != nil {
+			return nil, err
+		}
+	}
+	return drift, nil
+}
+
+// Refit calibrates the one τ that layers share again (bisection from
+// their current τ, the first's) so that e's compute on seqs is target,
+// leaving the other layers' τ as they are. It returns that compute; with
+// no layers it only measures.
+func Refit(e *infer.Engine, seqs [][]int, target float64, layers []int) (float64, error) {
+	if len(layers) == 0 {
+		return e.MeasureCompute(seqs)
+	}
+	return bisect(func(t float64) (float64, error) {
+		for _, l := range layers {
+			e.SetTau(l, t)
+		}
+		return e.MeasureCompute(seqs)
+	}, target, e.Manifest.Layers[layers[0]].Tau)
+}
+
+// layerCompute measures layer l's compute on seqs.
+func layerCompute(e *infer.Engine, seqs [][]int, l int) (float64, error) {
+	e.RecordUsage()
+	defer func() { e.Usage = nil }()
+	if _, err := e.MeasureCompute(seqs); err != nil {
+		return 0, err
+	}
+	if e.Usage.Dense[l] == 0 {
+		return 0, nil
+	}
+	return e.Usage.Active[l] / e.Usage.Dense[l], nil
+}

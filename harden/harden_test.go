@@ -141,3 +141,40 @@ func randomize(ps []*nn.Param, seed uint64) {
 		}
 	}
 }
+
+// TestManifestRecordsTheCalibration: the manifest says what the compute
+// was calibrated on (source, sequences, tokens), its standard error, each
+// layer's compute (their mean is the compute) and the reference of the
+// per-layer correction; a checkpoint written before these fields existed
+// (version 1) still reads, without them.
+func TestManifestRecordsTheCalibration(t *testing.T) {
+	in := tinyInput(t)
+	in.Reference = Sequences{Name: "train", Seqs: infer.RandomTokens(in.Model.Config.Vocab, 10, 16, 8)}
+	out := filepath.Join(t.TempDir(), "sparse")
+	res, err := Harden(in, DefaultOptions(out), &strings.Builder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := checkpoints.ReadSparse(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal := sp.Manifest.Calibration
+	mean := 0.0
+	for _, c := range cal.LayerCompute {
+		mean += c / float64(len(cal.LayerCompute))
+	}
+	if cal.Source != "calib" || cal.Sequences != 24 || cal.Tokens != 24*16 || cal.Reference != "train" {
+		t.Errorf("calibration %+v: want source calib, 24 sequences, 384 tokens, reference train", cal)
+	}
+	if cal.ComputeSE <= 0 || cal.ComputeSE != res.ComputeSE || len(cal.LayerCompute) != 2 || math.Abs(mean-sp.Manifest.Compute) > 1e-9 {
+		t.Errorf("compute %.4f ± %.4g (result %.4g), layers %v", sp.Manifest.Compute, cal.ComputeSE, res.ComputeSE, cal.LayerCompute)
+	}
+	old, err := checkpoints.ReadSparse(filepath.Join("..", "checkpoints", "testdata", "sparse-v1-gpt2"))
+	if err != nil {
+		t.Fatalf("a version-1 checkpoint: %v", err)
+	}
+	if c := old.Manifest.Calibration; c.ComputeSE != 0 || c.LayerCompute != nil || c.Reference != "" {
+		t.Errorf("version-1 calibration read as %+v", c)
+	}
+}

@@ -112,18 +112,52 @@ func (r *LoadedRun) Routers() []*nn.Param { return r.sp.params() }
 func (r *LoadedRun) RouterConfig() router.Config { return r.sp.set.Config }
 
 // HardenInput is what harden.Harden needs to harden the loaded run:
-// calibration on calib (with its name; nil: the training split) and
-// held-out compute on the validation split.
+// calibration on calib (with its name; nil: the validation split),
+// held-out compute on the validation split, and, unless calib is the
+// training split, the training split as the reference of the per-layer
+// allocation (harden.CalibrateLayers).
 func (r *LoadedRun) HardenInput(calib *data.Split) (harden.Input, error) {
 	if calib == nil {
-		calib = r.Data.Train
+		calib = r.Data.Valid
 	}
-	return hardenInput(r.Config, r.Model, r.sp, calib, r.Data.Valid)
+	return hardenInput(r.Config, r.Model, r.sp, calib, r.Data)
+}
+
+// CalibrationSplit returns the sequences that on names (see
+// Config.CalibrateOn: valid, train or a data file, read with the run's
+// tokenizer and data settings).
+func (r *LoadedRun) CalibrationSplit(on string) (*data.Split, error) {
+	return calibrationSplit(r.Config, r.Data, r.Tokenizer, on)
+}
+
+// calibrationSplit is the split a run's hardening calibrates on (see
+// Config.CalibrateOn).
+func calibrationSplit(cfg *Config, ds *data.Dataset, tok data.Tokenizer, on string) (*data.Split, error) {
+	switch on {
+	case CalibrateValid, "":
+		return ds.Valid, nil
+	case CalibrateTrain:
+		return ds.Train, nil
+	}
+	key, err := data.TokenizerKey(cfg.Model)
+	if err != nil {
+		return nil, err
+	}
+	spec := ds.Spec
+	spec.Train, spec.Valid, spec.Test = on, on, ""
+	file, err := data.Load(spec, tok, key)
+	if err != nil {
+		return nil, fmt.Errorf("calibrate_on: %w", err)
+	}
+	file.Train.Name = on
+	return file.Train, nil
 }
 
 // hardenInput gathers a run's model, routers, data and config for
-// harden.Harden.
-func hardenInput(cfg *Config, m *nn.Model, sp *sparsity, calib, heldOut *data.Split) (harden.Input, error) {
+// harden.Harden: calibration on calib, held-out compute on valid, and the
+// training split as the per-layer allocation's reference unless calib is
+// the training split itself.
+func hardenInput(cfg *Config, m *nn.Model, sp *sparsity, calib *data.Split, ds *data.Dataset) (harden.Input, error) {
 	trainCfg, err := json.Marshal(cfg)
 	if err != nil {
 		return harden.Input{}, fmt.Errorf("harden: the run's config cannot be recorded: %v", err)
@@ -131,18 +165,43 @@ func hardenInput(cfg *Config, m *nn.Model, sp *sparsity, calib, heldOut *data.Sp
 	in := harden.Input{Model: m, Routers: sp.params(), Router: sp.set.Config, Target: cfg.Target,
 		Calib: harden.Sequences{Name: calib.Name, Seqs: calib.Seqs}, Seed: cfg.Seed, SeqLen: cfg.SeqLen,
 		ModelDir: cfg.Model, Tokenizer: tokenizerFiles(cfg.Model), TrainConfig: trainCfg}
-	if heldOut != nil {
-		in.HeldOut = harden.Sequences{Name: heldOut.Name, Seqs: heldOut.Seqs}
+	if ds.Valid != nil {
+		in.HeldOut = harden.Sequences{Name: ds.Valid.Name, Seqs: ds.Valid.Seqs}
+	}
+	if ds.Train != nil && calib != ds.Train {
+		in.Reference = harden.Sequences{Name: ds.Train.Name, Seqs: ds.Train.Seqs}
 	}
 	return in, nil
 }
 
 // hardenRun hardens a finished sparse run's best checkpoint (loaded into m
-// and sp) into <out_dir>/sparse: the last step of Run.
-func hardenRun(cfg *Config, m *nn.Model, sp *sparsity, ds *data.Dataset, log io.Writer) (*harden.Result, error) {
-	in, err := hardenInput(cfg, m, sp, ds.Train, ds.Valid)
+// and sp) into <out_dir>/sparse, calibrated on cfg.CalibrateOn: the last
+// step of Run.
+func hardenRun(cfg *Config, m *nn.Model, sp *sparsity, ds *data.Dataset, tok data.Tokenizer, log io.Writer) (*harden.Result, error) {
+	calib, err := calibrationSplit(cfg, ds, tok, cfg.CalibrateOn)
+	if err != nil {
+		return nil, err
+	}
+	in, err := hardenInput(cfg, m, sp, calib, ds)
 	if err != nil {
 		return nil, err
 	}
 	return harden.Harden(in, harden.DefaultOptions(filepath.Join(cfg.OutDir, "sparse")), log)
+}
+
+// The named calibration sets of Config.CalibrateOn; any other value is a
+// data file.
+const (
+	CalibrateValid = "valid" // the run's validation split: held-out data (the default)
+	CalibrateTrain = "train" // the training split the routers were fit on (before calibrate_on existed)
+)
+
+// calibrateOnExists reports whether on names a calibration set: valid,
+// train, or a regular file.
+func calibrateOnExists(on string) bool {
+	if on == CalibrateValid || on == CalibrateTrain {
+		return true
+	}
+	fi, err := os.Stat(on)
+	return on != "" && err == nil && fi.Mode().IsRegular()
 }

@@ -31,7 +31,7 @@ func TestHardenedCheckpointMatchesMaskedModel(t *testing.T) {
 func testHardened(t *testing.T, kind string) {
 	dir := t.TempDir()
 	c := sparseRun(t, dir)
-	if c.Router = kind; kind == "static" {
+	if c.Router = router.Kind(kind); kind == "static" {
 		c.RouterLR = 0.1 // one logit per unit: see Config.RouterLR
 	}
 	sum, err := Run(c, &strings.Builder{})
@@ -50,7 +50,7 @@ func testHardened(t *testing.T, kind string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := onTrain.HardenInput(nil)
+	in, err := onTrain.HardenInput(onTrain.Data.Train) // one global τ, as the training graph has
 	if err != nil {
 		t.Fatal(err)
 	}

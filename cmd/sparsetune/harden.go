@@ -19,6 +19,7 @@ import (
 // comes from, and the hardening options.
 type hardenFlags struct {
 	checkpoint, data, cacheDir string
+	calibrateOn                string
 	opt                        harden.Options
 }
 
@@ -27,15 +28,21 @@ func runHarden(args []string, stdout, stderr io.Writer) error {
 	var c hardenFlags
 	fs.StringVar(&c.checkpoint, "checkpoint", "", "sparse run directory (its best checkpoint) or checkpoint directory")
 	fs.StringVar(&c.opt.Out, "out", "", "sparse checkpoint directory to write: new, empty, or an earlier sparse checkpoint (replaced atomically)")
-	fs.StringVar(&c.data, "data", "", "calibration data (default: the run's training data)")
+	fs.StringVar(&c.data, "data", "", "data file to calibrate on and measure, instead of the run's data (which is then not opened)")
+	fs.StringVar(&c.calibrateOn, "calibrate-on", train.CalibrateValid, "calibrate on valid (the run's held-out split), train (its training split) or a data file")
 	fs.Float64Var(&c.opt.Target, "target", 0, "compute target (default: the run's)")
 	fs.Float64Var(&c.opt.PruneBelow, "prune-below", harden.DefaultPruneBelow, "remove units on for at most this fraction of calibration tokens (0: only units never on)")
 	fs.Float64Var(&c.opt.DenseAbove, "dense-above", harden.DefaultDenseAbove, "make units on for at least this fraction of calibration tokens dense")
 	fs.IntVar(&c.opt.Sequences, "sequences", harden.DefaultSequences, "calibration sequences")
 	fs.StringVar(&c.cacheDir, "cache-dir", "", "tokenized-data cache (default: the run's)")
 	force := fs.Bool("force", false, "replace --out even if it is a non-empty directory that is not a sparse checkpoint")
+	dtype := fs.String("dtype", "f32", "store the weight matrices as f32, bf16 or int8 (blocks of 32 with a scale each); τ and the reported measurements are the float32 model's")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	d, err := checkpoints.ParseDType(*dtype)
+	if err != nil {
+		return usagef("--dtype: %v", err)
 	}
 	if c.checkpoint == "" || c.opt.Out == "" {
 		return usagef("--checkpoint and --out are required")
@@ -45,6 +52,14 @@ func runHarden(args []string, stdout, stderr io.Writer) error {
 	}
 	if c.opt.Sequences <= 0 {
 		return usagef("--sequences must be positive")
+	}
+	if c.data != "" && fs.Changed("calibrate-on") {
+		return usagef("--data calibrates on its file: give --data or --calibrate-on, not both")
+	}
+	if on := c.calibrateOn; on != train.CalibrateValid && on != train.CalibrateTrain {
+		if fi, err := os.Stat(on); err != nil || !fi.Mode().IsRegular() {
+			return usagef("--calibrate-on %q: want valid, train or an existing data file", on)
+		}
 	}
 	if err := c.opt.Check(); errors.Is(err, harden.ErrOptions) {
 		return usageError{err}
@@ -57,13 +72,19 @@ func runHarden(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if d != checkpoints.F32 {
+		if err := checkpoints.QuantizeDir(c.opt.Out, d); err != nil {
+			return fmt.Errorf("harden --dtype %s: %w", d, err)
+		}
+		fmt.Fprintf(stderr, "harden: %s stores its weight matrices as %s\n", c.opt.Out, d)
+	}
 	return printJSON(stdout, r)
 }
 
 // hardenRun loads the run (train.OpenRun) under the lock of the run
-// directory that holds --out, and hardens it (harden.Harden). With --data
-// the run's own data files are not opened: the data is both the
-// calibration set and the held-out set.
+// directory that holds --out, and hardens it (harden.Harden) calibrated on
+// --calibrate-on. With --data the run's own data files are not opened: the
+// data is both the calibration set and the held-out set.
 func hardenRun(c hardenFlags, log io.Writer) (*harden.Result, error) {
 	ckpt, err := train.SparseRunCheckpoint(c.checkpoint)
 	if err != nil {
@@ -83,6 +104,8 @@ func hardenRun(c hardenFlags, log io.Writer) (*harden.Result, error) {
 	calib := r.Data.Train
 	if c.data != "" {
 		calib.Name = c.data
+	} else if calib, err = r.CalibrationSplit(c.calibrateOn); err != nil {
+		return nil, fmt.Errorf("harden: --calibrate-on %s: %w", c.calibrateOn, err)
 	}
 	in, err := r.HardenInput(calib)
 	if err != nil {
@@ -103,6 +126,9 @@ func checkHardenPaths(c hardenFlags, force bool) error {
 		ckpt = filepath.Join(ckpt, "best")
 	}
 	inputs := []pathInput{{"input --checkpoint", ckpt}, {"input --data", c.data}, {"--cache-dir", c.cacheDir}}
+	if c.calibrateOn != train.CalibrateValid && c.calibrateOn != train.CalibrateTrain {
+		inputs = append(inputs, pathInput{"input --calibrate-on", c.calibrateOn})
+	}
 	run := train.DefaultConfig()
 	if jsonfile.Read(filepath.Join(ckpt, checkpoints.ConfigFile), &run) == nil {
 		inputs = append(inputs, pathInput{"run's base model", run.Model}, pathInput{"run's training data", run.Train},

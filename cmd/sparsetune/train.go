@@ -57,6 +57,7 @@ func trainFlags(fs *pflag.FlagSet, fc *train.Config) {
 		"group_size":      "FFN neurons per routed group",
 		"tau":             "hardening threshold on a gate's on-probability",
 		"budget_tol":      "an evaluation competes for the best checkpoint only when its measured compute is within this of --target",
+		"calibrate_on":    "data the sparse checkpoint's threshold is calibrated on: valid (held out), train, or a data file",
 		"stage2_steps":    "final steps with hard masks and frozen routers (0: a third of --steps)",
 		"target_warmup":   "steps over which the target ramps from 1 down to --target (0: half of stage 1)",
 		"lambda_lr":       "ascent rate of the Lagrange multipliers",
