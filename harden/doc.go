@@ -3,9 +3,21 @@
 //
 // It owns the four steps of hardening, one file each:
 //
-//   - calibration (calibrate.go): the hardening threshold τ is set by
-//     bisection so that the compute the inference engine measures on the
-//     calibration sequences is the target (CalibrateTau);
+//   - calibration (calibrate.go, measure.go): the hardening threshold τ is
+//     set by bisection so that the compute the inference engine measures on
+//     the calibration sequences (held-out data: a run's valid split by
+//     default) is the target (CalibrateTau). Then each layer's compute
+//     there is compared with its allocation: its compute on the data the
+//     routers were trained on (the reference), scaled to the target. A
+//     layer more than layerTol (0.02, the default budget tolerance) from
+//     its allocation gets its own τ, set so that its compute is its
+//     allocation, first layer to last; the other layers keep one τ,
+//     calibrated again so that the total stays on target
+//     (CalibrateLayers). Corrected layers keep the learned allocation,
+//     not the others' compute. After pruning, the uncorrected layers' τ
+//     is refit on the pruned model (Refit). Measure gives the compute,
+//     its standard error over the sequences and each layer's compute;
+//     the manifest records them with the calibration set's name;
 //   - unit selection (select.go): with that τ, a unit on for at most
 //     PruneBelow of the calibration tokens is removed, one on for at least
 //     DenseAbove of them runs dense without routing, the others stay routed
