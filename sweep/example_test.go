@@ -3,14 +3,14 @@ package sweep_test
 import (
 	"os"
 
+	"github.com/sparsetune/sparsetune/coreset"
 	"github.com/sparsetune/sparsetune/sweep"
-	"github.com/sparsetune/sparsetune/train"
 )
 
 // A Slurm array for a three-target sweep: index 0 trains the dense point,
 // 1-3 one target each, at most two at a time.
 func ExampleEmit() {
-	c := train.DefaultConfig()
+	c := coreset.DefaultConfig()
 	c.Model, c.Train = "/data/base", "/data/train.jsonl"
 	p := &sweep.Plan{Targets: []float64{0.7, 0.5, 0.3}, Base: c}
 	sweep.Emit(os.Stdout, "slurm", "/data/sweeps/spam", p, sweep.EmitOptions{Parallel: 2, CPUs: 4})

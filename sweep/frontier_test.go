@@ -1,11 +1,13 @@
 package sweep
 
 import (
-	"github.com/sparsetune/sparsetune/train"
 	"io"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sparsetune/sparsetune/router"
+	"github.com/sparsetune/sparsetune/train"
 )
 
 // frontierRun trains the small sparse run the frontier tests start from.
@@ -13,13 +15,13 @@ import (
 // router kind ("" for the default).
 func frontierRun(t *testing.T, test bool, kind ...string) (train.Config, *train.Summary) {
 	t.Helper()
-	c := tinyPlan(t).Base
+	c := tinyPlan(t).Base.Config
 	c.Target, c.OutDir, c.Test = 0.5, filepath.Join(t.TempDir(), "run"), ""
 	if test {
 		c.Test = c.Train
 	}
 	if len(kind) > 0 {
-		c.Router = kind[0]
+		c.Router = router.Kind(kind[0])
 	}
 	sum, err := train.Run(c, io.Discard)
 	if err != nil {

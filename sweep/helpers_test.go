@@ -1,12 +1,12 @@
 package sweep
 
 import (
-	"github.com/sparsetune/sparsetune/internal/testmodel"
 	"image/png"
 	"os"
 	"testing"
 
-	"github.com/sparsetune/sparsetune/train"
+	"github.com/sparsetune/sparsetune/coreset"
+	"github.com/sparsetune/sparsetune/internal/testmodel"
 )
 
 // tinyModel writes a one-layer GPT-2 (d 16, 2 heads) with a plain
@@ -31,7 +31,7 @@ func topicData(t testing.TB, dir string, n int) string {
 func tinyPlan(t testing.TB) *Plan {
 	t.Helper()
 	dir := t.TempDir()
-	c := train.DefaultConfig()
+	c := coreset.DefaultConfig()
 	c.Model, c.Task, c.Train, c.Test = tinyModel(t), "classification", topicData(t, dir, 40), ""
 	c.Test = c.Train
 	c.SeqLen, c.Batch, c.Steps, c.Warmup, c.LR = 32, 4, 24, 2, 3e-3

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/sparsetune/sparsetune/coreset"
 	"github.com/sparsetune/sparsetune/internal/atomicfile"
 	"github.com/sparsetune/sparsetune/train"
 )
@@ -26,11 +27,11 @@ const PlanFile = "sweep.json"
 // subsets of the training data (Base.Coreset chooses them): one dense run
 // per ratio, or, with targets too, one sparse run per target and ratio.
 type Plan struct {
-	Targets  []float64    `json:"targets"`                   // compute targets, one retrained run each
-	Ratios   []float64    `json:"ratios,omitempty"`          // coreset ratios (fractions of the training data), one run each (per target)
-	DenseRef string       `json:"dense_reference,omitempty"` // a dense fine-tuned model as the dense point; "" trains one (job 0)
-	Frontier FrontierPlan `json:"frontier"`
-	Base     train.Config `json:"base"` // every run's config; out_dir, target and resume are set per job
+	Targets  []float64      `json:"targets"`                   // compute targets, one retrained run each
+	Ratios   []float64      `json:"ratios,omitempty"`          // coreset ratios (fractions of the training data), one run each (per target)
+	DenseRef string         `json:"dense_reference,omitempty"` // a dense fine-tuned model as the dense point; "" trains one (job 0)
+	Frontier FrontierPlan   `json:"frontier"`
+	Base     coreset.Config `json:"base"` // every run's config; out_dir, target and resume are set per job
 }
 
 // FrontierPlan is the one-run frontier of a sweep: the routers of the run
@@ -96,7 +97,7 @@ func runName(t, r float64) string {
 
 // dynamicsMethods score examples by label dynamics: a run on the true
 // labels, which a sweep's dense job can record for every ratio job.
-var dynamicsMethods = []string{train.CoresetCCS, train.CoresetHardest, train.CoresetEasiest}
+var dynamicsMethods = []string{coreset.MethodCCS, coreset.MethodHardest, coreset.MethodEasiest}
 
 // SharesDynamics reports whether the plan's ratio jobs score their subsets
 // with the training dynamics the dense job 0 records: ratios with a method
@@ -106,14 +107,14 @@ var dynamicsMethods = []string{train.CoresetCCS, train.CoresetHardest, train.Cor
 // whole sweep, and job 0 must finish before any ratio job starts.
 func (p *Plan) SharesDynamics() bool {
 	return len(p.Ratios) > 0 && p.Base.CoresetDynamics == "" && slices.Contains(dynamicsMethods, p.Base.Coreset) &&
-		p.Base.CoresetProxy != train.ProxyScratch
+		p.Base.CoresetProxy != coreset.ProxyScratch
 }
 
 // DynamicsTable is the training-dynamics table the ratio jobs of the sweep
 // in dir score with when the plan shares one (SharesDynamics): the one job
 // 0 records in its run directory.
 func DynamicsTable(dir string) string {
-	return filepath.Join(dir, DenseJob, train.DynamicsFile)
+	return filepath.Join(dir, DenseJob, coreset.DynamicsFile)
 }
 
 // Validate reports the first thing in the plan that cannot run.
@@ -182,7 +183,7 @@ func (p *Plan) Validate() error {
 }
 
 // Config is job j's training configuration in sweep directory dir.
-func (p *Plan) Config(dir string, j Job) train.Config {
+func (p *Plan) Config(dir string, j Job) coreset.Config {
 	c := p.Base
 	c.OutDir, c.Target, c.Resume = filepath.Join(dir, j.Name), j.Target, false
 	c.CoresetRatio = j.Ratio
@@ -289,7 +290,7 @@ func ReadPlan(dir string) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{Base: train.DefaultConfig()} // settings the file does not name keep their defaults
+	p := &Plan{Base: coreset.DefaultConfig()} // settings the file does not name keep their defaults
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(p); err != nil {

@@ -15,6 +15,7 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"github.com/sparsetune/sparsetune/checkpoints"
+	"github.com/sparsetune/sparsetune/coreset"
 	"github.com/sparsetune/sparsetune/internal/atomicfile"
 	"github.com/sparsetune/sparsetune/internal/jsonfile"
 	"github.com/sparsetune/sparsetune/train"
@@ -72,7 +73,7 @@ func sweepReport(dir, imgDir string) ([]byte, error) {
 		fmt.Fprintf(&b, "Targets %s with %s routers, each trained on the %s coreset of every data ratio %s", joinFloats(p.Targets), c.Router, c.Coreset, joinFloats(p.Ratios))
 	}
 	if p.SharesDynamics() {
-		fmt.Fprintf(&b, " (scored by the training dynamics the dense run recorded, `%s`)", filepath.Join(DenseJob, train.DynamicsFile))
+		fmt.Fprintf(&b, " (scored by the training dynamics the dense run recorded, `%s`)", filepath.Join(DenseJob, coreset.DynamicsFile))
 	}
 	if p.DenseRef != "" {
 		fmt.Fprintf(&b, "; the dense point is the model `%s`.\n\n", p.DenseRef)

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sparsetune/sparsetune/coreset"
 	"github.com/sparsetune/sparsetune/internal/jsonfile"
 	"github.com/sparsetune/sparsetune/train"
 )
@@ -172,7 +173,7 @@ func runOne(dir string, p *Plan, j Job, w io.Writer) error {
 		fmt.Fprintf(w, "interrupted earlier; resuming\n")
 	}
 	start := time.Now()
-	sum, err := train.Run(c, w)
+	sum, err := coreset.Train(c, w)
 	if err != nil {
 		return err
 	}

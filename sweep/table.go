@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/sparsetune/sparsetune/internal/jsonfile"
-	"github.com/sparsetune/sparsetune/train"
 )
 
 // Row kinds.

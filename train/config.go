@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/sparsetune/sparsetune/router"
 )
 
 // Config is one training run. Defaults (DefaultConfig) are overridden by a
@@ -24,7 +26,7 @@ import (
 type Config struct {
 	// Model and task.
 	Model      string  `json:"model"`       // Hugging Face model directory of the base model (with tokenizer files)
-	Task       string  `json:"task"`        // "" keeps the model's task; "classification" or "causal-lm" changes the head
+	Task       Task    `json:"task"`        // "" keeps the model's task; "classification" or "causal-lm" changes the head
 	Train      string  `json:"train"`       // training data (.jsonl, .csv, .tsv, .txt, .parquet)
 	Valid      string  `json:"valid"`       // validation data; "" carves valid_ratio out of train
 	Test       string  `json:"test"`        // test data, evaluated once with the best checkpoint; optional
@@ -40,19 +42,19 @@ type Config struct {
 	NoCache  bool   `json:"no_cache"`  // tokenize the data afresh without reading or writing the cache
 
 	// Optimisation.
-	Steps       int     `json:"steps"`        // optimizer steps
-	Batch       int     `json:"batch"`        // sequences per micro-batch
-	GradAccum   int     `json:"grad_accum"`   // micro-batches per optimizer step
-	LR          float64 `json:"lr"`           // peak learning rate
-	MinLRRatio  float64 `json:"min_lr_ratio"` // final learning rate as a fraction of lr
-	Warmup      int     `json:"warmup"`       // linear warm-up steps
-	Schedule    string  `json:"schedule"`     // "cosine", "linear" or "constant" decay after warm-up
-	WeightDecay float64 `json:"weight_decay"` // AdamW decoupled weight decay (matrices and embeddings only)
-	Beta1       float64 `json:"beta1"`
-	Beta2       float64 `json:"beta2"`
-	Eps         float64 `json:"eps"`
-	ClipNorm    float64 `json:"clip_norm"` // global gradient-norm clip; 0 disables
-	Dropout     float64 `json:"dropout"`   // hidden dropout while training
+	Steps       int      `json:"steps"`        // optimizer steps
+	Batch       int      `json:"batch"`        // sequences per micro-batch
+	GradAccum   int      `json:"grad_accum"`   // micro-batches per optimizer step
+	LR          float64  `json:"lr"`           // peak learning rate
+	MinLRRatio  float64  `json:"min_lr_ratio"` // final learning rate as a fraction of lr
+	Warmup      int      `json:"warmup"`       // linear warm-up steps
+	Schedule    Schedule `json:"schedule"`     // "cosine", "linear" or "constant" decay after warm-up
+	WeightDecay float64  `json:"weight_decay"` // AdamW decoupled weight decay (matrices and embeddings only)
+	Beta1       float64  `json:"beta1"`
+	Beta2       float64  `json:"beta2"`
+	Eps         float64  `json:"eps"`
+	ClipNorm    float64  `json:"clip_norm"` // global gradient-norm clip; 0 disables
+	Dropout     float64  `json:"dropout"`   // hidden dropout while training
 
 	// Evaluation and checkpoints.
 	EvalEvery   int    `json:"eval_every"`   // evaluate on valid every N steps (and at the end)
@@ -64,44 +66,27 @@ type Config struct {
 	Resume      bool   `json:"resume"`       // continue from out_dir's latest checkpoint
 	// Sparse fine-tuning (routers and the compute-cost objective). A
 	// target of 0 is plain dense fine-tuning.
-	Target        float64 `json:"target"`          // compute target: fraction of the dense cost of the routed blocks, in (0, 1]
-	Router        string  `json:"router"`          // gate kind: "sigmoid" (LTE), "hard-concrete" (L0) or "static" (input-independent baseline)
-	GroupSize     int     `json:"group_size"`      // FFN neurons per routed group (LTE's experts: 32)
-	Tau           float64 `json:"tau"`             // hardening threshold on a gate's on-probability, in (0, 1)
-	BudgetTol     float64 `json:"budget_tol"`      // an evaluation competes for best only when its measured compute is within this of target
-	Stage2Steps   int     `json:"stage2_steps"`    // final steps with hard masks and frozen routers; 0: a third of steps
-	TargetWarmup  int     `json:"target_warmup"`   // steps over which the target ramps from 1 down to target; 0: half of stage 1
-	LambdaLR      float64 `json:"lambda_lr"`       // ascent rate of the Lagrange multipliers λ1, λ2
-	RouterLR      float64 `json:"router_lr"`       // peak learning rate of the router parameters, same schedule; 0: lr
-	PenaltyWeight float64 `json:"penalty_weight"`  // > 0: fixed-weight penalty w·ĉ (LTE-style) instead of the Lagrangian
-	SepWeight     float64 `json:"sep_weight"`      // weight of the separability term that pushes gates away from τ
-	Distill       float64 `json:"distill"`         // weight of distillation from the dense model (0: off; < 0: 1 with trainable routers, else off)
-	DistillTemp   float64 `json:"distill_temp"`    // distillation temperature τ (Hinton et al. 2015)
-	DenseRef      string  `json:"dense_reference"` // a dense fine-tuned model evaluated on the same valid/test data: the summary's dense_metric
+	Target        float64     `json:"target"`          // compute target: fraction of the dense cost of the routed blocks, in (0, 1]
+	Router        router.Kind `json:"router"`          // gate kind: "sigmoid" (LTE), "hard-concrete" (L0) or "static" (input-independent baseline)
+	GroupSize     int         `json:"group_size"`      // FFN neurons per routed group (LTE's experts: 32)
+	Tau           float64     `json:"tau"`             // hardening threshold on a gate's on-probability, in (0, 1)
+	BudgetTol     float64     `json:"budget_tol"`      // an evaluation competes for best only when its measured compute is within this of target
+	CalibrateOn   string      `json:"calibrate_on"`    // data the sparse checkpoint's τ is calibrated on: valid (held out), train or a data file
+	Stage2Steps   int         `json:"stage2_steps"`    // final steps with hard masks and frozen routers; 0: a third of steps
+	TargetWarmup  int         `json:"target_warmup"`   // steps over which the target ramps from 1 down to target; 0: half of stage 1
+	LambdaLR      float64     `json:"lambda_lr"`       // ascent rate of the Lagrange multipliers λ1, λ2
+	RouterLR      float64     `json:"router_lr"`       // peak learning rate of the router parameters, same schedule; 0: lr
+	PenaltyWeight float64     `json:"penalty_weight"`  // > 0: fixed-weight penalty w·ĉ (LTE-style) instead of the Lagrangian
+	SepWeight     float64     `json:"sep_weight"`      // weight of the separability term that pushes gates away from τ
+	Distill       float64     `json:"distill"`         // weight of distillation from the dense model (0: off; < 0: 1 with trainable routers, else off)
+	DistillTemp   float64     `json:"distill_temp"`    // distillation temperature τ (Hinton et al. 2015)
+	DenseRef      string      `json:"dense_reference"` // a dense fine-tuned model evaluated on the same valid/test data: the summary's dense_metric
 	// Trainable is what a sparse run trains: "all" (the model and the
 	// routers) or "routers" (the routers and a new task head; the base
 	// weights stay frozen: no gradients, no optimizer state, Deja Vu's
 	// post-hoc setting under our cost objective).
 	Trainable string `json:"trainable"`
 
-	// Data-efficient fine-tuning (package coreset, docs/coreset.md):
-	// training dynamics, and training on a selected subset of train.
-	RecordDynamics    bool    `json:"record_dynamics"`     // write the per-example training-dynamics table dynamics.jsonl in out_dir
-	DynamicsEvery     int     `json:"dynamics_every"`      // steps between two recordings of the dynamics; 0: about one epoch
-	Coreset           string  `json:"coreset"`             // "": train on all of train; ccs, elfs, random, hardest or easiest: on a subset chosen first
-	CoresetRatio      float64 `json:"coreset_ratio"`       // fraction of the training examples kept, in (0, 1]
-	CoresetScore      string  `json:"coreset_score"`       // difficulty score: aum, forgetting, el2n or entropy
-	CoresetBeta       float64 `json:"coreset_beta"`        // fraction of hardest examples dropped first (ccs, elfs); < 0: by the ratio (DefaultBeta)
-	CoresetBetaSearch bool    `json:"coreset_beta_search"` // choose β on the validation set instead: one run per candidate
-	CoresetStrata     int     `json:"coreset_strata"`      // CCS score strata; 0: min(50, examples left)
-	CoresetByClass    bool    `json:"coreset_by_class"`    // select within each class (ccs) or pseudo-class (elfs), the budget split by class size
-	CoresetProxy      string  `json:"coreset_proxy"`       // the dynamics run: "base" (fine-tune the model; default) or "scratch" (train its architecture from random weights)
-	CoresetClusters   int     `json:"coreset_clusters"`    // ELFS pseudo-classes; 0: the number of labels in train
-	CoresetDynamics   string  `json:"coreset_dynamics"`    // an existing dynamics table (or run directory) to score with; "": a dynamics run first
-
-	// stopAfter ends the run after this many steps without a final
-	// checkpoint, as if the process were killed (tests only).
-	stopAfter int
 	// noGrouping leaves the FFN neurons in their order instead of
 	// grouping them by k-means (benchmarks: a random model has nothing to
 	// group, and grouping a large one takes minutes).
@@ -135,13 +120,12 @@ func DefaultConfig() Config {
 		ValidRatio: 0.1, TextField: "text", LabelField: "label",
 		OutDir: "runs/latest",
 		Steps:  300, Batch: 8, GradAccum: 1,
-		LR: 3e-4, MinLRRatio: 0.1, Warmup: 30, Schedule: "cosine", // the nanoGPT fine-tuning recipe
+		LR: 3e-4, MinLRRatio: 0.1, Warmup: 30, Schedule: Cosine, // the nanoGPT fine-tuning recipe
 		WeightDecay: 0.01, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1,
 		EvalEvery: 100, SaveEvery: 100, LogEvery: 10, Seed: 1,
-		Router: "sigmoid", GroupSize: 32, Tau: 0.5, BudgetTol: 0.02, LambdaLR: 0.5, SepWeight: 0.1, DistillTemp: 2,
-		Distill:      -1,    // distil from the dense model when only the routers train (DistillWeight)
-		Trainable:    "all", // full fine-tuning; "routers" freezes the base weights
-		CoresetScore: "aum", CoresetBeta: -1,
+		Router: router.Sigmoid, GroupSize: 32, Tau: 0.5, BudgetTol: 0.02, CalibrateOn: CalibrateValid, LambdaLR: 0.5, SepWeight: 0.1, DistillTemp: 2,
+		Distill:   -1,    // distil from the dense model when only the routers train (DistillWeight)
+		Trainable: "all", // full fine-tuning; "routers" freezes the base weights
 	}
 }
 
@@ -213,7 +197,7 @@ func (c *Config) Validate() error {
 		return settingf("warmup", "must be ≥ 0, got %d", c.Warmup)
 	case !in(c.MinLRRatio, 0, 1):
 		return settingf("min_lr_ratio", "must be in [0, 1], got %g", c.MinLRRatio)
-	case c.Schedule != "cosine" && c.Schedule != "linear" && c.Schedule != "constant":
+	case !c.Schedule.valid():
 		return settingf("schedule", "%q: want cosine, linear or constant", c.Schedule)
 	case !(c.WeightDecay >= 0):
 		return settingf("weight_decay", "must be ≥ 0, got %g", c.WeightDecay)
@@ -229,7 +213,7 @@ func (c *Config) Validate() error {
 		return settingf("dropout", "must be in [0, 1), got %g", c.Dropout)
 	case c.Valid == "" && !(c.ValidRatio > 0 && c.ValidRatio < 1):
 		return settingf("valid_ratio", "must be in (0, 1) when no valid file is given, got %g", c.ValidRatio)
-	case c.Task != "" && c.Task != "classification" && c.Task != "causal-lm":
+	case !c.Task.valid():
 		return settingf("task", "%q: want classification or causal-lm", c.Task)
 	case c.EvalEvery <= 0:
 		return settingf("eval_every", "must be positive, got %d", c.EvalEvery)
@@ -245,9 +229,11 @@ func (c *Config) Validate() error {
 		return settingf("tau", "must be in (0, 1), got %g", c.Tau)
 	case c.Target > 0 && !(c.BudgetTol > 0 && c.BudgetTol < 1):
 		return settingf("budget_tol", "must be in (0, 1), got %g", c.BudgetTol)
+	case c.Target > 0 && !calibrateOnExists(c.CalibrateOn):
+		return settingf("calibrate_on", "must be valid, train or an existing data file, got %q", c.CalibrateOn)
 	case c.Target > 0 && c.GroupSize <= 0:
 		return settingf("group_size", "must be positive, got %d", c.GroupSize)
-	case c.Target > 0 && c.Router != "sigmoid" && c.Router != "hard-concrete" && c.Router != "static":
+	case c.Target > 0 && c.Router != router.Sigmoid && c.Router != router.HardConcrete && c.Router != router.Static:
 		return settingf("router", "%q: want sigmoid, hard-concrete or static", c.Router)
 	case !in(c.RouterLR, 0, 1):
 		return settingf("router_lr", "must be in [0, 1] (0: lr), got %g", c.RouterLR)
@@ -268,5 +254,5 @@ func (c *Config) Validate() error {
 	case c.Target > 0 && c.TargetWarmup < 0:
 		return settingf("target_warmup", "must be ≥ 0, got %d", c.TargetWarmup)
 	}
-	return c.validateCoreset()
+	return nil
 }

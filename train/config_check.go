@@ -41,19 +41,14 @@ func (c *Config) checkFinite() error {
 func jsonKey(f reflect.StructField) string { return strings.Split(f.Tag.Get("json"), ",")[0] }
 
 // sparseOnly are the settings a dense run (target 0) makes no use of.
-var sparseOnly = []string{"router", "group_size", "tau", "budget_tol", "stage2_steps", "target_warmup", "lambda_lr", "router_lr",
+var sparseOnly = []string{"router", "group_size", "tau", "budget_tol", "calibrate_on", "stage2_steps", "target_warmup", "lambda_lr", "router_lr",
 	"penalty_weight", "sep_weight", "distill", "distill_temp", "trainable"}
-
-// coresetOnly are the settings used only to choose a coreset.
-var coresetOnly = []string{"coreset_ratio", "coreset_score", "coreset_beta", "coreset_beta_search", "coreset_strata",
-	"coreset_by_class", "coreset_proxy", "coreset_clusters", "coreset_dynamics"}
 
 // Unused reports the first setting among given (the JSON keys a user set,
 // by flag or config file) that c makes no use of, which would otherwise be
-// ignored silently: sparse settings in a dense run, coreset settings
-// without a coreset method, valid_ratio beside a valid file, distill_temp
-// without distillation, lambda_lr beside a fixed penalty_weight,
-// dynamics_every without dynamics, min_lr_ratio with a constant schedule,
+// ignored silently: sparse settings in a dense run, valid_ratio beside a
+// valid file, distill_temp without distillation, lambda_lr beside a fixed
+// penalty_weight, min_lr_ratio with a constant schedule,
 // label_field for a language model, cache_dir with no_cache.
 func (c *Config) Unused(given map[string]bool) error {
 	for _, k := range sparseOnly {
@@ -64,11 +59,6 @@ func (c *Config) Unused(given map[string]bool) error {
 			return settingf(k, "applies only to sparse runs (target > 0)")
 		}
 	}
-	for _, k := range coresetOnly {
-		if given[k] && c.Coreset == "" {
-			return settingf(k, "applies only with a coreset method (coreset)")
-		}
-	}
 	switch {
 	case given["valid_ratio"] && c.Valid != "":
 		return settingf("valid_ratio", "applies only without a valid file (valid is %s)", c.Valid)
@@ -76,11 +66,9 @@ func (c *Config) Unused(given map[string]bool) error {
 		return settingf("distill_temp", "applies only with distillation (distill > 0)")
 	case given["lambda_lr"] && c.PenaltyWeight > 0:
 		return settingf("lambda_lr", "applies only to the Lagrangian controller, not with a fixed penalty_weight")
-	case given["dynamics_every"] && !c.RecordDynamics && c.Coreset == "":
-		return settingf("dynamics_every", "applies only with record_dynamics or a coreset method")
-	case given["min_lr_ratio"] && c.Schedule == "constant":
+	case given["min_lr_ratio"] && c.Schedule == Constant:
 		return settingf("min_lr_ratio", "applies only to a decaying schedule (cosine or linear), not constant")
-	case given["label_field"] && c.Task == "causal-lm":
+	case given["label_field"] && c.Task == TaskCausalLM:
 		return settingf("label_field", "applies only to classification, not causal-lm")
 	case given["cache_dir"] && c.NoCache:
 		return settingf("cache_dir", "conflicts with no_cache")

@@ -76,11 +76,6 @@ func TestUnusedSettings(t *testing.T) {
 	if err := sparse.Unused(map[string]bool{"router": true, "penalty_weight": true, "distill": true}); err != nil {
 		t.Errorf("sparse settings in a sparse run: %v", err)
 	}
-	for _, k := range coresetOnly {
-		if err := dense.Unused(map[string]bool{k: true}); err == nil || !strings.HasPrefix(err.Error(), k+" applies only with a coreset") {
-			t.Errorf("%s without a coreset: got %v", k, err)
-		}
-	}
 	withValid, constant, lm := dense, dense, dense
 	withValid.Valid, constant.Schedule, lm.Task = "v.jsonl", "constant", "causal-lm"
 	for name, tc := range map[string]struct {
@@ -89,7 +84,6 @@ func TestUnusedSettings(t *testing.T) {
 	}{
 		"valid_ratio with valid":   {withValid, "valid_ratio"},
 		"distill_temp, no distill": {sparse, "distill_temp"},
-		"dynamics_every alone":     {dense, "dynamics_every"},
 		"min_lr_ratio, constant":   {constant, "min_lr_ratio"},
 		"label_field, causal-lm":   {lm, "label_field"},
 	} {

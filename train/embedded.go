@@ -32,7 +32,7 @@ func EmbeddedConfig(workDir string, log io.Writer) (Config, error) {
 		return c, err
 	}
 	fmt.Fprintf(log, "embedded default: base model in %s, built-in topic task in %s\n", model, task)
-	c.Model, c.Task, c.Train, c.Valid, c.Test = model, "classification", train, valid, test
+	c.Model, c.Task, c.Train, c.Valid, c.Test = model, TaskClassification, train, valid, test
 	c.OutDir, c.CacheDir = freshDir(filepath.Join("runs", "builtin")), filepath.Join(workDir, "cache")
 	c.SeqLen, c.Batch, c.Steps, c.LR, c.Warmup = 128, 16, 300, 1e-3, 30
 	c.EvalEvery, c.SaveEvery, c.LogEvery, c.Dropout = 100, 100, 20, 0.1

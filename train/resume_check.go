@@ -42,7 +42,7 @@ var mayChangeOnResume = map[string]string{
 // pathKeys are the settings holding paths: compared after filepath.Clean,
 // and a path inside the saved run directory follows the run directory when
 // it moves (a coreset run's subset).
-var pathKeys = map[string]bool{"model": true, "train": true, "valid": true, "coreset_dynamics": true}
+var pathKeys = map[string]bool{"model": true, "train": true, "valid": true}
 
 // checkResumeConfig compares the resolved config of a resumed run with the
 // saved config of checkpoint ckpt, at step done, and refuses, in one line,

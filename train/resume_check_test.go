@@ -1,6 +1,7 @@
 package train
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"os"
@@ -66,7 +67,7 @@ func TestResumeConfigNamesChangedKeys(t *testing.T) {
 // without the newer keys reads as their defaults.
 func TestResumeConfigAllowsOutputSettings(t *testing.T) {
 	saved := resumeBase()
-	ckpt := savedCheckpoint(t, saved, "coreset_proxy", "from_scratch", "record_dynamics", "coreset_beta")
+	ckpt := savedCheckpoint(t, saved, "from_scratch", "router_lr", "distill_temp")
 	cfg := saved
 	cfg.Resume, cfg.OutDir, cfg.CacheDir, cfg.NoCache = true, "/moved/a", "/elsewhere/cache", true
 	cfg.EvalEvery, cfg.SaveEvery, cfg.LogEvery, cfg.Patience = 7, 9, 1, 3
@@ -93,6 +94,28 @@ func TestResumeConfigAllowsOutputSettings(t *testing.T) {
 		if !changed[k] {
 			t.Errorf("the test leaves %s unchanged", k)
 		}
+	}
+}
+
+// TestResumeConfigIgnoresMovedKeys: a run saved when the coreset and
+// dynamics settings were train's keeps them in its train_config.json;
+// train compares only its own (package coreset checks those).
+func TestResumeConfigIgnoresMovedKeys(t *testing.T) {
+	saved := resumeBase()
+	ckpt := savedCheckpoint(t, saved)
+	path := filepath.Join(ckpt, checkpoints.ConfigFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = bytes.Replace(b, []byte("{"), []byte(`{"record_dynamics":true,"dynamics_every":4,"coreset":"ccs","coreset_ratio":0.5,"coreset_beta":-1,`), 1)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := saved
+	cfg.Resume = true
+	if err := checkResumeConfig(&cfg, ckpt, 6, io.Discard); err != nil {
+		t.Error(err)
 	}
 }
 
@@ -182,29 +205,6 @@ func TestConfigChangesSeesEveryKey(t *testing.T) {
 		if got := configChanges(&base, &cfg); len(got) != 1 || got[0].key != strings.Split(f.Tag.Get("json"), ",")[0] {
 			t.Errorf("changing %s: changes %v", f.Name, got)
 		}
-	}
-}
-
-// TestCoresetRunResumes: a run on a coreset subset resumes with the
-// settings the subset was chosen with (task, ids), so its config equals
-// the saved one even when the task was left to the model.
-func TestCoresetRunResumes(t *testing.T) {
-	model := byteLevelModelDir(t, true)
-	dir := t.TempDir()
-	data := writeTopicData(t, dir, 24)
-	c := tinyRun(t, model, data, filepath.Join(dir, "run"))
-	c.Valid, c.Coreset, c.CoresetRatio, c.IDField, c.stopAfter = data, CoresetRandom, 0.5, "-", 7
-	if _, err := Run(c, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	c.stopAfter, c.Resume = 0, true
-	var log strings.Builder
-	sum, err := Run(c, &log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sum.Steps != c.Steps || !strings.Contains(log.String(), "coreset: resuming with the subset") {
-		t.Errorf("resumed to step %d; log:\n%s", sum.Steps, log.String())
 	}
 }
 

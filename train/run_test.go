@@ -3,13 +3,15 @@ package train
 import (
 	"bufio"
 	"encoding/json"
-	"github.com/sparsetune/sparsetune/internal/testmodel"
+	"errors"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/sparsetune/sparsetune/internal/testmodel"
 	"github.com/sparsetune/sparsetune/nn"
 )
 
@@ -40,6 +42,22 @@ func tinyRun(t testing.TB, model, data, out string) Config {
 	c.SeqLen, c.Batch, c.Steps, c.Warmup, c.LR = 32, 4, 12, 2, 3e-3
 	c.EvalEvery, c.SaveEvery, c.LogEvery, c.Dropout = 4, 3, 1, 0.1
 	return c
+}
+
+// runCut runs c and stops it after step n, as if its process were killed
+// there: a hook returns ErrStopped at the end of the step, after its
+// evaluation and checkpoint.
+func runCut(t testing.TB, c Config, n int) {
+	t.Helper()
+	stop := Hooks{EndStep: func(p *Progress) error {
+		if p.Step() >= n {
+			return ErrStopped
+		}
+		return nil
+	}}
+	if _, err := Run(c, io.Discard, stop); !errors.Is(err, ErrStopped) {
+		t.Fatalf("run cut after step %d: got %v, want ErrStopped", n, err)
+	}
 }
 
 func readLosses(t testing.TB, dir string) map[int]float64 {
@@ -175,10 +193,7 @@ func fullAndCut(t *testing.T, dir string) (full, cut Config) {
 	}
 	cut = full
 	cut.OutDir = filepath.Join(dir, "cut")
-	cut.stopAfter = 7
-	if _, err := Run(cut, &strings.Builder{}); err != nil {
-		t.Fatal(err)
-	}
+	runCut(t, cut, 7)
 	return full, cut
 }
 
@@ -186,7 +201,7 @@ func fullAndCut(t *testing.T, dir string) (full, cut Config) {
 // uninterrupted full run's.
 func resumeMatches(t *testing.T, full, cut Config) {
 	t.Helper()
-	cut.stopAfter, cut.Resume = 0, true
+	cut.Resume = true
 	if _, err := Run(cut, &strings.Builder{}); err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -21,6 +20,18 @@ import (
 // results would be overwritten. All before any work is done; nothing in
 // the directory may change before the lock is held.
 func prepareRunDir(cfg *Config) (*runlock.Lock, error) {
+	return PrepareRunDir(cfg)
+}
+
+// PrepareRunDir is what Run first does with cfg's run directory: create it,
+// check that it is writable, take its lock (runlock: one writing process
+// per run directory, held until Release; taken again by the Run inside,
+// as the lock is shared within a process), recover what a killed run left
+// half done and, unless cfg resumes, refuse a directory that holds an
+// earlier run. It fills in cfg's default cache_dir. A driver that writes
+// into the run directory before calling Run (package coreset's subset)
+// calls it first, so that nothing there changes before the lock is held.
+func PrepareRunDir(cfg *Config) (*runlock.Lock, error) {
 	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("out_dir: %w", err)
 	}
@@ -80,46 +91,6 @@ func lockEnclosingRun(out, flag string) (release func(), err error) {
 		return nil, err
 	}
 	return func() { l.Release() }, nil
-}
-
-// runAfresh runs cfg from step 0 in its run directory, first clearing an
-// earlier run there, all under the directory's lock so that another
-// process's run in it is refused rather than deleted (the coreset β
-// search's runs).
-func runAfresh(cfg Config, log io.Writer) (*Summary, error) {
-	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
-		return nil, err
-	}
-	lock, err := LockRunDir(cfg.OutDir)
-	if err != nil {
-		return nil, err
-	}
-	defer lock.Release()
-	if HoldsRun(cfg.OutDir) {
-		if err := clearRunDir(cfg.OutDir); err != nil {
-			return nil, err
-		}
-	}
-	cfg.Resume = false
-	return Run(cfg, log)
-}
-
-// clearRunDir removes everything in run directory dir but its lock file,
-// which the caller holds: a run started afresh in a directory it owns.
-func clearRunDir(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if e.Name() == runlock.FileName {
-			continue
-		}
-		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // HoldsRun reports whether dir holds an earlier run's results: a

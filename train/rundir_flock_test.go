@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -37,14 +36,12 @@ func holdLock(t *testing.T, dir string) {
 func TestRunRefusesBusyDir(t *testing.T) {
 	dir := t.TempDir()
 	c := tinyRun(t, byteLevelModelDir(t, true), writeTopicData(t, dir, 40), filepath.Join(dir, "run"))
-	c.Task, c.stopAfter = "classification", 4
-	if _, err := Run(c, io.Discard); err != nil {
-		t.Fatal(err)
-	}
+	c.Task = TaskClassification
+	runCut(t, c, 4)
 	before := dirState(t, c.OutDir)
 	holdLock(t, c.OutDir)
 	want := "run directory " + c.OutDir + " is in use by pid 4242 (sparsetune train, started 2026-12-07T18:01:02Z); wait for it or choose another --out-dir"
-	c.stopAfter, c.Resume = 0, true
+	c.Resume = true
 	if _, err := Run(c, io.Discard); err == nil || err.Error() != want {
 		t.Errorf("resume: got  %v\nwant %s", err, want)
 	}
@@ -74,8 +71,8 @@ func TestHardenRefusesBusyRun(t *testing.T) {
 	}
 	holdLock(t, c.OutDir)
 	out := filepath.Join(c.OutDir, "sparse-0.4")
-	_, err := Harden(HardenConfig{Checkpoint: c.OutDir, Out: out, Target: 0.4}, io.Discard)
-	want := "harden: run directory " + c.OutDir + " is in use by pid 4242 (sparsetune train, started 2026-12-07T18:01:02Z); wait for it or choose another --out"
+	_, err := LockEnclosingRun(out) // what sparsetune harden takes before it loads anything
+	want := "run directory " + c.OutDir + " is in use by pid 4242 (sparsetune train, started 2026-12-07T18:01:02Z); wait for it or choose another --out"
 	if err == nil || err.Error() != want {
 		t.Fatalf("got  %v\nwant %s", err, want)
 	}
@@ -89,41 +86,5 @@ func TestHardenRefusesBusyRun(t *testing.T) {
 	release()
 	if _, err := os.Stat(filepath.Join(dir, "elsewhere")); !os.IsNotExist(err) {
 		t.Errorf("a lock outside any run created %s", filepath.Join(dir, "elsewhere"))
-	}
-}
-
-// TestRunAfreshSparesABusyRun: the β search's fresh runs clear an earlier
-// run only under its directory's lock; another process's run is refused,
-// not deleted.
-func TestRunAfreshSparesABusyRun(t *testing.T) {
-	dir := t.TempDir()
-	c := tinyRun(t, byteLevelModelDir(t, true), writeTopicData(t, dir, 40), filepath.Join(dir, "run"))
-	c.Task, c.Steps = "classification", 2
-	old := filepath.Join(c.OutDir, "checkpoint-3")
-	if err := os.MkdirAll(old, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(filepath.Join(c.OutDir, ".lock"), os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := runAfresh(c, io.Discard); err == nil || !strings.Contains(err.Error(), "is in use by another process") {
-		t.Fatalf("got %v, want the directory in use", err)
-	}
-	if _, err := os.Stat(old); err != nil {
-		t.Fatalf("the busy run's checkpoint: %v", err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_UN); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := runAfresh(c, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(old); !os.IsNotExist(err) {
-		t.Errorf("the earlier run's checkpoint survived a fresh run: %v", err)
 	}
 }

@@ -53,13 +53,11 @@ func sameState(t *testing.T, what string, a, b map[string]string) {
 func TestResumeRefusesChangedSettings(t *testing.T) {
 	dir := t.TempDir()
 	cut := tinyRun(t, byteLevelModelDir(t, true), writeTopicData(t, dir, 40), filepath.Join(dir, "run"))
-	cut.Task, cut.stopAfter = "classification", 7
-	if _, err := Run(cut, io.Discard); err != nil {
-		t.Fatal(err)
-	}
+	cut.Task = TaskClassification
+	runCut(t, cut, 7)
 	before := dirState(t, cut.OutDir)
 	changed := cut
-	changed.stopAfter, changed.Resume, changed.LR, changed.SeqLen = 0, true, 1e-3, 16
+	changed.Resume, changed.LR, changed.SeqLen = true, 1e-3, 16
 	var refusal strings.Builder
 	_, err := Run(changed, &refusal)
 	if refusal.Len() > 0 { // the refusal is the command's one line: nothing logged before it
@@ -92,7 +90,7 @@ func TestResumeRefusesChangedSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	more := cut
-	more.stopAfter, more.Resume, more.Steps, more.LogEvery, more.EvalEvery, more.SaveEvery = 0, true, 15, 5, 5, 5
+	more.Resume, more.Steps, more.LogEvery, more.EvalEvery, more.SaveEvery = true, 15, 5, 5, 5
 	var log strings.Builder
 	sum, err := Run(more, &log)
 	if err != nil {

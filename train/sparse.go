@@ -29,7 +29,7 @@ type sparsity struct {
 	ctl   *loss.Lagrangian
 	chat  G.Value      // ĉ of the last training run (stage 1)
 	probs [2][]G.Value // the last run's on-probabilities: [heads, groups][layer], nil when not routed
-	stage int
+	stage int          // 1 or 2: the run's stage, the one place it is kept (Run switches it when τ is calibrated)
 
 	// Distillation from the frozen dense model (cfg.DistillWeight() > 0).
 	teacher     *nn.Graph
@@ -47,7 +47,7 @@ func newSparsity(cfg *Config, m *nn.Model) (*sparsity, error) {
 		return nil, fmt.Errorf("group_size %d does not divide the FFN width %d", cfg.GroupSize, mc.F)
 	}
 	rc := router.DefaultConfig()
-	rc.Kind, rc.GroupSize, rc.Tau = router.Kind(cfg.Router), cfg.GroupSize, cfg.Tau
+	rc.Kind, rc.GroupSize, rc.Tau = cfg.Router, cfg.GroupSize, cfg.Tau
 	set, err := router.New(rc, mc, cfg.Seed, tensor.Float32)
 	if err != nil {
 		return nil, err
@@ -70,18 +70,6 @@ func newSparsity(cfg *Config, m *nn.Model) (*sparsity, error) {
 		s.ctl = loss.FixedWeight(cfg.PenaltyWeight)
 	} else {
 		s.ctl = &loss.Lagrangian{LR: cfg.LambdaLR}
-	}
-	if cfg.Stage2Steps == 0 && cfg.Trainable == TrainRouters {
-		// Stage 2 freezes the routers, so with a frozen base only a new
-		// head still learns: keep it short, but long enough to evaluate
-		// the hard masks (only stage-2 checkpoints compete for best).
-		cfg.Stage2Steps = max(1, cfg.Steps/10)
-	}
-	if cfg.Stage2Steps == 0 {
-		cfg.Stage2Steps = max(1, cfg.Steps/3) // at least one: only stage-2 evaluations compete for best; SpamAssassin at target 0.5: a third (with 32-batch calibration) came within 0.35 points of dense
-	}
-	if cfg.TargetWarmup == 0 {
-		cfg.TargetWarmup = (cfg.Steps - cfg.Stage2Steps) / 2
 	}
 	for l := 0; l < mc.L && !cfg.noGrouping; l++ {
 		perm, err := router.GroupPermutation(m, l, cfg.GroupSize, 20, cfg.Seed)
@@ -110,13 +98,9 @@ func (s *sparsity) describe(w io.Writer) {
 // params are the router parameters, optimised after the model's.
 func (s *sparsity) params() []*nn.Param { return s.set.Params() }
 
-// stageAt is the stage that step (0-based) belongs to.
-func (s *sparsity) stageAt(step int) int {
-	if step >= s.cfg.Steps-s.cfg.Stage2Steps {
-		return 2
-	}
-	return 1
-}
+// switchStep is the number of steps done when stage 2 starts: stage 1 is
+// steps 1 to switchStep, stage 2 the stage2_steps after.
+func (s *sparsity) switchStep() int { return s.cfg.Steps - s.cfg.Stage2Steps }
 
 // target is the compute target at step: 1 ramping linearly to cfg.Target.
 func (s *sparsity) target(step int) float64 {
@@ -199,16 +183,16 @@ func (s *sparsity) beforeStep(step int) error {
 
 // afterStep updates the multipliers by gradient ascent and returns the
 // step's figures for the log.
-func (s *sparsity) afterStep(step int) (map[string]any, error) {
+func (s *sparsity) afterStep(step int) (*SparseStep, error) {
 	if s.stage == 2 || s.chat == nil {
-		return map[string]any{"stage": 2}, nil
+		return &SparseStep{Stage: 2}, nil
 	}
 	c, t := ops.Scalar(s.chat), s.target(step)
 	if err := s.ctl.Update(c, t); err != nil {
 		return nil, fmt.Errorf("step %d: %w", step+1, err)
 	}
-	return map[string]any{"stage": 1, "expected_compute": c, "target": t, "lambda1": s.ctl.Lambda1, "lambda2": s.ctl.Lambda2,
-		"near_tau": s.nearTau(), "layer_expected_compute": s.layerExpected()}, nil
+	return &SparseStep{Stage: 1, ExpectedCompute: c, Target: t, Lambda1: s.ctl.Lambda1, Lambda2: s.ctl.Lambda2,
+		NearTau: s.nearTau(), LayerExpectedCompute: s.layerExpected()}, nil
 }
 
 // layerExpected is each layer's expected compute in the last run: its
@@ -265,13 +249,13 @@ func (s *sparsity) nearTau() float64 {
 }
 
 // calibrate picks the hardening threshold τ so that the hard masks spend
-// the target compute on the calibration batches: every (token, unit) pair's
+// target (a fraction of the dense compute) on the calibration batches: every (token, unit) pair's
 // on-probability under the stage-1 routers, sorted from most to least
 // confident, is kept while the kept FLOPs (plus the routers') stay within
 // target × the dense FLOPs of the routed blocks; τ falls just below the
 // last kept probability. One global τ lets layers differ in how much they
 // keep, as the routers learned. It sets the routers' τ and returns it.
-func (s *sparsity) calibrate(m *nn.Model, batches []*nn.Batch) (float64, error) {
+func (s *sparsity) calibrate(m *nn.Model, batches []*nn.Batch, target float64) (float64, error) {
 	gr, err := m.Build(nn.BuildOptions{B: s.cfg.Batch, T: s.cfg.SeqLen, Gates: s.set.GateFunc(router.Soft)})
 	if err != nil {
 		return 0, err
@@ -310,7 +294,7 @@ func (s *sparsity) calibrate(m *nn.Model, batches []*nn.Batch) (float64, error) 
 		return 0, fmt.Errorf("calibration: no routed units on the calibration batches")
 	}
 	sort.Slice(units, func(i, j int) bool { return units[i].p > units[j].p })
-	budget, kept := s.cfg.Target*dense-fixed, 0.0
+	budget, kept := target*dense-fixed, 0.0
 	tau := units[0].p + 1e-6 // keep nothing if even the first unit overruns
 	for _, u := range units {
 		if kept+u.cost > budget {

@@ -62,11 +62,9 @@ func TestSparseResumeContinuesExactly(t *testing.T) {
 		t.Fatal(err)
 	}
 	cut := full
-	cut.OutDir, cut.stopAfter = filepath.Join(dir, "cut"), 8
-	if _, err := Run(cut, &strings.Builder{}); err != nil {
-		t.Fatal(err)
-	}
-	cut.stopAfter, cut.Resume = 0, true
+	cut.OutDir = filepath.Join(dir, "cut")
+	runCut(t, cut, 8)
+	cut.Resume = true
 	if _, err := Run(cut, &strings.Builder{}); err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +102,7 @@ func TestSparseConfigErrors(t *testing.T) {
 // TestSparseDistillation trains with distillation from the frozen dense
 // model, for a classifier and a language model.
 func TestSparseDistillation(t *testing.T) {
-	for _, task := range []string{"classification", "causal-lm"} {
+	for _, task := range []Task{TaskClassification, TaskCausalLM} {
 		dir := t.TempDir()
 		c := sparseRun(t, dir)
 		c.Task, c.Distill, c.Steps, c.Stage2Steps, c.EvalEvery, c.SaveEvery = task, 1, 12, 4, 12, 12
@@ -157,11 +155,9 @@ func TestSparseResumeAtTheStageSwitch(t *testing.T) {
 		t.Fatal(err)
 	}
 	cut := full
-	cut.OutDir, cut.stopAfter = filepath.Join(dir, "cut"), full.Steps-full.Stage2Steps
-	if _, err := Run(cut, &strings.Builder{}); err != nil {
-		t.Fatal(err)
-	}
-	cut.stopAfter, cut.Resume = 0, true
+	cut.OutDir = filepath.Join(dir, "cut")
+	runCut(t, cut, full.Steps-full.Stage2Steps)
+	cut.Resume = true
 	var log strings.Builder
 	csum, err := Run(cut, &log)
 	if err != nil {

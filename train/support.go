@@ -20,9 +20,8 @@ import (
 	"github.com/sparsetune/sparsetune/nn"
 )
 
-// loadModelAndData loads the base model's config, the dataset (whose labels
-// fix a classifier's head) and then the weights, with a new head when the
-// task changes.
+// loadModelAndData loads the base model's config, resolves cfg by it
+// (Config.resolve) and loads the data and the model (loadModel).
 func loadModelAndData(cfg *Config, tok data.Tokenizer) (*nn.Model, *data.Dataset, error) {
 	if err := checkBaseModel("model", cfg.Model); err != nil {
 		return nil, nil, err
@@ -31,27 +30,22 @@ func loadModelAndData(cfg *Config, tok data.Tokenizer) (*nn.Model, *data.Dataset
 	if err != nil {
 		return nil, nil, err
 	}
-	task := mc.Task
-	if cfg.Task == "classification" {
-		task = nn.Classification
-	} else if cfg.Task == "causal-lm" {
-		task = nn.CausalLM
+	if err := cfg.resolve(mc); err != nil {
+		return nil, nil, err
 	}
-	if cfg.SeqLen == 0 {
-		cfg.SeqLen = min(mc.MaxPos, 256)
-	}
-	if err := mc.CheckLength(cfg.SeqLen); err != nil {
-		return nil, nil, fmt.Errorf("seq_len: %w", err)
-	}
+	return loadModel(cfg, mc, tok)
+}
+
+// loadModel loads the dataset (whose labels fix a classifier's head) and
+// then the weights of the base model whose config is mc, with a new head
+// when the task changes. cfg is resolved (seq_len set).
+func loadModel(cfg *Config, mc *nn.Config, tok data.Tokenizer) (*nn.Model, *data.Dataset, error) {
+	task := cfg.Task.Of(mc.Task)
 	key, err := data.TokenizerKey(cfg.Model)
 	if err != nil {
 		return nil, nil, err
 	}
-	dtask := data.Task("causal-lm")
-	if task == nn.Classification {
-		dtask = "classification"
-	}
-	spec := data.Spec{Task: dtask, Train: cfg.Train, Valid: cfg.Valid, Test: cfg.Test, ValidRatio: cfg.ValidRatio,
+	spec := data.Spec{Task: DataTask(task), Train: cfg.Train, Valid: cfg.Valid, Test: cfg.Test, ValidRatio: cfg.ValidRatio,
 		Text: cfg.TextField, Label: cfg.LabelField, ID: cfg.IDField, SeqLen: cfg.SeqLen, Seed: cfg.Seed, CacheDir: cfg.DataCacheDir()}
 	if task == nn.Classification && mc.Task == nn.Classification {
 		spec.Labels = mc.Labels // keep the fine-tuned classifier's label order

@@ -115,11 +115,9 @@ func TestRoutersResumeContinuesExactly(t *testing.T) {
 		t.Fatal(err)
 	}
 	cut := full
-	cut.OutDir, cut.stopAfter = filepath.Join(dir, "cut"), 8
-	if _, err := Run(cut, &strings.Builder{}); err != nil {
-		t.Fatal(err)
-	}
-	cut.stopAfter, cut.Resume = 0, true
+	cut.OutDir = filepath.Join(dir, "cut")
+	runCut(t, cut, 8)
+	cut.Resume = true
 	var log strings.Builder
 	if _, err := Run(cut, &log); err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package train
 
 import (
 	"fmt"
-	"io"
 	"path/filepath"
 
 	"github.com/sparsetune/sparsetune/internal/safetensors"
@@ -18,32 +17,29 @@ type trainer struct {
 	opts  nn.BuildOptions
 	gr    *nn.Graph
 	run   *nn.Runner
-	stage int
 	// borrow hands the graph's gradients to the optimizer in place
 	// (AdamW.Borrow) rather than copying them: one micro-batch per step.
 	borrow bool
 }
 
-// build makes the graph for the stage that st's step is in and restores
-// the dropout RNG states saved in st (after a resume).
+// build makes the graph for the sparsity's stage (sparsity.stage) and
+// restores the dropout RNG states saved in st (after a resume, or when
+// stage 2 starts).
 func (t *trainer) build(st *State) error {
 	if t.run != nil {
 		t.run.Close()
 	}
 	var err error
-	t.stage = 1
 	if t.sp == nil {
 		if t.gr, err = t.model.Build(t.opts); err != nil {
 			return err
 		}
 		t.run, err = t.gr.Compile(true)
 	} else {
-		t.stage = t.sp.stageAt(st.Step)
-		t.sp.stage = t.stage
 		t.gr, t.run, err = t.sp.buildTrain(t.model, t.opts)
 		// Stage 2 freezes the routers: they are the optimizer's last params.
 		for i := len(t.model.Params.Trainable()); i < len(t.opt.params); i++ {
-			t.opt.Freeze(i, t.stage == 2)
+			t.opt.Freeze(i, t.sp.stage == 2)
 		}
 	}
 	if err != nil {
@@ -60,18 +56,6 @@ func (t *trainer) build(st *State) error {
 		}
 	}
 	return nil
-}
-
-// enterStage rebuilds the graph when the run crosses into stage 2.
-func (t *trainer) enterStage(st *State, log io.Writer) error {
-	if t.sp == nil || t.sp.stageAt(st.Step) == t.stage {
-		return nil
-	}
-	if err := t.saveDropout(st); err != nil {
-		return err
-	}
-	fmt.Fprintf(log, "stage 2 at step %d: routers frozen, gates hardened at τ = %.4f\n", st.Step+1, t.sp.set.Config.Tau)
-	return t.build(st)
 }
 
 // saveDropout records the dropout RNG states into st.
@@ -94,7 +78,7 @@ func (t *trainer) beforeStep(step int) error {
 	return t.sp.beforeStep(step)
 }
 
-func (t *trainer) afterStep(step int) (map[string]any, error) {
+func (t *trainer) afterStep(step int) (*SparseStep, error) {
 	if t.sp == nil {
 		return nil, nil
 	}
@@ -126,17 +110,6 @@ func (t *trainer) forwardBackward(b *nn.Batch, scale float64) (float64, error) {
 }
 
 func (t *trainer) Close() error { return t.run.Close() }
-
-// sparseColumns renders the sparse figures of a step for the log line.
-func sparseColumns(rec map[string]any) string {
-	if rec == nil {
-		return ""
-	}
-	if rec["stage"] == 2 {
-		return " | stage 2"
-	}
-	return fmt.Sprintf(" | ĉ %.3f → t %.3f | λ %.3f %.3f | near τ %.2f", rec["expected_compute"], rec["target"], rec["lambda1"], rec["lambda2"], rec["near_tau"])
-}
 
 // routerFile holds the router parameters inside a checkpoint.
 const routerFile = "router.safetensors"

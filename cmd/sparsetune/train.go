@@ -11,13 +11,15 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/sparsetune/sparsetune/coreset"
 	"github.com/sparsetune/sparsetune/internal/blas"
 	"github.com/sparsetune/sparsetune/train"
 )
 
-// trainFlags registers one flag per Config field, named after its JSON
-// key with dashes ("seq_len" → --seq-len), bound to fc.
-func trainFlags(fs *pflag.FlagSet, fc *train.Config) {
+// trainFlags registers one flag per setting of coreset.Config (train's
+// and the data-efficiency settings), named after its JSON key with dashes
+// ("seq_len" → --seq-len), bound to fc.
+func trainFlags(fs *pflag.FlagSet, fc *coreset.Config) {
 	help := map[string]string{
 		"model":           "base model: a Hugging Face model directory with tokenizer files (default: the embedded base model)",
 		"task":            "classification or causal-lm; default: the model's own task",
@@ -83,14 +85,9 @@ func trainFlags(fs *pflag.FlagSet, fc *train.Config) {
 		"coreset_clusters":    "ELFS pseudo-classes (0: the number of labels)",
 		"coreset_dynamics":    "existing dynamics table (or run directory) to score with instead of a dynamics run",
 	}
-	v := reflect.ValueOf(fc).Elem()
-	for i := 0; i < v.NumField(); i++ {
-		if !v.Type().Field(i).IsExported() {
-			continue
-		}
-		key := strings.Split(v.Type().Field(i).Tag.Get("json"), ",")[0]
+	eachSetting(reflect.ValueOf(fc).Elem(), func(key string, f reflect.Value) {
 		name, usage := strings.ReplaceAll(key, "_", "-"), help[key]
-		switch p := v.Field(i).Addr().Interface().(type) {
+		switch p := f.Addr().Interface().(type) {
 		case *string:
 			fs.StringVar(p, name, *p, usage)
 		case *int:
@@ -101,41 +98,59 @@ func trainFlags(fs *pflag.FlagSet, fc *train.Config) {
 			fs.Float64Var(p, name, *p, usage)
 		case *bool:
 			fs.BoolVar(p, name, *p, usage)
+		default: // a typed string setting (train.Task, train.Schedule, router.Kind): the flag writes its string
+			if f.Kind() == reflect.String {
+				fs.StringVar(f.Addr().Convert(reflect.TypeFor[*string]()).Interface().(*string), name, f.String(), usage)
+			}
 		}
+	})
+}
+
+// eachSetting calls fn with the JSON key and the field of every exported
+// setting of struct v, in order, descending into embedded structs (whose
+// keys encoding/json flattens into the one object as well).
+func eachSetting(v reflect.Value, fn func(key string, f reflect.Value)) {
+	for i := 0; i < v.NumField(); i++ {
+		sf := v.Type().Field(i)
+		if !sf.IsExported() {
+			continue
+		}
+		if sf.Anonymous && sf.Type.Kind() == reflect.Struct {
+			eachSetting(v.Field(i), fn)
+			continue
+		}
+		fn(strings.Split(sf.Tag.Get("json"), ",")[0], v.Field(i))
 	}
 }
 
 // resolveConfig layers base, the --config file and the flags given.
-func resolveConfig(fs *pflag.FlagSet, fc *train.Config, file string, base train.Config) (train.Config, error) {
+func resolveConfig(fs *pflag.FlagSet, fc *coreset.Config, file string, base coreset.Config) (coreset.Config, error) {
 	cfg := base
 	if file != "" {
 		if err := cfg.LoadConfigFile(file); err != nil {
 			return cfg, err
 		}
 	}
-	dst, src := reflect.ValueOf(&cfg).Elem(), reflect.ValueOf(fc).Elem()
-	for i := 0; i < dst.NumField(); i++ {
-		if !dst.Type().Field(i).IsExported() {
-			continue
-		}
-		key := strings.Split(dst.Type().Field(i).Tag.Get("json"), ",")[0]
+	src := map[string]reflect.Value{}
+	eachSetting(reflect.ValueOf(fc).Elem(), func(key string, f reflect.Value) { src[key] = f })
+	eachSetting(reflect.ValueOf(&cfg).Elem(), func(key string, f reflect.Value) {
 		if fs.Changed(strings.ReplaceAll(key, "_", "-")) {
-			dst.Field(i).Set(src.Field(i))
+			f.Set(src[key])
 		}
-	}
+	})
 	return cfg, nil
 }
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("train", "train [--model DIR --train FILE ...] [--config FILE]", stderr)
-	fc := train.DefaultConfig()
+	fc := coreset.DefaultConfig()
 	trainFlags(fs, &fc)
 	configFile := fs.String("config", "", "JSON config file (keys as in train_config.json; unknown keys are errors)")
 	verbose := fs.BoolP("verbose", "v", false, "print the linear-algebra backend first")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := resolveConfig(fs, &fc, *configFile, train.DefaultConfig())
+	cfg, err := resolveConfig(fs, &fc, *configFile, coreset.DefaultConfig())
 	if err != nil {
 		return usageError{err}
 	}
@@ -151,7 +166,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if cfg, err = resolveConfig(fs, &fc, *configFile, base); err != nil {
+		if cfg, err = resolveConfig(fs, &fc, *configFile, coreset.Config{Config: base, Settings: coreset.DefaultSettings()}); err != nil {
 			return usageError{err}
 		}
 	}
@@ -163,7 +178,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	io.Copy(stderr, &note)
 	initBLAS(stderr, *verbose)
-	sum, err := train.Run(cfg, stderr)
+	sum, err := coreset.Train(cfg, stderr)
 	if err != nil {
 		return settingErr(err, fs, *configFile)
 	}
@@ -179,9 +194,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 // flags changed, and the keys of the config file whose value is not the
 // default (a run's saved train_config.json lists every key, and may be
 // given back as --config to resume it).
-func givenKeys(fs *pflag.FlagSet, fc *train.Config, file string) (map[string]bool, error) {
+func givenKeys(fs *pflag.FlagSet, fc *coreset.Config, file string) (map[string]bool, error) {
 	given := map[string]bool{}
-	fileCfg, def := train.DefaultConfig(), train.DefaultConfig()
+	fileCfg, def := coreset.DefaultConfig(), coreset.DefaultConfig()
 	var keys map[string]bool
 	if file != "" {
 		var err error
@@ -192,17 +207,14 @@ func givenKeys(fs *pflag.FlagSet, fc *train.Config, file string) (map[string]boo
 			return nil, err
 		}
 	}
-	v, fv, dv := reflect.ValueOf(fc).Elem(), reflect.ValueOf(&fileCfg).Elem(), reflect.ValueOf(&def).Elem()
-	for i := 0; i < v.NumField(); i++ {
-		if !v.Type().Field(i).IsExported() {
-			continue
-		}
-		key := strings.Split(v.Type().Field(i).Tag.Get("json"), ",")[0]
-		if fs.Changed(strings.ReplaceAll(key, "_", "-")) ||
-			(keys[key] && !reflect.DeepEqual(fv.Field(i).Interface(), dv.Field(i).Interface())) {
+	fromFile, defaults := map[string]any{}, map[string]any{}
+	eachSetting(reflect.ValueOf(&fileCfg).Elem(), func(key string, f reflect.Value) { fromFile[key] = f.Interface() })
+	eachSetting(reflect.ValueOf(&def).Elem(), func(key string, f reflect.Value) { defaults[key] = f.Interface() })
+	eachSetting(reflect.ValueOf(fc).Elem(), func(key string, _ reflect.Value) {
+		if fs.Changed(strings.ReplaceAll(key, "_", "-")) || (keys[key] && !reflect.DeepEqual(fromFile[key], defaults[key])) {
 			given[key] = true
 		}
-	}
+	})
 	return given, nil
 }
 

@@ -1,30 +1,27 @@
-package train
+package coreset
 
 import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 
-	"github.com/sparsetune/sparsetune/coreset"
 	"github.com/sparsetune/sparsetune/data"
-	"github.com/sparsetune/sparsetune/internal/jsonfile"
+	"github.com/sparsetune/sparsetune/train"
 )
 
-// Coreset methods (Config.Coreset, SubsetConfig.Method).
+// Coreset methods (Settings.Coreset, SubsetConfig.Method).
 const (
-	CoresetCCS     = "ccs"     // coverage-centric selection on label dynamics (coreset.CCS)
-	CoresetELFS    = "elfs"    // label-free: pseudo-label dynamics, double-end pruning (coreset.DoubleEnd)
-	CoresetRandom  = "random"  // uniform without replacement
-	CoresetHardest = "hardest" // the highest scores (coreset.Hardest)
-	CoresetEasiest = "easiest" // the lowest scores (coreset.Easiest)
+	MethodCCS     = "ccs"     // coverage-centric selection on label dynamics (CCS)
+	MethodELFS    = "elfs"    // label-free: pseudo-label dynamics, double-end pruning (DoubleEnd)
+	MethodRandom  = "random"  // uniform without replacement
+	MethodHardest = "hardest" // the highest scores (Hardest)
+	MethodEasiest = "easiest" // the lowest scores (Easiest)
 )
 
-// Proxy runs (Config.CoresetProxy, SubsetConfig.Proxy): the run whose
+// Proxy runs (Settings.CoresetProxy, SubsetConfig.Proxy): the run whose
 // training dynamics score the examples.
 const (
 	ProxyBase    = "base"    // fine-tune the model, as the selected subset will be
@@ -59,9 +56,12 @@ type SubsetConfig struct {
 	// so on. A dynamics run validates on a few batches of Train itself, so
 	// that every example is recorded; Valid is used only by a β search.
 	// OutDir, Test and the coreset fields are ignored.
-	Run Config
-	// Method is CoresetCCS, CoresetELFS, CoresetRandom, CoresetHardest or
-	// CoresetEasiest.
+	Run train.Config
+	// DynamicsEvery is the steps between two recordings of a dynamics
+	// run's training dynamics; 0: about one epoch (Recorder).
+	DynamicsEvery int
+	// Method is MethodCCS, MethodELFS, MethodRandom, MethodHardest or
+	// MethodEasiest.
 	Method string
 	Ratio  float64 // fraction of the examples kept, in (0, 1]
 	Score  string  // aum (default), forgetting, el2n or entropy
@@ -72,9 +72,9 @@ type SubsetConfig struct {
 	BetaSearch bool
 	Strata     int // CCS strata; 0: min(50, examples left after the β drop)
 	// ByClass selects within each class, the budget split in proportion to
-	// the class sizes: CCS within each true class (coreset.CCSByClass),
+	// the class sizes: CCS within each true class (CCSByClass),
 	// ELFS's double-end window within each pseudo-class
-	// (coreset.DoubleEndByClass; still no label read).
+	// (DoubleEndByClass; still no label read).
 	ByClass bool
 	// Proxy is the dynamics run: ProxyBase ("" too) fine-tunes Run.Model,
 	// ProxyScratch trains its architecture from random weights (ELFS's
@@ -107,13 +107,13 @@ type SubsetResult struct {
 	// IDs says where the example ids came from: "file", "derived" (from
 	// file and line, for records without one) or "derived: <why>" when the
 	// file's ids were not unique.
-	IDs        string               `json:"ids"`
-	DerivedIDs int                  `json:"derived_ids"`
-	Dynamics   string               `json:"dynamics,omitempty"` // the table scored
-	Beta       *float64             `json:"beta,omitempty"`
-	Dropped    int                  `json:"dropped,omitempty"` // hardest examples dropped (ccs, elfs)
-	Strata     []coreset.Stratum    `json:"strata,omitempty"`  // ccs
-	Classes    []coreset.ClassCount `json:"classes,omitempty"` // per label: examples in Train (available) and selected (taken); when Train has labels
+	IDs        string       `json:"ids"`
+	DerivedIDs int          `json:"derived_ids"`
+	Dynamics   string       `json:"dynamics,omitempty"` // the table scored
+	Beta       *float64     `json:"beta,omitempty"`
+	Dropped    int          `json:"dropped,omitempty"` // hardest examples dropped (ccs, elfs)
+	Strata     []Stratum    `json:"strata,omitempty"`  // ccs
+	Classes    []ClassCount `json:"classes,omitempty"` // per label: examples in Train (available) and selected (taken); when Train has labels
 	// ELFS: the size of each pseudo-class, and their purity against the
 	// true labels when Train has them (the share of examples whose cluster's
 	// majority label is their own; 1/classes is chance for balanced data).
@@ -125,7 +125,7 @@ type SubsetResult struct {
 }
 
 // SelectSubset chooses a subset of c.Run.Train by c.Method and writes it in
-// the input's own format (coreset.WriteSubset). Methods that need scores
+// the input's own format (WriteSubset). Methods that need scores
 // record training dynamics first unless a table is at hand: CCS, hardest
 // and easiest from a run on the true labels, ELFS from a run on
 // pseudo-labels (k-means clusters of the base model's pooled hidden
@@ -142,7 +142,7 @@ func SelectSubset(c SubsetConfig, log io.Writer) (*SubsetResult, error) {
 		return nil, err
 	}
 	c.Run.IDField = src.idField
-	budget, err := coreset.Budget(len(src.ids), c.Ratio)
+	budget, err := Budget(len(src.ids), c.Ratio)
 	if err != nil {
 		return nil, err
 	}
@@ -152,13 +152,13 @@ func SelectSubset(c SubsetConfig, log io.Writer) (*SubsetResult, error) {
 	}
 	res.Out = c.Out
 	var scores map[string]float64
-	if c.Method != CoresetRandom {
+	if c.Method != MethodRandom {
 		if scores, err = c.scores(src, res, log); err != nil {
 			return nil, err
 		}
 		res.Score = c.Score
 	}
-	if (c.Method == CoresetCCS || c.Method == CoresetELFS) && c.BetaSearch {
+	if (c.Method == MethodCCS || c.Method == MethodELFS) && c.BetaSearch {
 		if c.Beta, err = c.searchBeta(src, scores, budget, res, log); err != nil {
 			return nil, err
 		}
@@ -171,7 +171,7 @@ func SelectSubset(c SubsetConfig, log io.Writer) (*SubsetResult, error) {
 	}
 	res.Selected = len(chosen)
 	if src.labels != nil {
-		if res.Classes, err = coreset.CountClasses(src.labels, src.ids, chosen); err != nil {
+		if res.Classes, err = CountClasses(src.labels, src.ids, chosen); err != nil {
 			return nil, fmt.Errorf("coreset: %w", err)
 		}
 	}
@@ -185,17 +185,17 @@ func SelectSubset(c SubsetConfig, log io.Writer) (*SubsetResult, error) {
 // Validate checks the request before any work and fills the default score.
 func (c *SubsetConfig) Validate() error {
 	switch c.Method {
-	case CoresetCCS, CoresetELFS, CoresetRandom, CoresetHardest, CoresetEasiest:
+	case MethodCCS, MethodELFS, MethodRandom, MethodHardest, MethodEasiest:
 	default:
 		return fmt.Errorf("coreset: method %q: want ccs, elfs, random, hardest or easiest", c.Method)
 	}
-	if _, err := coreset.Budget(1, c.Ratio); err != nil {
+	if _, err := Budget(1, c.Ratio); err != nil {
 		return err
 	}
 	if c.Score == "" {
-		c.Score = coreset.AUM.String()
+		c.Score = AUM.String()
 	}
-	if _, err := coreset.ParseScoreKind(c.Score); err != nil {
+	if _, err := ParseScoreKind(c.Score); err != nil {
 		return err
 	}
 	switch {
@@ -209,17 +209,17 @@ func (c *SubsetConfig) Validate() error {
 		return errors.New("coreset: a work directory is required for the dynamics runs")
 	case c.Run.Train == "":
 		return errors.New("coreset: no data file to select from")
-	case c.ByClass && c.Method != CoresetCCS && c.Method != CoresetELFS:
+	case c.ByClass && c.Method != MethodCCS && c.Method != MethodELFS:
 		return fmt.Errorf("coreset: by-class selection is a variant of ccs and elfs, not of %s", c.Method)
 	case c.Proxy != "" && c.Proxy != ProxyBase && c.Proxy != ProxyScratch:
 		return fmt.Errorf("coreset: proxy %q: want base (fine-tune the model) or scratch (train it from random weights)", c.Proxy)
-	case c.Proxy == ProxyScratch && c.Method == CoresetRandom:
+	case c.Proxy == ProxyScratch && c.Method == MethodRandom:
 		return errors.New("coreset: the scratch proxy is a dynamics run, and random selection records none: drop the proxy setting")
 	case c.Proxy == ProxyScratch && c.Dynamics != "":
 		return errors.New("coreset: the scratch proxy is a dynamics run, and a given dynamics table replaces it: drop one of the two")
 	case c.BetaSearch && c.Run.Valid == "":
 		return errors.New("coreset: a β search needs a validation file to compare the candidates on")
-	case c.Method != CoresetRandom && c.Dynamics == "" && c.Run.Model == "":
+	case c.Method != MethodRandom && c.Dynamics == "" && c.Run.Model == "":
 		return fmt.Errorf("coreset: method %s scores examples by a training run: give a model (or an existing dynamics table)", c.Method)
 	}
 	return nil
@@ -228,19 +228,19 @@ func (c *SubsetConfig) Validate() error {
 // choose runs the selector of c.Method at hard-drop fraction beta.
 func (c *SubsetConfig) choose(src *source, scores map[string]float64, budget int, beta float64, res *SubsetResult) ([]string, error) {
 	switch c.Method {
-	case CoresetRandom:
-		return coreset.Random(src.ids, budget, c.Seed)
-	case CoresetHardest:
-		return coreset.Hardest(scores, budget)
-	case CoresetEasiest:
-		return coreset.Easiest(scores, budget)
-	case CoresetELFS:
+	case MethodRandom:
+		return Random(src.ids, budget, c.Seed)
+	case MethodHardest:
+		return Hardest(scores, budget)
+	case MethodEasiest:
+		return Easiest(scores, budget)
+	case MethodELFS:
 		res.Beta = &beta
 		if !c.ByClass {
 			res.Dropped = dropCount(beta, len(scores))
-			return coreset.DoubleEnd(scores, budget, beta)
+			return DoubleEnd(scores, budget, beta)
 		}
-		chosen, rep, err := coreset.DoubleEndByClass(scores, src.pseudo, budget, beta)
+		chosen, rep, err := DoubleEndByClass(scores, src.pseudo, budget, beta)
 		if err != nil {
 			return nil, err
 		}
@@ -255,18 +255,18 @@ func (c *SubsetConfig) choose(src *source, scores map[string]float64, budget int
 		strata = min(50, len(scores)-dropCount(beta, len(scores)))
 	}
 	if c.ByClass {
-		chosen, rep, err := coreset.CCSByClass(scores, src.labels, budget, beta, strata, c.Seed)
+		chosen, rep, err := CCSByClass(scores, src.labels, budget, beta, strata, c.Seed)
 		if err != nil {
 			return nil, err
 		}
 		res.Beta, res.Dropped, res.Strata = &beta, rep.Dropped, rep.Strata
 		return chosen, nil
 	}
-	var opt coreset.Options
+	var opt Options
 	if src.labels != nil {
 		opt.Labels = src.labels
 	}
-	chosen, rep, err := coreset.CCS(scores, budget, beta, strata, c.Seed, opt)
+	chosen, rep, err := CCS(scores, budget, beta, strata, c.Seed, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -290,7 +290,7 @@ func writeSubset(in, out string, chosen []string, idField string) error {
 			return fmt.Errorf("coreset: %w", err)
 		}
 	}
-	_, err := coreset.WriteSubset(in, out, keep, idField)
+	_, err := WriteSubset(in, out, keep, idField)
 	return err
 }
 
@@ -308,11 +308,11 @@ type source struct {
 // readSource reads the records of cfg.Train. When the file's ids are not
 // unique, every id is derived from file and line instead (data.DeriveIDs),
 // and the result says why.
-func readSource(cfg Config) (*source, error) {
+func readSource(cfg train.Config) (*source, error) {
 	opt := data.ReadOptions{TextField: cfg.TextField, LabelField: cfg.LabelField, IDField: cfg.IDField}
 	recs, rep, err := data.ReadRecords(cfg.Train, opt)
 	note := "file"
-	if err != nil && opt.IDField != data.DeriveIDs && strings.Contains(err.Error(), "duplicate id") {
+	if err != nil && opt.IDField != data.DeriveIDs && errors.Is(err, data.ErrDuplicateID) {
 		note = fmt.Sprintf("derived: %v", err)
 		opt.IDField = data.DeriveIDs
 		recs, rep, err = data.ReadRecords(cfg.Train, opt)
@@ -362,84 +362,4 @@ func printSubset(log io.Writer, r *SubsetResult) {
 		}
 		fmt.Fprintln(log)
 	}
-}
-
-// applyCoreset replaces cfg.Train by a subset chosen as cfg's coreset
-// fields say, kept in <out_dir>/coreset with its dynamics run and report.
-// A resumed run reuses the subset it chose before.
-func applyCoreset(cfg *Config, log io.Writer) error {
-	dir := filepath.Join(cfg.OutDir, "coreset")
-	out := filepath.Join(dir, "subset"+filepath.Ext(cfg.Train))
-	if cfg.Resume {
-		if reused, err := reuseSubset(cfg, dir, out, log); reused || err != nil {
-			return err
-		}
-	}
-	run := *cfg
-	run.Coreset, run.RecordDynamics, run.Resume = "", false, false
-	res, err := SelectSubset(SubsetConfig{Run: run, Method: cfg.Coreset, Ratio: cfg.CoresetRatio, Score: cfg.CoresetScore,
-		Beta: cfg.CoresetBeta, BetaSearch: cfg.CoresetBetaSearch, Strata: cfg.CoresetStrata, ByClass: cfg.CoresetByClass, Clusters: cfg.CoresetClusters, Proxy: cfg.CoresetProxy,
-		Seed: cfg.Seed, Dynamics: cfg.CoresetDynamics, WorkDir: dir, Out: out}, log)
-	if err != nil {
-		return err
-	}
-	if err := jsonfile.Write(filepath.Join(dir, "report.json"), res); err != nil {
-		return err
-	}
-	useSubset(cfg, out, res)
-	return nil
-}
-
-// reuseSubset points a resumed run at the subset out it chose before, with
-// the settings it was chosen with (report.json in dir, written after the
-// subset), so that its config equals the saved one. reused is false when
-// the choice did not finish.
-func reuseSubset(cfg *Config, dir, out string, log io.Writer) (reused bool, err error) {
-	var res SubsetResult
-	if err := jsonfile.Read(filepath.Join(dir, "report.json"), &res); errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	} else if err != nil {
-		return false, err
-	}
-	if _, err := os.Stat(out); errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	} else if err != nil {
-		return false, err
-	}
-	fmt.Fprintf(log, "coreset: resuming with the subset %s chosen before\n", out)
-	useSubset(cfg, out, &res)
-	return true, nil
-}
-
-// useSubset points cfg at the subset file out chosen as res reports.
-func useSubset(cfg *Config, out string, res *SubsetResult) {
-	cfg.Train = out
-	cfg.Task = "classification" // what the subset was chosen for, whatever the base model's head
-	// The subset's ids come from the file as written: derived ones name
-	// lines of the input, so derive them anew from the subset's lines.
-	if res.IDs != "file" {
-		cfg.IDField = data.DeriveIDs
-	}
-}
-
-// validateCoreset checks the dynamics and coreset fields of a Config.
-func (c *Config) validateCoreset() error {
-	if c.DynamicsEvery < 0 {
-		return fmt.Errorf("dynamics_every must be ≥ 0, got %d", c.DynamicsEvery)
-	}
-	if c.Coreset == "" {
-		return nil
-	}
-	sc := SubsetConfig{Run: *c, Method: c.Coreset, Ratio: c.CoresetRatio, Score: c.CoresetScore, Beta: c.CoresetBeta,
-		BetaSearch: c.CoresetBetaSearch, Strata: c.CoresetStrata, ByClass: c.CoresetByClass, Clusters: c.CoresetClusters, Proxy: c.CoresetProxy, Dynamics: c.CoresetDynamics, WorkDir: "-"}
-	if err := sc.Validate(); err != nil {
-		return fmt.Errorf("%s (coreset_* settings)", strings.TrimPrefix(err.Error(), "coreset: "))
-	}
-	switch {
-	case c.Valid == "":
-		return errors.New("coreset: give a valid file: carving validation examples out of the chosen subset would shrink it further")
-	case c.Task == "causal-lm":
-		return errors.New("coreset: selection scores classification examples; the task is causal-lm")
-	}
-	return nil
 }

@@ -1,4 +1,4 @@
-package train
+package coreset
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sparsetune/sparsetune/coreset"
+	"github.com/sparsetune/sparsetune/train"
 )
 
 // dynamicsRun is tinyRun on the topic data with dynamics recorded every
@@ -28,7 +28,7 @@ func TestRecordDynamicsAndResume(t *testing.T) {
 	dir := t.TempDir()
 	data := writeTopicData(t, dir, 12)
 	full := dynamicsRun(t, model, data, filepath.Join(dir, "full"))
-	if _, err := Run(full, io.Discard); err != nil {
+	if _, err := Train(full, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	want, err := LoadDynamicsOf(full.OutDir)
@@ -39,10 +39,10 @@ func TestRecordDynamicsAndResume(t *testing.T) {
 		t.Fatalf("table of %d examples, %d classes; want 12 and 2", want.Len(), want.NumClasses())
 	}
 	// Three recordings (steps 4, 8, 12): EL2N over 3 epochs works, over 4 not.
-	if _, err := want.Scores(coreset.EL2N, 3); err != nil {
+	if _, err := want.Scores(EL2N, 3); err != nil {
 		t.Errorf("EL2N over 3 recordings: %v", err)
 	}
-	if _, err := want.Scores(coreset.EL2N, 4); err == nil {
+	if _, err := want.Scores(EL2N, 4); err == nil {
 		t.Error("EL2N over 4 recordings of 3: no error")
 	}
 
@@ -50,12 +50,9 @@ func TestRecordDynamicsAndResume(t *testing.T) {
 	// checkpoint (step 6); resume: recording 2 is dropped and made again,
 	// and the table matches the uninterrupted run's exactly.
 	cut := dynamicsRun(t, model, data, filepath.Join(dir, "cut"))
-	cut.stopAfter = 8
-	if _, err := Run(cut, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	cut.stopAfter, cut.Resume = 0, true
-	if _, err := Run(cut, io.Discard); err != nil {
+	trainCut(t, cut, 8)
+	cut.Resume = true
+	if _, err := Train(cut, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	a, _ := os.ReadFile(filepath.Join(full.OutDir, DynamicsFile))
@@ -70,16 +67,16 @@ func TestRecordDynamicsNeedsClassification(t *testing.T) {
 	dir := t.TempDir()
 	c := tinyRun(t, model, writeTopicData(t, dir, 12), filepath.Join(dir, "run"))
 	c.Task, c.RecordDynamics = "causal-lm", true
-	if _, err := Run(c, io.Discard); err == nil || !strings.Contains(err.Error(), "need a classification task") {
+	if _, err := Train(c, io.Discard); err == nil || !strings.Contains(err.Error(), "need a classification task") {
 		t.Errorf("causal LM with dynamics: error %v", err)
 	}
 }
 
 // subsetConfig selects from data with a dynamics run like dynamicsRun's.
 func subsetConfig(t *testing.T, model, data, work, method string, ratio float64) SubsetConfig {
-	run := tinyRun(t, model, data, "")
-	run.DynamicsEvery, run.CacheDir = 4, filepath.Join(work, "cache")
-	return SubsetConfig{Run: run, Method: method, Ratio: ratio, Beta: -1, Seed: 3, WorkDir: work}
+	run := tinyRun(t, model, data, "").Config
+	run.CacheDir = filepath.Join(work, "cache")
+	return SubsetConfig{Run: run, DynamicsEvery: 4, Method: method, Ratio: ratio, Beta: -1, Seed: 3, WorkDir: work}
 }
 
 func lines(t *testing.T, path string) []string {
@@ -100,7 +97,7 @@ func TestSelectSubsetMethods(t *testing.T) {
 	data := writeTopicData(t, dir, 24)
 	input := lines(t, data)
 	work := filepath.Join(dir, "work")
-	for _, method := range []string{CoresetRandom, CoresetHardest, CoresetEasiest, CoresetCCS, CoresetELFS} {
+	for _, method := range []string{MethodRandom, MethodHardest, MethodEasiest, MethodCCS, MethodELFS} {
 		var log bytes.Buffer
 		res, err := SelectSubset(subsetConfig(t, model, data, work, method, 0.25), &log)
 		if err != nil {
@@ -123,7 +120,7 @@ func TestSelectSubsetMethods(t *testing.T) {
 			t.Errorf("%s: class counts %+v do not add up to 6", method, res.Classes)
 		}
 		switch method {
-		case CoresetCCS:
+		case MethodCCS:
 			// Ratio 0.25 → default β 0.1: 2 of 24 dropped, 22 strata.
 			sum := 0
 			for _, s := range res.Strata {
@@ -135,7 +132,7 @@ func TestSelectSubsetMethods(t *testing.T) {
 			if !strings.Contains(log.String(), "reusing the dynamics table") {
 				t.Errorf("ccs did not reuse the table of the earlier label methods:\n%s", log.String())
 			}
-		case CoresetELFS:
+		case MethodELFS:
 			if len(res.ClusterSizes) != 2 || res.ClusterSizes[0]+res.ClusterSizes[1] != 24 || res.Purity == nil {
 				t.Errorf("elfs: cluster sizes %v purity %v", res.ClusterSizes, res.Purity)
 			}
@@ -165,7 +162,7 @@ func TestSelectSubsetBadInput(t *testing.T) {
 		{"more strata than examples", func(c *SubsetConfig) { c.Strata = 25 }, "25 strata for 22 examples"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := subsetConfig(t, model, data, filepath.Join(dir, "work"), CoresetCCS, 0.25)
+			c := subsetConfig(t, model, data, filepath.Join(dir, "work"), MethodCCS, 0.25)
 			tc.edit(&c)
 			_, err := SelectSubset(c, io.Discard)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -187,7 +184,7 @@ func TestSelectSubsetDerivesIDs(t *testing.T) {
 	for name, body := range map[string]string{"none.jsonl": none.String(), "dup.jsonl": dup.String()} {
 		data := filepath.Join(dir, name)
 		os.WriteFile(data, []byte(body), 0o644)
-		c := SubsetConfig{Run: Config{Train: data}, Method: CoresetRandom, Ratio: 0.5, Seed: 1, WorkDir: filepath.Join(dir, "w")}
+		c := SubsetConfig{Run: train.Config{Train: data}, Method: MethodRandom, Ratio: 0.5, Seed: 1, WorkDir: filepath.Join(dir, "w")}
 		res, err := SelectSubset(c, io.Discard)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -217,14 +214,14 @@ func TestCoresetConfigValidation(t *testing.T) {
 		{"dynamics every", func(c *Config) { c.Coreset, c.DynamicsEvery = "", -1 }, "dynamics_every"},
 	} {
 		c := base
-		c.Coreset, c.CoresetRatio = CoresetCCS, 0.5
+		c.Coreset, c.CoresetRatio = MethodCCS, 0.5
 		tc.edit(&c)
 		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
 		}
 	}
 	ok := base
-	ok.Coreset, ok.CoresetRatio = CoresetELFS, 0.3
+	ok.Coreset, ok.CoresetRatio = MethodELFS, 0.3
 	if err := ok.Validate(); err != nil {
 		t.Errorf("valid coreset config: %v", err)
 	}
@@ -237,8 +234,8 @@ func TestTrainOnCoreset(t *testing.T) {
 	dir := t.TempDir()
 	data := writeTopicData(t, dir, 24)
 	c := tinyRun(t, model, data, filepath.Join(dir, "run"))
-	c.Valid, c.Task, c.Coreset, c.CoresetRatio = data, "classification", CoresetRandom, 0.5
-	if _, err := Run(c, io.Discard); err != nil {
+	c.Valid, c.Task, c.Coreset, c.CoresetRatio = data, "classification", MethodRandom, 0.5
+	if _, err := Train(c, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if got := lines(t, filepath.Join(c.OutDir, "coreset", "subset.jsonl")); len(got) != 12 {
@@ -261,17 +258,17 @@ func TestTrainOnCoreset(t *testing.T) {
 func TestSelectSubsetByClass(t *testing.T) {
 	model := byteLevelModelDir(t, true)
 	dir := t.TempDir()
-	c := subsetConfig(t, model, writeTopicData(t, dir, 24), filepath.Join(dir, "work"), CoresetCCS, 0.25)
+	c := subsetConfig(t, model, writeTopicData(t, dir, 24), filepath.Join(dir, "work"), MethodCCS, 0.25)
 	c.ByClass = true
 	res, err := SelectSubset(c, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []coreset.ClassCount{{Label: "cat", Available: 12, Taken: 3}, {Label: "dog", Available: 12, Taken: 3}}
+	want := []ClassCount{{Label: "cat", Available: 12, Taken: 3}, {Label: "dog", Available: 12, Taken: 3}}
 	if !slices.Equal(res.Classes, want) || res.Strata[0].Class != "cat" {
 		t.Errorf("classes %+v, first stratum %+v; want %+v and cat's strata first", res.Classes, res.Strata[0], want)
 	}
-	c.Method = CoresetHardest
+	c.Method = MethodHardest
 	if _, err := SelectSubset(c, io.Discard); err == nil || !strings.Contains(err.Error(), "variant of ccs and elfs") {
 		t.Errorf("by class with hardest: error %v", err)
 	}
@@ -285,7 +282,7 @@ func TestSelectSubsetELFSByClassScratch(t *testing.T) {
 	model := byteLevelModelDir(t, true)
 	dir := t.TempDir()
 	work := filepath.Join(dir, "work")
-	c := subsetConfig(t, model, writeTopicData(t, dir, 24), work, CoresetELFS, 0.25)
+	c := subsetConfig(t, model, writeTopicData(t, dir, 24), work, MethodELFS, 0.25)
 	c.ByClass, c.Proxy = true, ProxyScratch
 	var log bytes.Buffer
 	res, err := SelectSubset(c, &log)
@@ -323,7 +320,7 @@ func TestSelectSubsetELFSByClassScratch(t *testing.T) {
 	if _, err := SelectSubset(c, io.Discard); err == nil || !strings.Contains(err.Error(), "a given dynamics table replaces it") {
 		t.Errorf("scratch proxy and a given table: error %v", err)
 	}
-	c.Method, c.Dynamics = CoresetRandom, ""
+	c.Method, c.Dynamics = MethodRandom, ""
 	if _, err := SelectSubset(c, io.Discard); err == nil || !strings.Contains(err.Error(), "random selection records none") {
 		t.Errorf("scratch proxy with random: error %v", err)
 	}
@@ -335,7 +332,7 @@ func TestSelectSubsetBetaSearch(t *testing.T) {
 	model := byteLevelModelDir(t, true)
 	dir := t.TempDir()
 	data := writeTopicData(t, dir, 24)
-	c := subsetConfig(t, model, data, filepath.Join(dir, "work"), CoresetCCS, 0.5)
+	c := subsetConfig(t, model, data, filepath.Join(dir, "work"), MethodCCS, 0.5)
 	c.Run.Valid, c.BetaSearch = data, true
 	defer func(saved []float64) { BetaCandidates = saved }(BetaCandidates)
 	BetaCandidates = []float64{0, 0.3, 0.6} // three runs keep the test short

@@ -1,4 +1,4 @@
-package train
+package coreset
 
 import (
 	"bufio"
@@ -13,10 +13,10 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/sparsetune/sparsetune/coreset"
 	"github.com/sparsetune/sparsetune/data"
 	"github.com/sparsetune/sparsetune/internal/atomicfile"
-	"github.com/sparsetune/sparsetune/nn"
+	"github.com/sparsetune/sparsetune/internal/runlock"
+	"github.com/sparsetune/sparsetune/train"
 )
 
 // dynamicsEvalBatches caps the validation batches of a dynamics run, which
@@ -40,7 +40,7 @@ func (c *SubsetConfig) scores(src *source, res *SubsetResult, log io.Writer) (ma
 			fmt.Fprintf(log, "coreset: reusing the dynamics table %s\n", path)
 		}
 	}
-	if c.Method != CoresetELFS && src.labels == nil {
+	if c.Method != MethodELFS && src.labels == nil {
 		return nil, fmt.Errorf("coreset: method %s needs a label on every record of %s (elfs and random need none)", c.Method, c.Run.Train)
 	}
 	table, err := LoadDynamicsOf(path)
@@ -51,14 +51,14 @@ func (c *SubsetConfig) scores(src *source, res *SubsetResult, log io.Writer) (ma
 	if c.Dynamics == "" {
 		res.Proxy = cmp.Or(c.Proxy, ProxyBase)
 	}
-	if c.Method == CoresetELFS && c.ByClass {
+	if c.Method == MethodELFS && c.ByClass {
 		// The table's labels are the pseudo-classes of its run.
 		src.pseudo = map[string]string{}
 		for id, l := range table.Labels() {
 			src.pseudo[id] = pseudoClass(l, table.NumClasses())
 		}
 	}
-	kind, _ := coreset.ParseScoreKind(c.Score)
+	kind, _ := ParseScoreKind(c.Score)
 	all, err := table.Scores(kind, 0)
 	if err != nil {
 		return nil, err
@@ -80,7 +80,7 @@ func (c *SubsetConfig) scores(src *source, res *SubsetResult, log io.Writer) (ma
 // weights, so that a work dir keeps each kind apart.
 func (c *SubsetConfig) dynamicsName() string {
 	name := "dynamics"
-	if c.Method == CoresetELFS {
+	if c.Method == MethodELFS {
 		name += "-pseudo"
 	}
 	if c.Proxy == ProxyScratch {
@@ -94,11 +94,11 @@ func (c *SubsetConfig) dynamicsName() string {
 // run is complete. An interrupted run is resumed.
 func (c *SubsetConfig) recordDynamics(src *source, path string, res *SubsetResult, log io.Writer) error {
 	cfg := c.Run
-	cfg.Task, cfg.RecordDynamics, cfg.Coreset = "classification", true, ""
-	cfg.Test, cfg.DenseRef, cfg.Target, cfg.Trainable = "", "", 0, TrainAll
+	cfg.Task = "classification"
+	cfg.Test, cfg.DenseRef, cfg.Target, cfg.Trainable = "", "", 0, train.TrainAll
 	cfg.OutDir = filepath.Join(c.WorkDir, c.dynamicsName()+"-run")
 	cfg.FromScratch = c.Proxy == ProxyScratch
-	if c.Method == CoresetELFS {
+	if c.Method == MethodELFS {
 		pseudo, err := c.pseudoLabels(src, res, log)
 		if err != nil {
 			return err
@@ -111,13 +111,13 @@ func (c *SubsetConfig) recordDynamics(src *source, path string, res *SubsetResul
 	if cfg.EvalBatches == 0 || cfg.EvalBatches > dynamicsEvalBatches {
 		cfg.EvalBatches = dynamicsEvalBatches
 	}
-	cfg.Resume = HoldsRun(cfg.OutDir)
+	cfg.Resume = train.HoldsRun(cfg.OutDir)
 	from := "fine-tuning " + cfg.Model
 	if cfg.FromScratch {
 		from = "training " + cfg.Model + "'s architecture from random weights"
 	}
 	fmt.Fprintf(log, "coreset: recording training dynamics: %d steps %s on %s in %s\n", cfg.Steps, from, cfg.Train, cfg.OutDir)
-	if _, err := Run(cfg, log); err != nil {
+	if _, err := train.Run(cfg, log, NewRecorder(c.DynamicsEvery).Hooks()); err != nil {
 		return fmt.Errorf("coreset: dynamics run: %w", err)
 	}
 	table, err := LoadDynamicsOf(cfg.OutDir)
@@ -128,7 +128,7 @@ func (c *SubsetConfig) recordDynamics(src *source, path string, res *SubsetResul
 }
 
 // pseudoLabels clusters the base model's embeddings of src into
-// pseudo-classes (coreset.PseudoLabels) and writes them as a JSONL file
+// pseudo-classes (PseudoLabels) and writes them as a JSONL file
 // {"id", "text", "label": "c<k>"} in the work dir for the proxy run.
 func (c *SubsetConfig) pseudoLabels(src *source, res *SubsetResult, log io.Writer) (string, error) {
 	k := c.Clusters
@@ -143,11 +143,11 @@ func (c *SubsetConfig) pseudoLabels(src *source, res *SubsetResult, log io.Write
 		k = len(distinct)
 	}
 	fmt.Fprintf(log, "coreset: embedding %d examples with %s\n", len(src.recs), c.Run.Model)
-	emb, err := embedRecords(c.Run, src.recs)
+	emb, err := train.EmbedRecords(c.Run, src.recs)
 	if err != nil {
 		return "", err
 	}
-	assign, err := coreset.PseudoLabels(emb, k, c.Run.Seed)
+	assign, err := PseudoLabels(emb, k, c.Run.Seed)
 	if err != nil {
 		return "", err
 	}
@@ -201,42 +201,6 @@ func purity(assign map[string]int, labels map[string]string) float64 {
 	return float64(top) / float64(len(assign))
 }
 
-// embedRecords returns the pooled final hidden state of the base model
-// cfg.Model for each record (see evaluator.embed), keyed by id. The text
-// is encoded as for classification and cut to the sequence length.
-func embedRecords(cfg Config, recs []data.Record) (map[string][]float32, error) {
-	tok, err := data.LoadTokenizer(cfg.Model)
-	if err != nil {
-		return nil, err
-	}
-	// A throwaway two-class head: only the hidden states are read, and a
-	// classifier's graph skips the (T, V) language-model logits.
-	m, err := nn.Load(cfg.Model, nn.LoadOptions{Task: nn.Classification, Labels: []string{"0", "1"}, Seed: cfg.Seed})
-	if err != nil {
-		return nil, err
-	}
-	T := cfg.SeqLen
-	if T == 0 {
-		T = min(m.Config.MaxPos, 256)
-	}
-	split := &data.Split{Name: "train", Labels: make([]int, len(recs))}
-	for _, r := range recs {
-		ids, err := data.EncodeForModel(tok, r.Text)
-		if err != nil {
-			return nil, fmt.Errorf("coreset: %s:%d: %w", cfg.Train, r.Line, err)
-		}
-		split.Seqs = append(split.Seqs, ids[:min(len(ids), T)])
-		split.IDs = append(split.IDs, r.ID)
-	}
-	batch := max(cfg.Batch, 1)
-	ev, err := newEvaluator(m, batch, T, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer ev.Close()
-	return ev.embed(split, m.Config, tok)
-}
-
 // searchBeta selects and trains on a subset for each of BetaCandidates
 // and returns the β whose run scores best on c.Run.Valid (the smaller β
 // on a tie). The runs go to <work dir>/beta-search.
@@ -258,7 +222,7 @@ func (c *SubsetConfig) searchBeta(src *source, scores map[string]float64, budget
 			return 0, err
 		}
 		cfg := c.Run
-		cfg.Train, cfg.Test, cfg.Coreset, cfg.RecordDynamics = subset, "", "", false
+		cfg.Train, cfg.Test = subset, ""
 		cfg.Task = "classification"
 		cfg.OutDir = filepath.Join(dir, name)
 		cfg.Resume = false
@@ -271,8 +235,7 @@ func (c *SubsetConfig) searchBeta(src *source, scores map[string]float64, budget
 			return 0, fmt.Errorf("coreset: β search at %g: %w", beta, err)
 		}
 		res.BetaSearch[strconv.FormatFloat(beta, 'g', -1, 64)] = sum.Metric
-		lower := sum.MetricName == "perplexity"
-		if best < 0 || better(sum.Metric, bestMetric, lower) {
+		if best < 0 || sum.Metric > bestMetric { // accuracy: the runs classify
 			best, bestMetric = beta, sum.Metric
 		}
 	}
@@ -281,4 +244,44 @@ func (c *SubsetConfig) searchBeta(src *source, scores map[string]float64, budget
 	}
 	fmt.Fprintf(log, "coreset: β search chose %g (valid metric %.4f)\n", best, bestMetric)
 	return best, nil
+}
+
+// runAfresh runs cfg from step 0 in its run directory, first clearing an
+// earlier run there, all under the directory's lock so that another
+// process's run in it is refused rather than deleted (the β search's
+// runs).
+func runAfresh(cfg train.Config, log io.Writer) (*train.Summary, error) {
+	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
+		return nil, err
+	}
+	lock, err := train.LockRunDir(cfg.OutDir)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release()
+	if train.HoldsRun(cfg.OutDir) {
+		if err := clearRunDir(cfg.OutDir); err != nil {
+			return nil, err
+		}
+	}
+	cfg.Resume = false
+	return train.Run(cfg, log)
+}
+
+// clearRunDir removes everything in run directory dir but its lock file,
+// which the caller holds: a run started afresh in a directory it owns.
+func clearRunDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Name() == runlock.FileName {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }
