@@ -1,6 +1,7 @@
 package train
 
 import (
+	"io"
 	"math"
 	"path/filepath"
 	"strings"
@@ -139,4 +140,47 @@ func testHardened(t *testing.T, kind string) {
 	}
 	t.Logf("engine vs hard-masked graph on %d sequences: max abs logit error %.2g; τ %.4f, %d removed, %d dense, %d routed",
 		len(split.Seqs), worst, hr.Tau, hr.Removed, hr.Dense, hr.Routed)
+}
+
+// TestCalibrateOn: a sparse run calibrates its sparse checkpoint on the
+// validation split by default, checked against the allocation of the
+// training split; calibrate_on train is the old behaviour (no reference),
+// a file is read with the run's tokenizer, and a missing file is refused
+// at validation, naming the key.
+func TestCalibrateOn(t *testing.T) {
+	dir := t.TempDir()
+	c := sparseRun(t, dir)
+	sum, err := Run(c, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := checkpoints.ReadSparse(sum.SparseCheckpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cal := sp.Manifest.Calibration; cal.Source != CalibrateValid || cal.Reference != CalibrateTrain || cal.ComputeSE <= 0 || len(cal.LayerCompute) != sp.Config.L {
+		t.Errorf("default calibration %+v: want source valid, reference train, a standard error and per-layer compute", cal)
+	}
+	r, err := OpenRun(c.OutDir, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for on, want := range map[string]string{CalibrateTrain: "", c.Train: CalibrateTrain} {
+		split, err := r.CalibrationSplit(on)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, err := r.HardenInput(split)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in.Calib.Name != on || in.Reference.Name != want || len(in.Calib.Seqs) == 0 {
+			t.Errorf("calibrate on %s: calibration %q (%d sequences), reference %q; want reference %q", on, in.Calib.Name, len(in.Calib.Seqs), in.Reference.Name, want)
+		}
+	}
+	bad := c
+	bad.CalibrateOn = filepath.Join(dir, "missing.jsonl")
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "calibrate_on") {
+		t.Fatalf("calibrate_on a missing file: %v", err)
+	}
 }

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"github.com/sparsetune/sparsetune/harden"
 	"math"
 	"os"
 	"path/filepath"
@@ -47,7 +48,17 @@ func TestSparseRunCheckpointAsModel(t *testing.T) {
 	if err := os.Rename(c.Train, c.Train+".moved"); err != nil {
 		t.Fatal(err)
 	}
-	hr, err := Harden(HardenConfig{Checkpoint: c.OutDir, Out: filepath.Join(dir, "hardened"), Data: calib, Sequences: 16}, &strings.Builder{})
+	r, err := OpenRun(c.OutDir, "", calib)
+	if err != nil {
+		t.Fatalf("opening the run with --data and its training file gone: %v", err)
+	}
+	in, err := r.HardenInput(r.Data.Train)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := harden.DefaultOptions(filepath.Join(dir, "hardened"))
+	o.Sequences = 16
+	hr, err := harden.Harden(in, o, &strings.Builder{})
 	if err != nil {
 		t.Fatalf("harden --data with the run's training file gone: %v", err)
 	}
@@ -73,13 +84,15 @@ func TestSparseRunCheckpointAsModel(t *testing.T) {
 	if _, err := OpenEvalModel(sum.Checkpoint, 0); err == nil || err.Error() != want {
 		t.Errorf("loading for evaluation with a NaN router weight: got %v, want %q", err, want)
 	}
-	if _, err := Harden(HardenConfig{Checkpoint: c.OutDir, Out: filepath.Join(dir, "h2"), Data: calib}, &strings.Builder{}); err == nil || !strings.Contains(err.Error(), want) {
-		t.Errorf("harden with a NaN router weight: got %v, want %q", err, want)
+	if _, err := OpenRun(c.OutDir, "", calib); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("opening for harden with a NaN router weight: got %v, want %q", err, want)
 	}
 }
 
-// TestHardenErrorsSayHarden: harden's errors name the command and the
-// target it was given, not the frontier's words or a target of 0.
+// TestHardenErrorsSayHarden: what sparsetune harden loads and checks
+// names the problem in harden's words (the command adds "harden: "), not
+// the frontier's, and option errors speak of a target only when the
+// target is what is wrong.
 func TestHardenErrorsSayHarden(t *testing.T) {
 	dir := t.TempDir()
 	dense := tinyRun(t, byteLevelModelDir(t, true), writeTopicData(t, dir, 40), filepath.Join(dir, "run"))
@@ -87,16 +100,19 @@ func TestHardenErrorsSayHarden(t *testing.T) {
 	if _, err := Run(dense, &strings.Builder{}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Harden(HardenConfig{Checkpoint: dense.OutDir, Out: filepath.Join(dir, "out")}, &strings.Builder{})
-	if err == nil || !strings.HasPrefix(err.Error(), "harden: ") || strings.Contains(err.Error(), "frontier") {
-		t.Errorf("harden of a dense run: got %v", err)
+	_, err := OpenRun(dense.OutDir, "", "")
+	if err == nil || !strings.Contains(err.Error(), "sparse run") || strings.Contains(err.Error(), "frontier") {
+		t.Errorf("opening a dense run for harden: got %v", err)
 	}
-	_, err = Harden(HardenConfig{Checkpoint: dense.OutDir, Out: filepath.Join(dir, "out"), PruneBelow: 0.5, DenseAbove: 0.4}, &strings.Builder{})
-	if err == nil || strings.Contains(err.Error(), "target") {
+	o := harden.DefaultOptions(filepath.Join(dir, "out"))
+	o.PruneBelow, o.DenseAbove = 0.5, 0.4
+	if err := o.Check(); err == nil || strings.Contains(err.Error(), "target") || !strings.HasPrefix(err.Error(), "harden: ") {
 		t.Errorf("bad prune/dense thresholds: got %v, want no word of a target", err)
 	}
 	for _, bad := range []float64{math.NaN(), -0.5, 2} {
-		if _, err := Harden(HardenConfig{Checkpoint: dense.OutDir, Out: filepath.Join(dir, "out"), Target: bad}, &strings.Builder{}); err == nil || !strings.Contains(err.Error(), "target") {
+		o := harden.DefaultOptions(filepath.Join(dir, "out"))
+		o.Target = bad
+		if err := o.Check(); err == nil || !strings.Contains(err.Error(), "target") {
 			t.Errorf("target %g: got %v", bad, err)
 		}
 	}
