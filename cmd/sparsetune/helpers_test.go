@@ -1,5 +1,5 @@
 package main
 
-import "github.com/sparsetune/sparsetune/coreset"
+import "github.com/sparsetune/sparsetune/train"
 
-func defaultForTest() coreset.Config { return coreset.DefaultConfig() }
+func defaultForTest() train.Config { return train.DefaultConfig() }
