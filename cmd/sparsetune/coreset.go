@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/sparsetune/sparsetune/train"
+	"github.com/sparsetune/sparsetune/coreset"
 )
 
 // coresetHidden are the train flags that make no sense for a selection:
@@ -20,13 +20,13 @@ func runCoreset(args []string, stdout, stderr io.Writer) error {
 		"score the examples by the training dynamics of a run on the labels, elfs by those of a run on\n"+
 		"pseudo-labels (clusters of --model's embeddings); the run is configured by the training flags\n"+
 		"below and kept in --work-dir, where later selections reuse its table.", stderr)
-	fc := train.DefaultConfig()
+	fc := coreset.DefaultConfig()
 	trainFlags(fs, &fc)
 	for _, name := range coresetHidden {
 		fs.MarkHidden(name)
 	}
 	configFile := fs.String("config", "", "JSON config file of the dynamics run (keys as in train_config.json)")
-	var sc train.SubsetConfig
+	var sc coreset.SubsetConfig
 	dataFile := fs.String("data", "", "data to select from: .jsonl, .ndjson, .csv or .tsv")
 	fs.StringVar(&sc.Out, "out", "", "the subset, written in the format of --data")
 	fs.StringVar(&sc.Method, "method", "", "ccs, elfs (label-free), random, hardest or easiest")
@@ -46,12 +46,12 @@ func runCoreset(args []string, stdout, stderr io.Writer) error {
 	if *dataFile == "" || sc.Out == "" || sc.Method == "" || !fs.Changed("ratio") {
 		return usagef("--data, --out, --method and --ratio are required")
 	}
-	cfg, err := resolveConfig(fs, &fc, *configFile, train.DefaultConfig())
+	cfg, err := resolveConfig(fs, &fc, *configFile, coreset.DefaultConfig())
 	if err != nil {
 		return usageError{err}
 	}
 	cfg.Train = *dataFile
-	sc.Run, sc.Seed = cfg, cfg.Seed
+	sc.Run, sc.Seed, sc.DynamicsEvery = cfg.Config, cfg.Seed, cfg.DynamicsEvery
 	if sc.WorkDir == "" {
 		sc.WorkDir = strings.TrimSuffix(sc.Out, filepath.Ext(sc.Out)) + ".work"
 	}
@@ -63,7 +63,7 @@ func runCoreset(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	initBLAS(stderr, false)
-	res, err := train.SelectSubset(sc, stderr)
+	res, err := coreset.SelectSubset(sc, stderr)
 	if err != nil {
 		return err
 	}

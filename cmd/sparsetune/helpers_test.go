@@ -1,5 +1,5 @@
 package main
 
-import "github.com/sparsetune/sparsetune/train"
+import "github.com/sparsetune/sparsetune/coreset"
 
-func defaultForTest() train.Config { return train.DefaultConfig() }
+func defaultForTest() coreset.Config { return coreset.DefaultConfig() }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/sparsetune/sparsetune/coreset"
 	"github.com/sparsetune/sparsetune/internal/atomicfile"
 	"github.com/sparsetune/sparsetune/internal/blas"
 	"github.com/sparsetune/sparsetune/internal/jsonfile"
@@ -66,7 +67,7 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 		return runSweepFrontier(args[1:], stdout, stderr)
 	}
 	fs := newFlags("sweep", sweepUsage, stderr)
-	fc := train.DefaultConfig()
+	fc := coreset.DefaultConfig()
 	fc.OutDir = filepath.Join("runs", "sweep")
 	trainFlags(fs, &fc)
 	fs.Lookup("out-dir").Usage = "sweep directory: sweep.json, one directory per job, the tables and plots"
@@ -115,7 +116,7 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 
 // sweepPlan is the plan the flags describe, or, when they describe none
 // (only --out-dir, maybe --index or --emit), the plan saved in dir.
-func sweepPlan(fs *pflag.FlagSet, fc *train.Config, sf *sweepFlags, dir string, stderr io.Writer) (*sweep.Plan, error) {
+func sweepPlan(fs *pflag.FlagSet, fc *coreset.Config, sf *sweepFlags, dir string, stderr io.Writer) (*sweep.Plan, error) {
 	described := sf.configFile != ""
 	fs.Visit(func(f *pflag.Flag) {
 		switch f.Name {
@@ -132,13 +133,13 @@ func sweepPlan(fs *pflag.FlagSet, fc *train.Config, sf *sweepFlags, dir string, 
 		}
 		return nil, usagef("%s holds no sweep yet: give --targets (or --ratios) and the training flags", dir)
 	}
-	base := train.DefaultConfig()
+	base := coreset.DefaultConfig()
 	cfg, err := resolveConfig(fs, fc, sf.configFile, base)
 	if err != nil {
 		return nil, usageError{err}
 	}
 	if cfg.Model == "" && cfg.Train == "" {
-		if base, err = train.EmbeddedConfig(filepath.Join("runs", ".builtin"), stderr); err != nil {
+		if base.Config, err = train.EmbeddedConfig(filepath.Join("runs", ".builtin"), stderr); err != nil {
 			return nil, err
 		}
 		base.Target = 0
