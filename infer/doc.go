@@ -14,7 +14,11 @@
 //     head fills only when a token reads it.
 //   - heads.go: the language-model and classification heads.
 //   - bench.go: MeasureCompute and SetTau (what calibration in package
-//     harden drives), and Bench (sparsetune bench infer).
+//     harden drives), RandomTokens and WeightCount (package bench times the
+//     engine: sparsetune bench infer).
+//   - evaluate.go: Evaluate, a split's metrics (package metrics) and the
+//     compute measured on it: how a run and sparsetune eval measure a
+//     sparse checkpoint.
 //
 // The engine never builds or calibrates a checkpoint: package harden does
 // (and builds the random models of bench infer --synthetic).

@@ -3,13 +3,14 @@ package train
 import (
 	"bufio"
 	"encoding/json"
-	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sparsetune/sparsetune/internal/testmodel"
 )
 
 // TestBudgetChoosesOnBudgetBest replays an evaluation history in which
@@ -58,18 +59,11 @@ func TestBudgetChoosesOnBudgetBest(t *testing.T) {
 // texts differ from the training file's (ids from first on).
 func writeTopicSplit(t *testing.T, path string, first, n int) string {
 	t.Helper()
-	var b strings.Builder
-	for i := first; i < first+n; i++ {
-		text, label := fmt.Sprintf("a cat number %d naps by the warm window", i), "cat"
-		if i%2 == 1 {
-			text, label = fmt.Sprintf("a dog number %d chases the ball outside", i), "dog"
-		}
-		fmt.Fprintf(&b, "{\"id\": \"%d\", \"text\": %q, \"label\": %q}\n", i, text, label)
-	}
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+	p, err := testmodel.TopicSplit(path, first, n)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return path
+	return p
 }
 
 // TestSparseSummaryIsDelivered: a sparse run's summary reports the sparse

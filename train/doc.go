@@ -26,7 +26,7 @@
 // best checkpoint (when none is, the closest is kept and the summary says
 // budget_met false). The run ends by hardening the best checkpoint into a
 // sparse checkpoint, whose metric and compute, measured by the inference
-// engine on valid and test, are the summary's (budget.go, engine_eval.go;
+// engine on valid and test, are the summary's (budget.go, evaluate.go;
 // the hardening itself is package harden). OpenRun loads a sparse run's
 // checkpoint for the commands above train (harden, the one-run frontier of
 // package sweep).
@@ -37,7 +37,12 @@
 // post-hoc setting under our cost objective and target control).
 //
 // Config holds every setting with a documented default; Validate checks
-// it, and Unused names settings a run would ignore. Evaluate and Score run a
-// saved model on a file (Evaluate applies a sparse run's routers when the
-// checkpoint has them); BenchTrain times training steps.
+// it, and Unused names settings a run would ignore.
+//
+// Every evaluation, the graph's (eval.go, meter.go) and the engine's of the
+// delivered sparse checkpoint (evaluate.go), feeds one metrics.Accumulator.
+// For the packages above train: OpenEvalModel loads a model directory or a
+// run's checkpoint (a sparse run's with its routers' hard masks) for
+// evaluation in the graph, which package evaluate's eval runs; Stepper runs a
+// run's training steps outside Run, which package bench times.
 package train

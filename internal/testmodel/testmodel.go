@@ -1,6 +1,7 @@
 // Package testmodel writes the tiny model directory and data file that the
 // tests of several packages train on: a one-layer GPT-2 (d 16, 2 heads)
-// with a plain byte-level tokenizer, and a two-class topic task. Tests only.
+// with a plain byte-level tokenizer, and a two-class topic task (a training
+// file and held-out splits). Tests only.
 package testmodel
 
 import (
@@ -65,4 +66,19 @@ func TopicData(dir string, n int) (string, error) {
 	}
 	p := filepath.Join(dir, "data.jsonl")
 	return p, os.WriteFile(p, []byte(b.String()), 0o644)
+}
+
+// TopicSplit writes path, a split of the same two-class task in other
+// words ("a cat number i naps by the warm window" / "a dog number i chases
+// the ball outside"), n examples with ids from first, and returns path.
+func TopicSplit(path string, first, n int) (string, error) {
+	var b strings.Builder
+	for i := first; i < first+n; i++ {
+		text, label := fmt.Sprintf("a cat number %d naps by the warm window", i), "cat"
+		if i%2 == 1 {
+			text, label = fmt.Sprintf("a dog number %d chases the ball outside", i), "dog"
+		}
+		fmt.Fprintf(&b, "{\"id\": \"%d\", \"text\": %q, \"label\": %q}\n", i, text, label)
+	}
+	return path, os.WriteFile(path, []byte(b.String()), 0o644)
 }
