@@ -3,6 +3,7 @@ package checkpoints
 import (
 	"fmt"
 	"math"
+	"os"
 	"slices"
 	"strings"
 
@@ -266,4 +267,34 @@ func writeTensors(ts map[string]*SparseTensor) ([]*safetensors.Tensor, map[strin
 		}
 	}
 	return out, dtypes
+}
+
+// QuantizeDir re-stores the sparse checkpoint directory dir with its weight
+// matrices in dtype d (ReadSparse, Quantize, WriteSparse): atomically, the
+// manifest otherwise unchanged, the directory's other files (tokenizer)
+// kept. It is how a hardened checkpoint becomes a low-precision one.
+func QuantizeDir(dir string, d DType) error {
+	if _, err := ParseDType(string(d)); err != nil {
+		return err
+	}
+	s, err := ReadSparse(dir)
+	if err != nil {
+		return err
+	}
+	if err := Quantize(s, d); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var extra []string
+	for _, en := range entries {
+		switch n := en.Name(); {
+		case n == modelConfigFile || n == modelWeightsFile || n == SparseManifestFile || !en.Type().IsRegular():
+		default:
+			extra = append(extra, n)
+		}
+	}
+	return WriteSparse(dir, s, dir, extra)
 }

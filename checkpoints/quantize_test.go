@@ -324,3 +324,37 @@ func FuzzReadSparseLowp(f *testing.F) {
 		}
 	})
 }
+
+// TestQuantizeDir: a written float32 checkpoint becomes an int8 one in
+// place, its tokenizer file kept, its manifest otherwise the same.
+func TestQuantizeDir(t *testing.T) {
+	dir, _ := writeTiny(t, "llama-gqa", false)
+	before, err := ReadSparse(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := QuantizeDir(dir, Int8); err != nil {
+		t.Fatal(err)
+	}
+	after, err := ReadSparse(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Manifest.DType != Int8 || after.Manifest.Version != 2 || after.Manifest.ContentHash == before.Manifest.ContentHash {
+		t.Errorf("manifest dtype %q version %d, hash changed %v", after.Manifest.DType, after.Manifest.Version, after.Manifest.ContentHash != before.Manifest.ContentHash)
+	}
+	if !reflect.DeepEqual(after.Manifest.Layers, before.Manifest.Layers) || after.Manifest.Target != before.Manifest.Target {
+		t.Error("the manifest's layers or target changed")
+	}
+	w := "model.layers.0.mlp.up_proj.weight"
+	if after.Tensors[w].DType != Int8 {
+		t.Errorf("%s is %q", w, after.Tensors[w].DType)
+	}
+	checkRounding(t, w, after.Tensors[w], before.Tensors[w].Data)
+	if b, err := os.ReadFile(filepath.Join(dir, "tokenizer.json")); err != nil || string(b) != `{"model":{}}` {
+		t.Errorf("tokenizer.json: %q, %v", b, err)
+	}
+	if err := QuantizeDir(dir, "int4"); err == nil || !strings.Contains(err.Error(), `"int4"`) {
+		t.Errorf("QuantizeDir int4: %v", err)
+	}
+}

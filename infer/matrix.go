@@ -2,6 +2,8 @@ package infer
 
 import (
 	"fmt"
+	"math"
+	"slices"
 
 	"github.com/sparsetune/sparsetune/checkpoints"
 	"github.com/sparsetune/sparsetune/internal/parallel"
@@ -211,7 +213,44 @@ func (e *Engine) Quantize(d checkpoints.DType) error {
 		e.lmHead.convert(d)
 	}
 	e.Manifest.DType = d
+	e.timers = [2]pathTimer{} // the paths' costs changed: measure them again
 	return nil
+}
+
+// QuantizeCompared quantizes e to d as Quantize does and returns the
+// largest absolute change that caused in e's logits on seqs: every
+// position's next-token logits for a language model, each sequence's
+// class logits for a classifier. Stats are reset after.
+func (e *Engine) QuantizeCompared(d checkpoints.DType, seqs [][]int) (float64, error) {
+	before, err := e.logitsOf(seqs)
+	if err != nil {
+		return 0, err
+	}
+	if err := e.Quantize(d); err != nil {
+		return 0, err
+	}
+	after, err := e.logitsOf(seqs)
+	e.ResetStats()
+	if err != nil {
+		return 0, err
+	}
+	worst := 0.0
+	for i, v := range after {
+		worst = max(worst, math.Abs(float64(v-before[i])))
+	}
+	return worst, nil
+}
+
+// logitsOf returns a copy of e's logits on seqs (see QuantizeCompared).
+func (e *Engine) logitsOf(seqs [][]int) ([]float32, error) {
+	h, off, err := e.Forward(seqs, nil)
+	if err != nil {
+		return nil, err
+	}
+	if e.Config.Task == nn.CausalLM {
+		return slices.Clone(e.LMLogits(h, nil)), nil
+	}
+	return e.ClassLogits(h, off), nil
 }
 
 // DType is the dtype the engine's weight matrices are stored in.

@@ -175,3 +175,32 @@ func TestQuantizeRejectsUnknownDType(t *testing.T) {
 		t.Fatalf("a refused Quantize changed the dtype to %s", e.DType())
 	}
 }
+
+// TestQuantizeCompared reports the largest logit change quantizing caused,
+// the same as comparing the logits before and after by hand.
+func TestQuantizeCompared(t *testing.T) {
+	for _, cls := range []bool{false, true} {
+		c := testConfig(nn.GPT2, cls)
+		m := &nn.Model{Config: c, Params: nn.InitParams(c, 3, tensor.Float32)}
+		set := testRouters(t, c, router.Sigmoid, 8)
+		seqs := randomSeqs(c, 2, 10, 4)
+		sp, err := Build(m, set.Params(), usageManifest(t, m, set, seqs, 8))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := New(sp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.DenseAbove = 1 // one path throughout: the sums are the same
+		before := slices.Clone(engineLogits(t, e, seqs))
+		got, err := e.QuantizeCompared(checkpoints.Int8, seqs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := maxAbsDiff(engineLogits(t, e, seqs), before)
+		if got != want || got == 0 || e.DType() != checkpoints.Int8 {
+			t.Errorf("cls %v: QuantizeCompared %g, by hand %g, dtype %s", cls, got, want, e.DType())
+		}
+	}
+}

@@ -37,8 +37,13 @@ func runBenchInfer(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&bc.Reps, "reps", 5, "repetitions (medians are reported)")
 	save := fs.String("save", "", "with --synthetic: also write the calibrated random model as a sparse checkpoint to this directory")
 	denseAbove := fs.Float64("dense-above", -1, "run a block densely with masks when more than this fraction of its (token, unit) pairs is on (default: measured per layer part, the faster path)")
+	dtype := fs.String("dtype", "f32", "store the engine's weight matrices as f32, bf16 or int8 before timing (quantized in memory; with --save the checkpoint too), and report the largest logit change that caused on random tokens")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	d, err := checkpoints.ParseDType(*dtype)
+	if err != nil {
+		return usagef("--dtype: %v", err)
 	}
 	if (*dir == "") == !*synthetic {
 		return usagef("give exactly one of --checkpoint DIR and --synthetic")
@@ -59,7 +64,6 @@ func runBenchInfer(args []string, stdout, stderr io.Writer) error {
 	}
 	initBLAS(stderr, false)
 	var e *infer.Engine
-	var err error
 	if *synthetic {
 		mc, _ := harden.SyntheticModelConfig(sc) // checked by checkSynthetic
 		fmt.Fprintf(stderr, "synthetic %s: %d layers, d %d, %d heads (%d key/value, head_dim %d), ffn %d, vocab %d, groups of %d; calibrating τ for compute %.2f on %d×%d random tokens\n",
@@ -75,6 +79,9 @@ func runBenchInfer(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *save != "" {
+		if err := checkpoints.Quantize(e.Source, d); err != nil {
+			return err
+		}
 		if err := checkpoints.WriteSparse(*save, e.Source, "", nil); err != nil {
 			return err
 		}
@@ -84,6 +91,19 @@ func runBenchInfer(args []string, stdout, stderr io.Writer) error {
 		e.DenseAbove = *denseAbove
 	}
 	fmt.Fprintf(stderr, "calibrated compute %.4f (τ %.4f)\n", e.Manifest.Compute, e.Manifest.Layers[0].Tau)
+	if from := e.DType(); d != from {
+		f32MB := e.WeightBytes() / 1e6
+		T := 64
+		if lim := e.Config.MaxLen(); lim > 0 {
+			T = min(T, lim)
+		}
+		seqs := infer.RandomTokens(e.Config.Vocab, 2, T, 7)
+		delta, err := e.QuantizeCompared(d, seqs)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "weights %s → %s: %.1f MB → %.1f MB; max |Δ logit| %.3g on 2×%d random tokens\n", from, d, f32MB, e.WeightBytes()/1e6, delta, len(seqs[0]))
+	}
 	r, err := bench.Infer(e, bc, stderr)
 	if err != nil {
 		return err
