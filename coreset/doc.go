@@ -4,7 +4,7 @@
 // The flow is three steps, each usable on its own:
 //
 //  1. Record training dynamics. During a dense fine-tuning run (or a run on
-//     pseudo-labels, see below) the trainer calls Dynamics.Record with each
+//     pseudo-labels, see below) a Recorder calls Dynamics.Record with each
 //     example's logits once per epoch, and Dynamics.Save writes the table
 //     next to the run (LoadDynamics reads it back).
 //  2. Score. Dynamics.Scores turns the table into one difficulty score per
@@ -13,6 +13,22 @@
 //     subset of a given size; Random, Hardest and Easiest are the baselines.
 //     WriteSubset writes the chosen examples as a new data file in the
 //     input's own format, ready for data.Load.
+//
+// # Driving training runs
+//
+// Above the selectors sits the driver, which imports package train (train
+// never imports coreset):
+//
+//   - Recorder records a run's training dynamics through train.Hooks
+//     (DynamicsFile in the run directory).
+//   - SelectSubset chooses a subset of a data file by a method (MethodCCS,
+//     MethodELFS, MethodRandom, MethodHardest, MethodEasiest), first running
+//     the dynamics run it scores by (train.Run with a Recorder), the ELFS
+//     proxy on pseudo-labels, or a β search (one run per candidate).
+//   - Train runs a Config (train.Config and the Settings that were once
+//     train's coreset keys, one flat JSON object): the subset chosen first
+//     into <out_dir>/coreset, then train.Run on it; a resume reuses the
+//     subset and refuses changed Settings (SettingsFile).
 //
 // # Orientation
 //

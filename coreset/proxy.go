@@ -94,7 +94,7 @@ func (c *SubsetConfig) dynamicsName() string {
 // run is complete. An interrupted run is resumed.
 func (c *SubsetConfig) recordDynamics(src *source, path string, res *SubsetResult, log io.Writer) error {
 	cfg := c.Run
-	cfg.Task = "classification"
+	cfg.Task = train.TaskClassification
 	cfg.Test, cfg.DenseRef, cfg.Target, cfg.Trainable = "", "", 0, train.TrainAll
 	cfg.OutDir = filepath.Join(c.WorkDir, c.dynamicsName()+"-run")
 	cfg.FromScratch = c.Proxy == ProxyScratch
@@ -223,7 +223,7 @@ func (c *SubsetConfig) searchBeta(src *source, scores map[string]float64, budget
 		}
 		cfg := c.Run
 		cfg.Train, cfg.Test = subset, ""
-		cfg.Task = "classification"
+		cfg.Task = train.TaskClassification
 		cfg.OutDir = filepath.Join(dir, name)
 		cfg.Resume = false
 		if src.idNote != "file" {

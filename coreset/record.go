@@ -19,7 +19,8 @@ const DynamicsFile = "dynamics.jsonl"
 // Recorder records a training run's dynamics through train.Hooks: every
 // `every` optimizer steps, the logits the model gives each training
 // example; one recording is one "epoch" of the table (recording k at step
-// (k+1)·every), saved in the run directory as DynamicsFile after each.
+// (k+1)·every; a run shorter than every records once, at its end), saved
+// in the run directory as DynamicsFile after each.
 //
 // A recording is a separate forward pass over the whole training split
 // with the evaluation graph (no dropout, hard masks when sparse), not the
@@ -74,13 +75,14 @@ func (r *Recorder) start(p *train.Progress) error {
 }
 
 // afterStep records the training split after a step when a recording is
-// due, and saves the table.
+// due, and saves the table. A run shorter than one interval records once,
+// at its last step, so that it leaves a table to score with.
 func (r *Recorder) afterStep(p *train.Progress) error {
 	step := p.Step()
-	if step%r.every != 0 {
+	if step%r.every != 0 && !(step == p.Config().Steps && step < r.every) {
 		return nil
 	}
-	epoch := step/r.every - 1
+	epoch := max(step/r.every-1, 0)
 	split := p.TrainSplit()
 	err := p.Logits(split, func(i int, logits []float32) error {
 		return r.table.Record(epoch, split.IDs[i], logits, split.Labels[i])

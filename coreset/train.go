@@ -222,7 +222,7 @@ func reuseSubset(cfg *Config, dir, out string, log io.Writer) (reused bool, err 
 // useSubset points cfg at the subset file out chosen as res reports.
 func useSubset(cfg *train.Config, out string, res *SubsetResult) {
 	cfg.Train = out
-	cfg.Task = "classification" // what the subset was chosen for, whatever the base model's head
+	cfg.Task = train.TaskClassification // what the subset was chosen for, whatever the base model's head
 	// The subset's ids come from the file as written: derived ones name
 	// lines of the input, so derive them anew from the subset's lines.
 	if res.IDs != "file" {

@@ -62,6 +62,27 @@ func TestRecordDynamicsAndResume(t *testing.T) {
 	}
 }
 
+// TestRecordDynamicsShortRun: a run shorter than one recording interval
+// (here about one epoch, 6 steps) records once at its last step, so that a
+// selection has a table to score with; it used to leave none.
+func TestRecordDynamicsShortRun(t *testing.T) {
+	model := byteLevelModelDir(t, true)
+	dir := t.TempDir()
+	data := writeTopicData(t, dir, 24)
+	c := dynamicsRun(t, model, data, filepath.Join(dir, "run"))
+	c.Steps, c.DynamicsEvery, c.EvalEvery = 4, 0, 2
+	if _, err := Train(c, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	table, err := LoadDynamicsOf(c.OutDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := table.Scores(EL2N, 1); err != nil || table.Len() != 24 {
+		t.Errorf("table of %d examples: EL2N over one recording: %v", table.Len(), err)
+	}
+}
+
 func TestRecordDynamicsNeedsClassification(t *testing.T) {
 	model := byteLevelModelDir(t, true)
 	dir := t.TempDir()

@@ -1,6 +1,11 @@
-// Package train fine-tunes sparsetune models.
+// Package train fine-tunes sparsetune models: the training loop (Run), its
+// config (Config, Task, Schedule), the learning-rate schedule, the sparsity
+// control of a sparse run (routers, compute penalty, the two stages) and
+// its checkpoints and run directory.
 //
-// Run is the training script: it loads the base model and the data
+// Run is the training script, top to bottom: setup, the stage-2 switch of a
+// sparse run, the step, evaluate-and-keep-best, the checkpoint, and finish
+// (test, harden, deliver). It loads the base model and the data
 // (tokenized once and cached), builds a training graph and an evaluation
 // graph, and steps AdamW (decoupled weight decay, global-norm clipping) under
 // a warm-up + cosine/linear schedule with gradient accumulation. It evaluates
@@ -37,7 +42,12 @@
 // post-hoc setting under our cost objective and target control).
 //
 // Config holds every setting with a documented default; Validate checks
-// it, and Unused names settings a run would ignore.
+// it, and Unused names settings a run would ignore. Run resolves it (every
+// default that depends on the model or the steps) before printing and
+// saving it. Each step's figures are a StepRecord, one line of
+// metrics.jsonl. Hooks let the packages above train extend the loop
+// without settings of their own in Config: package coreset records
+// training dynamics through them, and tests stop a run with ErrStopped.
 //
 // Every evaluation, the graph's (eval.go, meter.go) and the engine's of the
 // delivered sparse checkpoint (evaluate.go), feeds one metrics.Accumulator.
@@ -45,4 +55,25 @@
 // run's checkpoint (a sparse run's with its routers' hard masks) for
 // evaluation in the graph, which package evaluate's eval runs; Stepper runs a
 // run's training steps outside Run, which package bench times.
+//
+// # Where things live
+//
+//   - run.go: Run, the Summary it returns and the State a checkpoint saves;
+//     hooks.go: Hooks, Progress, ErrStopped.
+//   - setup.go: what Run does before the first step (resolve, load, resume,
+//     print, build the graphs); step.go: one step, its StepRecord, the
+//     switch to stage 2 and the evaluation; finish.go: the delivery.
+//   - config.go, config_check.go, task.go, schedule.go: the settings;
+//     resume_check.go: what a resume may change.
+//   - sparse.go (routers, cost, controller, calibration), budget.go (which
+//     evaluations compete for best), trainer.go (the training graph),
+//     trainable.go (routers-only runs), adamw.go (the optimizer).
+//   - support.go (data, batches, checkpoints, metrics.jsonl), rundir.go
+//     (the run directory and its lock), modeldir.go, embedded.go (the
+//     built-in default), embed.go (pooled hidden states for package
+//     coreset).
+//   - Elsewhere: coreset selection and dynamics recording (package coreset,
+//     whose Train drives a run on a subset), the hardening (package harden),
+//     evaluation and scoring (package evaluate), benchmarks (package bench),
+//     sweeps (package sweep).
 package train

@@ -114,8 +114,16 @@ func (c *Config) resolve(mc *nn.Config) error {
 	if err := mc.CheckLength(c.SeqLen); err != nil {
 		return fmt.Errorf("seq_len: %w", err)
 	}
+	c.resolveStages()
+	return nil
+}
+
+// resolveStages fills in a sparse run's stage2_steps and target_warmup
+// when they are 0 (their defaults depend on steps). Idempotent; newSparsity
+// calls it too, for the callers that build a sparse run outside Run.
+func (c *Config) resolveStages() {
 	if c.Target == 0 {
-		return nil
+		return
 	}
 	if c.Stage2Steps == 0 && c.Trainable == TrainRouters {
 		// Stage 2 freezes the routers, so with a frozen base only a new
@@ -129,7 +137,6 @@ func (c *Config) resolve(mc *nn.Config) error {
 	if c.TargetWarmup == 0 {
 		c.TargetWarmup = (c.Steps - c.Stage2Steps) / 2
 	}
-	return nil
 }
 
 // build makes the graphs, one for training (backward, dropout; rebuilt

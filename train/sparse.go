@@ -52,6 +52,7 @@ func newSparsity(cfg *Config, m *nn.Model) (*sparsity, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg.resolveStages() // a no-op in Run, which resolved cfg before
 	s := &sparsity{cfg: cfg, set: set, stage: 1}
 	if s.cost, err = loss.NewCost(mc, cfg.GroupSize, float64(cfg.SeqLen), set.FLOPsPerLayer()); err != nil {
 		return nil, err
