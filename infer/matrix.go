@@ -217,28 +217,55 @@ func (e *Engine) Quantize(d checkpoints.DType) error {
 	return nil
 }
 
-// QuantizeCompared quantizes e to d as Quantize does and returns the
-// largest absolute change that caused in e's logits on seqs: every
+// QuantizeDelta is what quantizing changed in an engine's logits
+// (QuantizeCompared).
+type QuantizeDelta struct {
+	// Routed is the largest |Δ logit| with the routers deciding, as the
+	// engine runs: the rounding and the gates it flips.
+	Routed float64
+	// Dense is the same with every kept unit run (Engine.Dense): the
+	// rounding alone.
+	Dense float64
+	Scale float64 // the largest |logit| before, routed
+}
+
+// QuantizeCompared quantizes e to d as Quantize does and reports the
+// largest absolute change that caused in e's logits on seqs (every
 // position's next-token logits for a language model, each sequence's
-// class logits for a classifier. Stats are reset after.
-func (e *Engine) QuantizeCompared(d checkpoints.DType, seqs [][]int) (float64, error) {
-	before, err := e.logitsOf(seqs)
+// class logits for a classifier), routed and dense. Stats are reset after.
+func (e *Engine) QuantizeCompared(d checkpoints.DType, seqs [][]int) (QuantizeDelta, error) {
+	var r QuantizeDelta
+	both := func() ([2][]float32, error) {
+		var out [2][]float32
+		defer func(dense bool) { e.Dense = dense }(e.Dense)
+		for i, dense := range []bool{false, true} {
+			e.Dense = dense
+			l, err := e.logitsOf(seqs)
+			if err != nil {
+				return out, err
+			}
+			out[i] = l
+		}
+		return out, nil
+	}
+	before, err := both()
 	if err != nil {
-		return 0, err
+		return r, err
 	}
 	if err := e.Quantize(d); err != nil {
-		return 0, err
+		return r, err
 	}
-	after, err := e.logitsOf(seqs)
+	after, err := both()
 	e.ResetStats()
 	if err != nil {
-		return 0, err
+		return r, err
 	}
-	worst := 0.0
-	for i, v := range after {
-		worst = max(worst, math.Abs(float64(v-before[i])))
+	for i, v := range after[0] {
+		r.Routed = max(r.Routed, math.Abs(float64(v-before[0][i])))
+		r.Dense = max(r.Dense, math.Abs(float64(after[1][i]-before[1][i])))
+		r.Scale = max(r.Scale, math.Abs(float64(before[0][i])))
 	}
-	return worst, nil
+	return r, nil
 }
 
 // logitsOf returns a copy of e's logits on seqs (see QuantizeCompared).

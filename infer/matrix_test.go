@@ -194,13 +194,23 @@ func TestQuantizeCompared(t *testing.T) {
 		}
 		e.DenseAbove = 1 // one path throughout: the sums are the same
 		before := slices.Clone(engineLogits(t, e, seqs))
+		e.Dense = true
+		beforeDense := slices.Clone(engineLogits(t, e, seqs))
+		e.Dense = false
 		got, err := e.QuantizeCompared(checkpoints.Int8, seqs)
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := maxAbsDiff(engineLogits(t, e, seqs), before)
-		if got != want || got == 0 || e.DType() != checkpoints.Int8 {
-			t.Errorf("cls %v: QuantizeCompared %g, by hand %g, dtype %s", cls, got, want, e.DType())
+		if got.Routed != want || got.Routed == 0 || e.DType() != checkpoints.Int8 || e.Dense {
+			t.Errorf("cls %v: QuantizeCompared %g, by hand %g, dtype %s, dense left %v", cls, got.Routed, want, e.DType(), e.Dense)
+		}
+		e.Dense = true
+		if want := maxAbsDiff(engineLogits(t, e, seqs), beforeDense); got.Dense != want || got.Dense == 0 {
+			t.Errorf("cls %v: dense delta %g, by hand %g", cls, got.Dense, want)
+		}
+		if s := maxAbsDiff(before, make([]float32, len(before))); got.Scale != s {
+			t.Errorf("cls %v: scale %g, want the largest |logit| %g", cls, got.Scale, s)
 		}
 	}
 }

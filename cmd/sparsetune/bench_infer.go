@@ -102,7 +102,8 @@ func runBenchInfer(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "weights %s → %s: %.1f MB → %.1f MB; max |Δ logit| %.3g on 2×%d random tokens\n", from, d, f32MB, e.WeightBytes()/1e6, delta, len(seqs[0]))
+		fmt.Fprintf(stderr, "weights %s → %s: %.1f MB → %.1f MB; max |Δ logit| %.3g routed, %.3g dense (logits up to %.3g) on 2×%d random tokens\n",
+			from, d, f32MB, e.WeightBytes()/1e6, delta.Routed, delta.Dense, delta.Scale, len(seqs[0]))
 	}
 	r, err := bench.Infer(e, bc, stderr)
 	if err != nil {
