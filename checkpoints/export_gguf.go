@@ -58,11 +58,12 @@ func ExportGGUF(s *Sparse, path string, opt GGUFOptions) ([]string, error) {
 //   - FFN groups close up from slot 0 in every layer; the FFN width is the
 //     widest layer's kept groups (at least one group).
 //   - Without grouped-query attention (KVH = H) heads close up the same way
-//     in the llama layout: the head count is the most heads a layer keeps
-//     (at least one), a padded head has zero query, key and value weights
-//     (and biases) and zero output columns. With grouped-query attention,
-//     and in GPT-2 (llama.cpp ties its fused q|k|v width to D), heads keep
-//     their slots among all H.
+//     for llama.cpp's llama and qwen3 graphs: the head count is the most
+//     heads a layer keeps (at least one), a padded head has zero query, key
+//     and value weights (and biases) and zero output columns. With
+//     grouped-query attention, and in the qwen2 and gpt2 graphs (which size
+//     the query projection, or the fused q|k|v, by D), heads keep their
+//     slots among all H.
 //
 // Routers are dropped, as in ExportHF: the file equals the sparse model
 // when every kept unit is dense (RoutedUnits() == 0) and is the superset
@@ -111,7 +112,9 @@ type ggufLayout struct {
 
 func newGGUFLayout(s *Sparse) *ggufLayout {
 	c, m := s.Config, &s.Manifest
-	closeHeads := c.Family.Layout() == nn.LLaMA && c.KVH == c.H
+	// llama.cpp's qwen2 graph sizes the query projection D × D whatever the
+	// head count, so there heads keep their slots too.
+	closeHeads := c.Family.Layout() == nn.LLaMA && c.KVH == c.H && c.Family != nn.Qwen2
 	lay := &ggufLayout{heads: 1, groups: 1, k: m.GroupSize}
 	if !closeHeads {
 		lay.heads = c.H

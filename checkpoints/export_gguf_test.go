@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -23,6 +25,7 @@ var ggufConfigs = map[string]string{
 	"llama-bias": `{"model_type":"llama","vocab_size":300,"hidden_size":16,"num_hidden_layers":3,"num_attention_heads":4,"intermediate_size":32,"max_position_embeddings":16,"attention_bias":true,"mlp_bias":true,"rope_scaling":{"rope_type":"llama3","factor":8,"low_freq_factor":1,"high_freq_factor":4,"original_max_position_embeddings":8}}`,
 	"mistral":    `{"model_type":"mistral","vocab_size":300,"hidden_size":16,"num_hidden_layers":3,"num_attention_heads":4,"num_key_value_heads":2,"intermediate_size":32,"max_position_embeddings":16,"sliding_window":null}`,
 	"qwen2":      `{"model_type":"qwen2","vocab_size":300,"hidden_size":16,"num_hidden_layers":3,"num_attention_heads":4,"intermediate_size":32,"max_position_embeddings":16,"tie_word_embeddings":true}`,
+	"qwen3-mha":  `{"model_type":"qwen3","vocab_size":300,"hidden_size":16,"num_hidden_layers":3,"num_attention_heads":4,"head_dim":8,"intermediate_size":32,"max_position_embeddings":16}`,
 	"qwen3":      `{"model_type":"qwen3","vocab_size":300,"hidden_size":16,"num_hidden_layers":3,"num_attention_heads":4,"num_key_value_heads":2,"head_dim":8,"intermediate_size":32,"max_position_embeddings":16,"rope_scaling":{"rope_type":"linear","factor":2}}`,
 	"gpt2":       `{"model_type":"gpt2","vocab_size":300,"n_embd":16,"n_layer":3,"n_head":4,"n_inner":32,"n_positions":16}`,
 }
@@ -120,7 +123,8 @@ func TestGGUFNamesAndMetadata(t *testing.T) {
 		{"llama-gqa", "llama", 4, 2, 24, 0, nil, []string{"output.weight"}},
 		{"llama-bias", "llama", 3, 3, 24, 4, []string{"blk.2.attn_q.bias", "blk.2.attn_output.bias", "blk.1.ffn_gate.bias", "rope_freqs.weight"}, nil},
 		{"mistral", "llama", 4, 2, 24, 0, nil, nil},
-		{"qwen2", "qwen2", 3, 3, 24, 4, []string{"blk.1.attn_q.bias", "blk.1.attn_k.bias", "blk.1.attn_v.bias"}, []string{"blk.1.attn_output.bias", "output.weight"}},
+		{"qwen2", "qwen2", 4, 4, 24, 0, []string{"blk.1.attn_q.bias", "blk.1.attn_k.bias", "blk.1.attn_v.bias"}, []string{"blk.1.attn_output.bias", "output.weight"}},
+		{"qwen3-mha", "qwen3", 3, 3, 24, 8, nil, nil},
 		{"qwen3", "qwen3", 4, 2, 24, 8, []string{"blk.0.attn_q_norm.weight", "blk.0.attn_k_norm.weight"}, []string{"blk.0.attn_q.bias"}},
 		{"gpt2", "gpt2", 4, 0, 24, 0, []string{"position_embd.weight", "blk.0.attn_qkv.weight", "output_norm.bias"}, []string{"output.weight"}},
 	} {
@@ -178,7 +182,7 @@ func TestGGUFNamesAndMetadata(t *testing.T) {
 // permutation of q and k, the padding and the transposes must give the same
 // numbers.
 func TestGGUFLayerEqualsSparse(t *testing.T) {
-	for _, name := range []string{"llama", "llama-gqa", "llama-bias", "mistral", "qwen2", "qwen3"} {
+	for _, name := range []string{"llama", "llama-gqa", "llama-bias", "mistral", "qwen2", "qwen3", "qwen3-mha"} {
 		s := ggufSparse(t, name)
 		f, _, err := BuildGGUF(s, GGUFOptions{Type: gguf.F32})
 		if err != nil {
@@ -252,7 +256,7 @@ func checkLayer(t *testing.T, name string, s *Sparse, f *gguf.File, l int) {
 		return i
 	}
 	slot := func(i int) int { // the GGUF head slot of the i-th kept head
-		if c.KVH < c.H {
+		if c.KVH < c.H || c.Family == nn.Qwen2 { // heads in their own slots
 			return kept[i]
 		}
 		return i
@@ -417,6 +421,23 @@ func TestGGUFGPT2EqualsSparse(t *testing.T) {
 		}
 		if len(kept) > 0 {
 			closeTo(t, "gpt2", l, "attention output", lin("attn_output", gv), conv("attn.c_proj", hv))
+		}
+	}
+}
+
+// TestGGUFWriteFixtures writes the tiny pruned checkpoints of ggufConfigs
+// (ggufManifest: heads and groups removed unevenly, so the export pads) as
+// sparse checkpoints under $SPARSETUNE_GGUF_FIXTURES/NAME, for
+// scripts/llamacpp_check.sh to export and run in llama.cpp. Skipped when
+// the variable is unset.
+func TestGGUFWriteFixtures(t *testing.T) {
+	dir := os.Getenv("SPARSETUNE_GGUF_FIXTURES")
+	if dir == "" {
+		t.Skip("SPARSETUNE_GGUF_FIXTURES is not set (scripts/llamacpp_check.sh sets it)")
+	}
+	for name := range ggufConfigs {
+		if err := WriteSparse(filepath.Join(dir, name), ggufSparse(t, name), "", nil); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

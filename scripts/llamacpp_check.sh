@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # llamacpp_check.sh — checks `sparsetune export --format gguf` against a real
 # llama.cpp: npm's node-llama-cpp with its prebuilt CPU binaries (installed
-# into scripts/llamacpp/node_modules from package-lock.json; its postinstall,
+# into scripts/llamacpp/node_modules as package-lock.json pins it; its postinstall,
 # which would download or build llama.cpp, is skipped, and nothing else is
 # downloaded). Run from anywhere; needs go, node and npm.
 #
 #   1. log-probabilities: synthetic llama and qwen3 models (bench infer
-#      --synthetic --save, 4 layers, d 256) exported at F32 and Q8_0; the
-#      next-token log-probabilities llama.cpp computes over random token ids
-#      against `sparsetune score --checkpoint --dense --per-token` (the export
-#      runs every kept unit, so ours runs densely too). F32 must agree within
-#      1e-3; Q8_0's deviation is reported.
+#      --synthetic --save, 4 layers, d 256) exported at F32 and Q8_0, and the
+#      tiny pruned checkpoints of every family that checkpoints'
+#      TestGGUFWriteFixtures writes (heads and FFN groups removed unevenly,
+#      so the export zero-pads; GQA, biases, q/k norms, llama3 and linear
+#      RoPE scaling, gpt2) at F32; the next-token log-probabilities
+#      llama.cpp computes over random token ids against `sparsetune score
+#      --checkpoint --dense --per-token` (the export runs every kept unit, so
+#      ours runs densely too). F32 must agree within 1e-3; Q8_0's deviation
+#      is reported. llama.cpp runs with an F32 K/V cache and no flash
+#      attention here (check.mjs's load says why).
 #   2. decoding speed: a synthetic llama of d 1024 × 16 layers; batch-1 greedy
 #      decoding, 16 prompt tokens then 112 generated, both on THREADS threads:
 #      llama.cpp (F32 and Q8_0 GGUF) and sparsetune's engine (bench infer
@@ -28,7 +33,9 @@ threads=${THREADS:-2}
 mkdir -p "$work"
 bin=$work/sparsetune
 (cd "$root" && go build -o "$bin" ./cmd/sparsetune)
-(cd "$root/scripts/llamacpp" && NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --omit=optional --ignore-scripts --no-audit --no-fund --loglevel=error)
+# npm install, not ci: the lock lacks the optional packages of platforms the
+# registry does not serve, which ci refuses.
+(cd "$root/scripts/llamacpp" && NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm install --omit=optional --ignore-scripts --no-audit --no-fund --loglevel=error)
 check() { node "$root/scripts/llamacpp/check.mjs" "$@"; }
 export SPARSETUNE_THREADS=$threads
 fail=0
@@ -50,6 +57,20 @@ for fam in llama qwen3; do
 		echo -n "$fam $typ: "
 		check logprobs --gguf "$work/$fam-$typ.gguf" --data "$work/ids.jsonl" --ours "$work/$fam-ours.jsonl" --threads "$threads" "${tol[@]}" || fail=1
 	done
+done
+
+node -e '
+let s = 7; const r = () => (s = (s * 1103515245 + 12345) % 2147483648) % 299;
+for (const n of [12, 16]) console.log(JSON.stringify({ids: Array.from({length: n}, r)}));
+' > "$work/tiny-ids.jsonl"
+rm -rf "$work/tiny"
+(cd "$root" && SPARSETUNE_GGUF_FIXTURES="$work/tiny" go test ./checkpoints -run TestGGUFWriteFixtures -count=1 > /dev/null)
+for d in "$work"/tiny/*/; do
+	name=$(basename "$d")
+	"$bin" export --checkpoint "$d" --format gguf --out "$work/tiny-$name.gguf" > /dev/null 2>&1
+	"$bin" score --checkpoint "$d" --dense --per-token --data "$work/tiny-ids.jsonl" > "$work/tiny-$name-ours.jsonl" 2> /dev/null
+	echo -n "pruned $name f32: "
+	check logprobs --gguf "$work/tiny-$name.gguf" --data "$work/tiny-ids.jsonl" --ours "$work/tiny-$name-ours.jsonl" --tol 1e-3 || fail=1
 done
 
 if [ "${SKIP_TIMING:-}" != 1 ]; then

@@ -2,12 +2,13 @@
 // llama.cpp (npm node-llama-cpp's prebuilt CPU build) and compares it with
 // sparsetune's own results. Modes:
 //
-//   node check.mjs logprobs --gguf F --data IDS.jsonl --ours OURS.jsonl [--tol 1e-3]
+//   node check.mjs logprobs --gguf F --data IDS.jsonl --ours OURS.jsonl [--tol 1e-3] [--kv F32] [--flash-attn off]
 //       next-token log-probabilities of every {"ids": [...]} line of IDS.jsonl,
 //       from llama.cpp's logits (log-softmax in float64), against the
 //       "token_logprobs" of `sparsetune score --per-token` (OURS.jsonl);
-//       prints the largest and mean |difference|; exit 1 above --tol.
-//   node check.mjs decode --gguf F [--prompt 16] [--gen 112] [--threads 2]
+//       prints the largest and mean |difference|; exit 1 above --tol. Runs
+//       with an F32 key/value cache and without flash attention (see load).
+//   node check.mjs decode --gguf F [--prompt 16] [--gen 112] [--threads 2] [--kv F16] [--flash-attn auto]
 //       batch-1 greedy decoding of --gen tokens after a --prompt token prompt;
 //       prints generated tokens per second (the prompt's evaluation excluded).
 //   node check.mjs tokenize --gguf F --inputs inputs.json --golden FAMILY.jsonl
@@ -42,13 +43,23 @@ function jsonLines(path) {
     return fs.readFileSync(path, "utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l));
 }
 
-async function load(args, contextSize) {
+// load opens --gguf with a context of contextSize tokens (none for 0).
+// Where numbers are compared (exact) the key/value cache is F32 and flash
+// attention off: llama.cpp's CPU flash attention rounds queries and keys
+// to F16, which moves log-probabilities by up to ~5e-3 on small models.
+// Elsewhere llama.cpp's defaults stand (F16 cache, flash attention "auto").
+// --kv F32|F16 and --flash-attn on|off override either.
+async function load(args, contextSize, exact = false) {
     const threads = Number(args.threads ?? 2);
+    const kv = args.kv ?? (exact ? "F32" : "F16");
+    const flash = args["flash-attn"] === undefined ? (exact ? false : "auto") : args["flash-attn"] === "on";
     const llama = await getLlama({gpu: false, build: "never", usePrebuiltBinaries: true, progressLogs: false,
         logLevel: LlamaLogLevel.error, maxThreads: threads});
     const model = await llama.loadModel({modelPath: need(args, "gguf"), gpuLayers: 0});
-    const context = contextSize > 0 ? await model.createContext({contextSize, batchSize: contextSize, threads}) : null;
-    return {llama, model, context, threads};
+    const context = contextSize > 0 ? await model.createContext({contextSize, batchSize: contextSize, threads,
+        flashAttention: flash,
+        experimentalKvCacheKeyType: kv, experimentalKvCacheValueType: kv}) : null;
+    return {llama, model, context, threads, kv, flash};
 }
 
 // logSoftmax returns log p(token) from a Map of token → logit, in float64.
@@ -66,7 +77,7 @@ async function logprobs(args) {
     if (data.length !== ours.length)
         throw new Error(`${data.length} inputs but ${ours.length} results of ours`);
     const longest = Math.max(...data.map((d) => d.ids.length));
-    const {context} = await load(args, Math.max(32, longest));
+    const {context, kv, flash} = await load(args, Math.max(32, longest), true);
     const seq = context.getSequence();
     let maxDiff = 0, sumDiff = 0, n = 0;
     for (let s = 0; s < data.length; s++) {
@@ -84,13 +95,13 @@ async function logprobs(args) {
         }
     }
     const tol = Number(args.tol ?? Infinity);
-    console.log(JSON.stringify({mode: "logprobs", gguf: args.gguf, tokens: n, max_abs_diff: maxDiff, mean_abs_diff: sumDiff / n, tol: Number.isFinite(tol) ? tol : null}));
+    console.log(JSON.stringify({mode: "logprobs", gguf: args.gguf, kv_cache: kv, flash_attention: flash, tokens: n, max_abs_diff: maxDiff, mean_abs_diff: sumDiff / n, tol: Number.isFinite(tol) ? tol : null}));
     if (maxDiff > tol) process.exitCode = 1;
 }
 
 async function decode(args) {
     const promptLen = Number(args.prompt ?? 16), gen = Number(args.gen ?? 112);
-    const {model, context, threads} = await load(args, promptLen + gen + 8);
+    const {model, context, threads, kv, flash} = await load(args, promptLen + gen + 8);
     const vocab = model.fileInfo.metadata.tokenizer.ggml.tokens.length;
     const prompt = Array.from({length: promptLen}, (_, i) => (7 + 31 * i) % vocab); // fixed ids, as bench infer's
     const seq = context.getSequence();
@@ -102,7 +113,7 @@ async function decode(args) {
         if (out.length === gen) break;
     }
     const seconds = (performance.now() - start) / 1000;
-    console.log(JSON.stringify({mode: "decode", gguf: args.gguf, threads, prompt_tokens: promptLen, gen_tokens: out.length,
+    console.log(JSON.stringify({mode: "decode", gguf: args.gguf, threads, kv_cache: kv, flash_attention: flash, prompt_tokens: promptLen, gen_tokens: out.length,
         tokens_per_s: (out.length - 1) / seconds, ms_per_token: 1000 * seconds / (out.length - 1)}));
 }
 
