@@ -118,9 +118,10 @@ type frontier struct {
 }
 
 // frontierCalibSeqs is how many training sequences a frontier point's τ is
-// calibrated on: as many as the hardening of a run's sparse checkpoint uses
-// by default, so both calibrations are equally precise.
-const frontierCalibSeqs = harden.DefaultSequences
+// calibrated on: as many as the hardening of a run's sparse checkpoint used
+// before it calibrated on held-out data (harden.DefaultSequences), so that
+// frontiers stay comparable with the ones computed then.
+const frontierCalibSeqs = 128
 
 // frontierCalibration takes frontierCalibSeqs training sequences in the
 // fixed order of the run's own calibration batches.
@@ -170,7 +171,7 @@ func (f *frontier) point(target float64, steps int) (*FrontierPoint, error) {
 
 // calibrate sets the routers' τ so that the hard masks spend target on the
 // calibration sequences as the inference engine measures them (bisection on
-// τ, harden.CalibrateTau, as the hardening of a run does), and returns it.
+// τ, harden.CalibrateTau, as the hardening of a run does first), and returns it.
 // The soft calibration a run does at its stage switch reads the gate
 // probabilities of a pass in which every unit runs a little; after stage 2
 // the model is adapted to hard masks and those probabilities no longer
