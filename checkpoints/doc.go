@@ -1,5 +1,6 @@
 // Package checkpoints writes and reads training checkpoints, sparse
-// checkpoints and their Hugging Face exports.
+// checkpoints and their exports: Hugging Face directories (ExportHF) and
+// llama.cpp GGUF files (ExportGGUF, docs/gguf.md).
 //
 // A checkpoint is a directory: a Hugging Face model directory (config.json,
 // model.safetensors, tokenizer files copied from the base model) plus the
@@ -14,6 +15,12 @@
 // leaves the name empty between the two renames of a swap, Heal (run by
 // readers, ReadSparse included) restores it, and Recover (run when a run
 // starts or resumes) also removes every temporary left behind.
+//
+// ExportGGUF writes one file, atomically (internal/atomicfile), through
+// internal/gguf: llama.cpp's tensor names and metadata for the llama,
+// mistral, qwen2, qwen3 and gpt2 families, the kept units zero-padded to
+// the widest layer where llama.cpp needs one shape for all layers, and the
+// tokenizer's vocabulary (GGUFVocab).
 //
 // IsSparseDir and IsExportDir recognise this package's own outputs
 // (ExportHF leaves ExportMarkerFile), so commands can refuse to replace any
