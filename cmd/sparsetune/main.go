@@ -43,7 +43,7 @@ var commands = map[string]command{
 	"coreset":  {"choose a subset of a training file (CCS, ELFS, random, hardest, easiest)", runCoreset},
 	"harden":   {"harden a sparse run into a sparse checkpoint for the inference engine", runHarden},
 	"generate": {"greedy generation with a sparse checkpoint (decoders)", runGenerate},
-	"export":   {"write a sparse checkpoint's kept units as a plain Hugging Face model", runExport},
+	"export":   {"write a sparse checkpoint's kept units as a plain Hugging Face model or a llama.cpp GGUF file", runExport},
 }
 
 // usageError marks errors in how the command was called (exit code 2).
