@@ -138,6 +138,9 @@ func Train(c Config, log io.Writer, hooks ...train.Hooks) (*train.Summary, error
 		if err := c.keepSettings(); err != nil {
 			return nil, err
 		}
+		if b, err := json.Marshal(c.Settings); err == nil && c.Settings != DefaultSettings() {
+			fmt.Fprintf(log, "coreset settings: %s\n", b) // beside train's config line, which no longer holds them
+		}
 	}
 	if c.Coreset != "" {
 		if err := applyCoreset(&c, log); err != nil {
