@@ -20,9 +20,12 @@ import (
 // tinyInput is a random two-layer GPT-2 with random contextual routers and
 // random calibration and held-out tokens: something Harden can harden in
 // well under a second.
-func tinyInput(t *testing.T) Input {
+func tinyInput(t *testing.T) Input { return tinyInputL(t, 2) }
+
+// tinyInputL is tinyInput with L layers.
+func tinyInputL(t *testing.T, L int) Input {
 	t.Helper()
-	sc := SyntheticConfig{Layers: 2, DModel: 32, Heads: 4, FFN: 64, Vocab: 50, GroupSize: 16, Seed: 3}
+	sc := SyntheticConfig{Layers: L, DModel: 32, Heads: 4, FFN: 64, Vocab: 50, GroupSize: 16, Seed: 3}
 	mc, err := SyntheticModelConfig(sc)
 	if err != nil {
 		t.Fatal(err)
@@ -66,9 +69,10 @@ func TestHardenWritesWhatTheEngineMeasures(t *testing.T) {
 	if c != sp.Manifest.Compute || c != res.Compute {
 		t.Fatalf("engine measures %.6f on the calibration set, manifest says %.6f, result %.6f", c, sp.Manifest.Compute, res.Compute)
 	}
-	if math.Abs(c-0.5) > 0.05 {
+	if math.Abs(c-0.5) > 0.01 { // 384 tokens: one token's units move the compute by ~0.003
 		t.Errorf("compute %.4f, target 0.5", c)
 	}
+	t.Logf("compute %.4f ± %.4f, τ %.4f", c, res.ComputeSE, res.Tau)
 	if !strings.Contains(log.String(), "hardened: τ") {
 		t.Errorf("log: %s", log.String())
 	}
