@@ -379,3 +379,27 @@ func TestSelectSubsetBetaSearch(t *testing.T) {
 		t.Errorf("β search without valid: error %v", err)
 	}
 }
+
+// TestUnusedCoresetSettings: coreset settings without a coreset method,
+// and dynamics_every without dynamics, are errors naming the key; train's
+// own checks still run first.
+func TestUnusedCoresetSettings(t *testing.T) {
+	c := DefaultConfig()
+	c.Model, c.Train = "m", "t.jsonl"
+	for _, k := range coresetOnly {
+		if err := c.Unused(map[string]bool{k: true}); err == nil || !strings.HasPrefix(err.Error(), k+" applies only with a coreset") {
+			t.Errorf("%s without a coreset: got %v", k, err)
+		}
+	}
+	if err := c.Unused(map[string]bool{"dynamics_every": true}); err == nil || !strings.HasPrefix(err.Error(), "dynamics_every applies only") {
+		t.Errorf("dynamics_every alone: got %v", err)
+	}
+	if err := c.Unused(map[string]bool{"router": true}); err == nil || !strings.HasPrefix(err.Error(), "router applies only to sparse runs") {
+		t.Errorf("train's check: got %v", err)
+	}
+	with := c
+	with.Coreset, with.RecordDynamics = MethodCCS, true
+	if err := with.Unused(map[string]bool{"coreset_ratio": true, "dynamics_every": true}); err != nil {
+		t.Errorf("with a coreset: %v", err)
+	}
+}
