@@ -223,3 +223,41 @@ func TestExportGGUF(t *testing.T) {
 		t.Errorf("--type with hf: exit %d: %q", code, stderr.String())
 	}
 }
+
+// TestScoreDenseIsTheExport: score --checkpoint --dense runs the model an
+// export holds (every kept unit for every token): on a checkpoint whose
+// router switches layer 0's heads off, it scores as the Hugging Face export
+// does, and differs from the routed score.
+func TestScoreDenseIsTheExport(t *testing.T) {
+	in := sparseFixture(t, true)
+	hf := filepath.Join(t.TempDir(), "hf")
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"export", "--checkpoint", in, "--format", "hf", "--out", hf}, &stdout, &stderr); code != 0 {
+		t.Fatalf("export: %s", stderr.String())
+	}
+	data := filepath.Join(t.TempDir(), "in.jsonl")
+	os.WriteFile(data, []byte("{\"ids\": [1, 2, 3, 4, 5, 6, 7]}\n"), 0o644)
+	logprob := func(args ...string) float64 {
+		t.Helper()
+		var out, errb bytes.Buffer
+		if code := run(append([]string{"score", "--data", data}, args...), &out, &errb); code != 0 {
+			t.Fatalf("score %v: exit %d: %s", args, code, errb.String())
+		}
+		var r map[string]any
+		if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+			t.Fatalf("score %v: %v: %q", args, err, out.String())
+		}
+		return r["logprob"].(float64)
+	}
+	dense, export, routed := logprob("--checkpoint", in, "--dense"), logprob("--model", hf), logprob("--checkpoint", in)
+	if math.Abs(dense-export) > 1e-4 {
+		t.Errorf("--dense logprob %v, the export's %v", dense, export)
+	}
+	if math.Abs(dense-routed) < 1e-3 {
+		t.Errorf("--dense logprob %v equals the routed one %v: the router switched nothing off", dense, routed)
+	}
+	stderr.Reset()
+	if code := run([]string{"score", "--model", hf, "--data", data, "--dense"}, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "--dense applies to --checkpoint only") {
+		t.Errorf("--dense with --model: exit %d: %q", code, stderr.String())
+	}
+}

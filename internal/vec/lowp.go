@@ -78,8 +78,13 @@ func QuantizeQ8(q []int8, s []float32, x []float32) {
 // DequantizeQ8 sets dst[i] = q[i]·s[i/Q8Block] for the row q.
 func DequantizeQ8(dst []float32, q []int8, s []float32) {
 	dst = dst[:len(q)]
-	for i, v := range q {
-		dst[i] = float32(v) * s[i/Q8Block]
+	for b := 0; b*Q8Block < len(q); b++ {
+		sc, lo := s[b], b*Q8Block
+		blk, out := q[lo:min(lo+Q8Block, len(q))], dst[lo:]
+		out = out[:len(blk)]
+		for i, v := range blk {
+			out[i] = float32(v) * sc
+		}
 	}
 }
 

@@ -161,6 +161,9 @@ func TestQuantizeQ8(t *testing.T) {
 			if d := math.Abs(float64(back[i] - v)); d > sc/2*(1+1e-5)+1e-30 {
 				t.Fatalf("n %d: weight %d = %v comes back as %v, more than half the scale %v off", n, i, v, back[i], sc)
 			}
+			if back[i] != float32(q[i])*s[i/Q8Block] {
+				t.Fatalf("n %d: DequantizeQ8[%d] = %v, want q·s = %v", n, i, back[i], float32(q[i])*s[i/Q8Block])
+			}
 			if q[i] < -127 {
 				t.Fatalf("n %d: q[%d] = -128; the range is symmetric", n, i)
 			}
