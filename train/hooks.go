@@ -30,8 +30,8 @@ type Hooks struct {
 	EndStep func(*Progress) error
 }
 
-// call runs hook f, when there is one, on the run's progress.
-func (h Hooks) call(f func(*Progress) error, r *run) error {
+// hook runs hook f, when there is one, on the run's progress.
+func (r *run) hook(f func(*Progress) error) error {
 	if f == nil {
 		return nil
 	}

@@ -76,7 +76,7 @@ func Run(cfg Config, log io.Writer, hooks ...Hooks) (*Summary, error) {
 		return nil, err
 	}
 	defer r.close()
-	if err := r.hooks.call(r.hooks.Start, r); err != nil {
+	if err := r.hook(r.hooks.Start); err != nil {
 		return nil, err
 	}
 	for r.st.Step < r.cfg.Steps {
@@ -94,7 +94,7 @@ func Run(cfg Config, log io.Writer, hooks ...Hooks) (*Summary, error) {
 			return nil, err
 		}
 		r.record(rec)
-		if err := r.hooks.call(r.hooks.AfterStep, r); err != nil {
+		if err := r.hook(r.hooks.AfterStep); err != nil {
 			return nil, err
 		}
 		// Evaluate, keep the best checkpoint, stop early when it stalls.
@@ -114,7 +114,7 @@ func Run(cfg Config, log io.Writer, hooks ...Hooks) (*Summary, error) {
 			r.stoppedEarly = true
 			break
 		}
-		if err := r.hooks.call(r.hooks.EndStep, r); err != nil {
+		if err := r.hook(r.hooks.EndStep); err != nil {
 			return nil, err
 		}
 	}
