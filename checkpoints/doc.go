@@ -22,6 +22,11 @@
 // the widest layer where llama.cpp needs one shape for all layers, and the
 // tokenizer's vocabulary (GGUFVocab).
 //
+// A sparse checkpoint's weight matrices may be stored as BF16 or INT8
+// (version 2; Quantize, QuantizeDir, docs/sparse-checkpoint.md); the
+// reader widens them into SparseTensor.Data and keeps the stored form for
+// the engine.
+//
 // IsSparseDir and IsExportDir recognise this package's own outputs
 // (ExportHF leaves ExportMarkerFile), so commands can refuse to replace any
 // other directory.

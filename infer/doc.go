@@ -13,6 +13,10 @@
 //   - decode.go: Session, batch-1 decoding with a key/value cache that a
 //     head fills only when a token reads it.
 //   - heads.go: the language-model and classification heads.
+//   - matrix.go: the weight matrices (attention, FFN, LM head), stored as
+//     F32, BF16 or INT8 with a scale per 32 weights: decoding reads them in
+//     their dtype through internal/vec's kernels, batched passes widen the
+//     rows a product needs; Quantize converts an engine in memory.
 //   - bench.go: MeasureCompute and SetTau (what calibration in package
 //     harden drives), RandomTokens and WeightCount (package bench times the
 //     engine: sparsetune bench infer).
