@@ -79,6 +79,12 @@ type Config struct {
 	// values they and CoFi use).
 	Beta, Gamma, Zeta float64
 
+	// Routing is how logits become units: Threshold ("" too) or TopK,
+	// which runs KHeads[l] heads and KGroups[l] FFN groups of layer l for
+	// every token (ChooseK picks them from a target).
+	Routing         Routing
+	KHeads, KGroups []int
+
 	// SepWidth is σ of the separability bump exp(−(p−τ)²/(2σ²)) (see
 	// Separability): 0.1 counts a gate as undecided within about ±0.1 of τ.
 	SepWidth float64
@@ -143,7 +149,7 @@ func (c Config) validate(m *nn.Config) error {
 	case !(c.SepWidth > 0) || math.IsInf(c.SepWidth, 1):
 		return fmt.Errorf("router SepWidth %g must be positive and finite", c.SepWidth)
 	}
-	return nil
+	return c.validateTopK(m.L, m.H, m.F/max(c.GroupSize, 1))
 }
 
 // probShift is the s in P(on) = σ(logit − s): 0 for sigmoid gates, and for

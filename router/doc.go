@@ -8,6 +8,28 @@
 // group is contiguous (nn.Model.PermuteFFN); the dense model is unchanged by
 // that reordering.
 //
+// Routing. Threshold routing (the default) runs a unit for a token when
+// its on-probability exceeds τ, so the compute follows the data and τ is
+// calibrated for a target. Top-k routing (Config.Routing TopK) runs, per
+// token, exactly k_h heads and k_g groups of each layer, those with the
+// largest logits (ties to the lower index), so the compute is fixed by
+// construction; ChooseK picks the k of every layer from the target and
+// the cost model (its doc gives the rule). LaRoSA and Q-Sparse fix a
+// top-k per token for stable compute; Deja Vu and Polar Sparsity choose
+// the top-k heads.
+//
+// Top-k training estimator. The forward pass uses the hard top-k mask
+// (ops.TopKMask); the backward pass is straight-through: the gradient
+// reaches the router's logits as if the mask were the sigmoid gate σ(z),
+// dz = dmask·σ(z)(1 − σ(z)) (Bengio, Léonard & Courville 2013, "Estimating
+// or Propagating Gradients Through Stochastic Neurons for Conditional
+// Computation", arXiv:1308.3432; Q-Sparse, Wang et al. 2024,
+// arXiv:2407.10969, trains its top-k sparsity with a straight-through
+// estimator too). In the Hard stage the mask is constant and the routers
+// are frozen, as for threshold gates. Top-k takes sigmoid or static
+// routers; the compute penalty and the separability term, which act on
+// the gates' probabilities and τ, do not apply.
+//
 // Shape letters are those of package nn (F FFN width, G neuron groups, D
 // model width, H heads).
 package router

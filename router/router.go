@@ -160,12 +160,12 @@ func (s *Set) GateFunc(stage Stage) nn.GateFunc {
 		gates := nn.Gates{GroupSize: s.Config.GroupSize}
 		var err error
 		if lp.headB != nil {
-			if gates.Head, s.headP[l], err = s.unit(stage, x, lp.headW, lp.headB, n); err != nil {
+			if gates.Head, s.headP[l], err = s.unit(stage, x, lp.headW, lp.headB, n, s.Config.KHeads, l); err != nil {
 				return nn.Gates{}, fmt.Errorf("router layer %d heads: %w", l, err)
 			}
 		}
 		if lp.ffnB != nil {
-			if gates.FFN, s.groupP[l], err = s.unit(stage, x, lp.ffnW, lp.ffnB, n); err != nil {
+			if gates.FFN, s.groupP[l], err = s.unit(stage, x, lp.ffnW, lp.ffnB, n, s.Config.KGroups, l); err != nil {
 				return nn.Gates{}, fmt.Errorf("router layer %d FFN: %w", l, err)
 			}
 		}
@@ -186,13 +186,18 @@ func (s *Set) begin(g *G.ExprGraph, stage Stage) {
 	s.hc = nil
 }
 
-// unit builds one router's gate and on-probability for N = n tokens.
-func (s *Set) unit(stage Stage, x *G.Node, w, b *nn.Param, n int) (gate, prob *G.Node, err error) {
+// unit builds one router's gate and on-probability for N = n tokens; ks
+// are the router's per-layer k under top-k routing and l its layer.
+func (s *Set) unit(stage Stage, x *G.Node, w, b *nn.Param, n int, ks []int, l int) (gate, prob *G.Node, err error) {
 	var scores *G.Node
 	if w != nil {
 		if scores, err = ops.MatMul(x, s.nodes[w], false); err != nil { // (N, U)
 			return nil, nil, err
 		}
+	}
+	if s.Config.Routing == TopK {
+		gate, err = topKGate(stage, scores, s.nodes[b], n, ks[l])
+		return gate, gate, err
 	}
 	gate, prob, err = gateNodes(s.Config, stage, scores, s.nodes[b], n, &s.noise)
 	if err == nil && gate != prob {

@@ -39,6 +39,9 @@ func (s *Set) Separability() (*G.Node, error) {
 	if s.graph == nil {
 		return nil, errors.New("router separability: no graph built yet (build the model with GateFunc(Soft) first)")
 	}
+	if s.Config.Routing == TopK {
+		return nil, errors.New("router separability: top-k gates have no threshold to separate from")
+	}
 	if s.stage != Soft {
 		return nil, errors.New("router separability: the last graph was built with Hard gates, which are binary; build with GateFunc(Soft)")
 	}
