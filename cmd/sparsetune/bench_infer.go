@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 
@@ -37,13 +38,16 @@ func runBenchInfer(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&bc.Reps, "reps", 5, "repetitions (medians are reported)")
 	save := fs.String("save", "", "with --synthetic: also write the calibrated random model as a sparse checkpoint to this directory")
 	denseAbove := fs.Float64("dense-above", -1, "run a block densely with masks when more than this fraction of its (token, unit) pairs is on (default: measured per layer part, the faster path)")
-	dtype := fs.String("dtype", "f32", "store the engine's weight matrices as f32, bf16 or int8 before timing (quantized in memory; with --save the checkpoint too), and report the largest logit change that caused on random tokens")
+	dtype := fs.String("dtype", "", "store the engine's weight matrices as f32, bf16 or int8 before timing (quantized in memory; with --save the checkpoint too), and report the largest logit change that caused on random tokens (default: as the checkpoint stores them; f32 for --synthetic)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	d, err := checkpoints.ParseDType(*dtype)
-	if err != nil {
-		return usagef("--dtype: %v", err)
+	var d checkpoints.DType
+	var err error
+	if *dtype != "" {
+		if d, err = checkpoints.ParseDType(*dtype); err != nil {
+			return usagef("--dtype: %v", err)
+		}
 	}
 	if (*dir == "") == !*synthetic {
 		return usagef("give exactly one of --checkpoint DIR and --synthetic")
@@ -79,7 +83,7 @@ func runBenchInfer(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *save != "" {
-		if err := checkpoints.Quantize(e.Source, d); err != nil {
+		if err := checkpoints.Quantize(e.Source, cmp.Or(d, checkpoints.F32)); err != nil {
 			return err
 		}
 		if err := checkpoints.WriteSparse(*save, e.Source, "", nil); err != nil {
@@ -91,7 +95,7 @@ func runBenchInfer(args []string, stdout, stderr io.Writer) error {
 		e.DenseAbove = *denseAbove
 	}
 	fmt.Fprintf(stderr, "calibrated compute %.4f (τ %.4f)\n", e.Manifest.Compute, e.Manifest.Layers[0].Tau)
-	if from := e.DType(); d != from {
+	if from := e.DType(); d != "" && d != from {
 		f32MB := e.WeightBytes() / 1e6
 		T := 64
 		if lim := e.Config.MaxLen(); lim > 0 {

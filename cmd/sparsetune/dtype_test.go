@@ -95,3 +95,36 @@ func TestBenchInferDType(t *testing.T) {
 		t.Errorf("--dtype fp8: exit %d, stderr %q", code, stderr.String())
 	}
 }
+
+// bench infer of a checkpoint keeps the dtype it is stored in unless
+// --dtype says otherwise.
+func TestBenchInferKeepsCheckpointDType(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "int8")
+	var stdout, stderr bytes.Buffer
+	args := []string{"bench", "infer", "--layers", "2", "--d-model", "64", "--heads", "4", "--ffn", "128", "--vocab", "300",
+		"--group-size", "16", "--calib-seqs", "2", "--calib-len", "16", "--batch", "2", "--seq", "16", "--prompt", "4", "--gen", "4", "--reps", "1"}
+	if code := run(append(args, "--synthetic", "--dtype", "int8", "--save", dir), &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if s, err := checkpoints.ReadSparse(dir); err != nil || s.Manifest.DType != checkpoints.Int8 {
+		t.Fatalf("--save with --dtype int8: %v", err)
+	}
+	for _, tc := range []struct {
+		dtype string
+		want  string // in stderr, or "" for no conversion line
+	}{{"", ""}, {"int8", ""}, {"bf16", "weights int8 → bf16"}} {
+		stdout.Reset()
+		stderr.Reset()
+		a := []string{"bench", "infer", "--checkpoint", dir, "--batch", "2", "--seq", "16", "--prompt", "4", "--gen", "4", "--reps", "1"}
+		if tc.dtype != "" {
+			a = append(a, "--dtype", tc.dtype)
+		}
+		if code := run(a, &stdout, &stderr); code != 0 {
+			t.Fatalf("--dtype %q: exit %d: %s", tc.dtype, code, stderr.String())
+		}
+		converted := strings.Contains(stderr.String(), "weights int8 → ")
+		if converted != (tc.want != "") || (tc.want != "" && !strings.Contains(stderr.String(), tc.want)) {
+			t.Errorf("--dtype %q: stderr %s", tc.dtype, stderr.String())
+		}
+	}
+}
