@@ -52,14 +52,24 @@ import (
 // quantize.go and docs/sparse-checkpoint.md give the layout); everything
 // else stays float32.
 
+// Top-k routing (version 3). A manifest with routing "topk" runs, for every
+// token, exactly k_heads heads and k_groups FFN groups of each layer: its
+// dense units and those of its routed units with the largest router
+// logits, ties to the lower index. Only top-k checkpoints are written as
+// version 3; threshold checkpoints keep versions 1 and 2.
+
 // SparseFormat and SparseVersion identify the manifest. Readers reject other
 // formats and versions newer than theirs. Version 2 added the dtype field
 // and low-precision weights; a checkpoint whose weights are all float32 is
-// written as version 1, which every reader reads.
+// written as version 1, which every reader reads. Version 3 added top-k
+// routing (the routing, k_heads and k_groups fields) and is written for
+// top-k checkpoints only.
 const (
 	SparseFormat       = "sparsetune-sparse"
-	SparseVersion      = 2
+	SparseVersion      = 3
 	SparseManifestFile = "sparse.json"
+	// RoutingTopK is SparseManifest.Routing for top-k routing.
+	RoutingTopK = "topk"
 )
 
 // SparseManifest is sparse.json.
@@ -74,6 +84,11 @@ type SparseManifest struct {
 	// β·log(−γ/ζ) for hard-concrete ones. A routed unit is on for a token
 	// when float32(σ(logit − s)) > the layer's Tau.
 	Shift float64 `json:"shift"`
+
+	// Routing is "topk" for top-k routing (version 3: each layer's
+	// KHeads and KGroups units per token); absent means threshold routing
+	// by each layer's Tau.
+	Routing string `json:"routing,omitempty"`
 
 	Layers []SparseLayer `json:"layers"` // one per transformer layer
 	// DType is how the weight matrices are stored (version 2): F32, BF16
@@ -97,6 +112,12 @@ type SparseLayer struct {
 	HeadsDense  []int   `json:"heads_dense"`  // kept heads that are always on (no routing)
 	Groups      []int   `json:"groups"`       // FFN groups kept
 	GroupsDense []int   `json:"groups_dense"` // kept groups that are always on
+	// KHeads and KGroups are, under top-k routing, the heads and groups
+	// every token runs: the dense ones and the routed ones with the
+	// largest logits (len(HeadsDense) ≤ KHeads ≤ len(Heads), groups
+	// alike); 0 and absent under threshold routing, whose Tau decides.
+	KHeads  int `json:"k_heads,omitempty"`
+	KGroups int `json:"k_groups,omitempty"`
 }
 
 // SparseCalib describes the calibration set.

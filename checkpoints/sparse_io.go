@@ -37,8 +37,8 @@ const hashPrefix = "sha256:"
 // and a crash leaves the old or the new one. It writes config.json (s.Config), model.safetensors
 // (tensors sorted by name, each in its DType: F32, BF16, or I8 followed by
 // its F32 scales; see Quantize), sparse.json (s.Manifest with Format,
-// Version and ContentHash set: version 1 when every tensor is F32, else 2
-// with the dtype; s itself is not modified) and copies the files extra
+// Version and ContentHash set: version 3 for top-k routing, else version 1
+// when every tensor is F32 and 2 with the dtype otherwise; s itself is not modified) and copies the files extra
 // from directory extraFrom (tokenizer files).
 //
 // s is checked first as ReadSparse checks a directory: the manifest against
@@ -68,9 +68,15 @@ func WriteSparse(dir string, s *Sparse, extraFrom string, extra []string) error 
 		if man.DType.orF32() == F32 { // readable by every reader
 			man.Version, man.DType = 1, ""
 		}
+		if man.Routing == RoutingTopK {
+			man.Version = SparseVersion
+		} else if man.Version == SparseVersion { // threshold checkpoints keep version 2
+			man.Version = 2
+		}
 		man.Layers = make([]SparseLayer, len(s.Manifest.Layers))
 		for i, l := range s.Manifest.Layers { // write [] rather than null for empty lists
-			man.Layers[i] = SparseLayer{Tau: l.Tau, Heads: nonNil(l.Heads), HeadsDense: nonNil(l.HeadsDense), Groups: nonNil(l.Groups), GroupsDense: nonNil(l.GroupsDense)}
+			man.Layers[i] = SparseLayer{Tau: l.Tau, Heads: nonNil(l.Heads), HeadsDense: nonNil(l.HeadsDense), Groups: nonNil(l.Groups), GroupsDense: nonNil(l.GroupsDense),
+				KHeads: l.KHeads, KGroups: l.KGroups}
 		}
 		if len(man.TrainConfig) == 0 {
 			man.TrainConfig = json.RawMessage("null")
@@ -249,6 +255,9 @@ func decodeManifest(b []byte) (*SparseManifest, error) {
 	}
 	if m.DType != "" && version < 2 {
 		return nil, fmt.Errorf("dtype %q needs version 2, the manifest says %d", m.DType, version)
+	}
+	if m.Routing != "" && version < 3 {
+		return nil, fmt.Errorf("routing %q needs version 3, the manifest says %d", m.Routing, version)
 	}
 	return m, nil
 }

@@ -227,8 +227,14 @@ func checkManifest(c *nn.Config, m *SparseManifest) error {
 	if len(m.Layers) != c.L {
 		return fmt.Errorf("has %d layers, the model has %d", len(m.Layers), c.L)
 	}
+	if m.Routing != "" && m.Routing != RoutingTopK {
+		return fmt.Errorf("routing %q is unknown (want %q, or none for threshold routing)", m.Routing, RoutingTopK)
+	}
 	static := m.Router == string(router.Static)
 	for l, ly := range m.Layers {
+		if err := checkTopK(m.Routing == RoutingTopK, ly); err != nil {
+			return fmt.Errorf("layer %d: %w", l, err)
+		}
 		if !(ly.Tau > 0 && ly.Tau < 1) {
 			return fmt.Errorf("layer %d: tau %g is outside (0, 1)", l, ly.Tau)
 		}
@@ -249,6 +255,24 @@ func checkManifest(c *nn.Config, m *SparseManifest) error {
 			if static && len(u.dense) != len(u.kept) {
 				return fmt.Errorf("layer %d: a static router keeps every unit dense, but %s_dense has %d of the %d %s kept", l, u.name, len(u.dense), len(u.kept), u.name)
 			}
+		}
+	}
+	return nil
+}
+
+// checkTopK checks a layer's k: none under threshold routing, and under
+// top-k routing dense units ≤ k ≤ kept units, for heads and groups.
+func checkTopK(topk bool, ly SparseLayer) error {
+	for _, u := range []struct {
+		name        string
+		k           int
+		kept, dense []int
+	}{{"k_heads", ly.KHeads, ly.Heads, ly.HeadsDense}, {"k_groups", ly.KGroups, ly.Groups, ly.GroupsDense}} {
+		switch {
+		case !topk && u.k != 0:
+			return fmt.Errorf("%s %d given without routing %q", u.name, u.k, RoutingTopK)
+		case topk && (u.k < len(u.dense) || u.k > len(u.kept)):
+			return fmt.Errorf("%s %d is outside [%d, %d] (the dense and the kept units)", u.name, u.k, len(u.dense), len(u.kept))
 		}
 	}
 	return nil

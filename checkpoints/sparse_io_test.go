@@ -218,7 +218,7 @@ func TestReadSparseRejects(t *testing.T) {
 		{"wrong format", func(t *testing.T, dir string) { editManifest(t, dir, func(m map[string]any) { m["format"] = "onnx" }) }, []string{"sparse.json", `format "onnx"`}},
 		{"version from the future", func(t *testing.T, dir string) {
 			editManifest(t, dir, func(m map[string]any) { m["version"] = 7; m["layers"] = "whatever version 7 means" })
-		}, []string{"sparse.json", "written by a newer sparsetune: version 7 > 2"}},
+		}, []string{"sparse.json", "written by a newer sparsetune: version 7 > 3"}},
 		{"version zero", func(t *testing.T, dir string) { editManifest(t, dir, func(m map[string]any) { m["version"] = 0 }) }, []string{"version 0"}},
 		{"missing key", func(t *testing.T, dir string) {
 			editManifest(t, dir, func(m map[string]any) { delete(m, "group_size") })
