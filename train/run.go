@@ -64,8 +64,8 @@ type State struct {
 }
 
 // Run trains cfg.Model on cfg.Train and returns the run's summary. Log
-// lines go to log; the summary is not printed here. hooks, at most one,
-// extend the loop (Hooks).
+// lines go to log; the summary is not printed here. hooks, at most one
+// (more is a programming error and panics), extend the loop (Hooks).
 func Run(cfg Config, log io.Writer, hooks ...Hooks) (*Summary, error) {
 	start := time.Now()
 	// Setup: the resolved config, the run directory's lock, the model and
