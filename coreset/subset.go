@@ -50,12 +50,12 @@ func DefaultBeta(ratio float64) float64 {
 
 // SubsetConfig describes one selection of a subset of a training file.
 type SubsetConfig struct {
-	// Run configures the runs that record training dynamics, as for Run:
-	// Model, Train (the file to select from; the subset keeps its format),
-	// the field names, SeqLen, Steps, Batch, LR, Seed, DynamicsEvery, and
-	// so on. A dynamics run validates on a few batches of Train itself, so
+	// Run configures the runs that record training dynamics, as for
+	// train.Run: Model, Train (the file to select from; the subset keeps
+	// its format), the field names, SeqLen, Steps, Batch, LR, Seed, and so
+	// on. A dynamics run validates on a few batches of Train itself, so
 	// that every example is recorded; Valid is used only by a β search.
-	// OutDir, Test and the coreset fields are ignored.
+	// OutDir and Test are ignored.
 	Run train.Config
 	// DynamicsEvery is the steps between two recordings of a dynamics
 	// run's training dynamics; 0: about one epoch (Recorder).
