@@ -35,6 +35,7 @@ type Session struct {
 	done   [][]int     // per layer and key/value head: tokens whose keys and values are in the cache
 	active []int       // active heads of the current layer
 	need   []int       // key/value heads they read
+	topk   topK        // top-k routing's scratch
 }
 
 // run is a contiguous range of rows [lo, hi) of a layer's FFN.
@@ -341,8 +342,14 @@ func (s *Session) gates(ly *layer) {
 	}
 	off := 0
 	g := newGateRule(ly.tau, e.Manifest.Shift)
-	decide := func(on []bool, w, bias []float32, always []bool) {
+	decide := func(on []bool, w, bias []float32, always []bool, k int) {
 		r := routed && w != nil
+		if r && k >= 0 { // top-k routing (topk.go)
+			lg := s.logit[off:]
+			s.topk.decide(on, always, k, func(u int) float64 { return float64(lg[u]) + float64(bias[u]) })
+			off += len(always)
+			return
+		}
 		for u := range always {
 			v := always[u] || !r
 			if !v {
@@ -354,8 +361,8 @@ func (s *Session) gates(ly *layer) {
 			off += len(always)
 		}
 	}
-	decide(s.hon, ly.rh, ly.rhb, ly.headOn)
-	decide(s.gon, ly.rg, ly.rgb, ly.groupOn)
+	decide(s.hon, ly.rh, ly.rhb, ly.headOn, ly.kh)
+	decide(s.gon, ly.rg, ly.rgb, ly.groupOn, ly.kg)
 }
 
 // rowsDot sets y = W·x for the row-major W of len(x) columns, its rows

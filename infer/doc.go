@@ -7,6 +7,11 @@
 //   - forward.go: Forward, one batched pass with per-token routing, and
 //     Stats, the measured compute (active over dense FLOPs, the cost model
 //     of package loss).
+//   - topk.go: top-k routing (manifest version 3): every token runs its
+//     layer's k_heads and k_groups units with the largest router logits,
+//     ties to the lower index (the order of the training graph's mask), so
+//     the measured compute is fixed whatever the tokens; threshold routing
+//     (float32(σ(logit − shift)) > τ) is forward.go's gate rule.
 //   - units.go: the per-unit path (one product per kept unit over the tokens
 //     that use it) and the dense-with-mask fallback, chosen per layer part
 //     by timing both or by a threshold (Engine.DenseAbove).

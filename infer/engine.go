@@ -85,6 +85,7 @@ type layer struct {
 	rg, rgb []float32 // FFN router (D, ng), (ng)
 	rt      []float32 // both routers' weights as rows, (nh+ng, D), for decoding
 	tau     float32
+	kh, kg  int // heads and groups per token under top-k routing (topk.go); −1 under threshold routing
 }
 
 // New builds an engine from a sparse checkpoint.
@@ -123,6 +124,7 @@ func New(sp *checkpoints.Sparse) (*Engine, error) {
 	for l := 0; l < c.L; l++ {
 		ml := m.Layers[l]
 		ly := &layer{heads: ml.Heads, groups: ml.Groups, tau: float32(ml.Tau)}
+		ly.kh, ly.kg = layerK(m, l)
 		ly.headOn = onFlags(ml.Heads, ml.HeadsDense)
 		ly.groupOn = onFlags(ml.Groups, ml.GroupsDense)
 		nh, ng := len(ml.Heads), len(ml.Groups)

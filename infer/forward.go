@@ -191,8 +191,10 @@ func (e *Engine) norm(y, x, w, b []float32, n int) {
 
 // gates fills on (n, U) with the routing decisions of one router for the n
 // rows of x: always-on units, then the routed ones by the gate rule
-// float32(σ(logit − shift)) > τ. It returns how many pairs are on.
-func (e *Engine) gates(on []bool, x []float32, n int, w, bias []float32, always []bool, tau float32, scratch *[]float32, use []int) int {
+// float32(σ(logit − shift)) > τ, or with k ≥ 0 (top-k routing) the k
+// units of each row that topK.decide picks. It returns how many pairs are
+// on.
+func (e *Engine) gates(on []bool, x []float32, n int, w, bias []float32, always []bool, tau float32, k int, scratch *[]float32, use []int) int {
 	U := len(always)
 	if U == 0 {
 		return 0
@@ -205,10 +207,17 @@ func (e *Engine) gates(on []bool, x []float32, n int, w, bias []float32, always 
 	}
 	g := newGateRule(tau, e.Manifest.Shift)
 	count := 0
+	var tk topK
 	for r := 0; r < n; r++ {
+		if routed && k >= 0 {
+			lr := logits[r*U : (r+1)*U]
+			tk.decide(on[r*U:(r+1)*U], always, k, func(u int) float64 { return float64(lr[u]) + float64(bias[u]) })
+		}
 		for u := 0; u < U; u++ {
 			v := always[u] || !routed
-			if !v {
+			if routed && k >= 0 {
+				v = on[r*U+u]
+			} else if !v {
 				v = g.on(float64(logits[r*U+u]) + float64(bias[u]))
 			}
 			on[r*U+u] = v
@@ -266,8 +275,8 @@ func (e *Engine) layerForward(ly *layer, b *batch) {
 			e.Usage.Tokens += n
 		}
 	}
-	hOn := e.gates(b.hon, b.x, n, ly.rh, ly.rhb, ly.headOn, ly.tau, &b.logit, hu)
-	gOn := e.gates(b.gon, b.x, n, ly.rg, ly.rgb, ly.groupOn, ly.tau, &b.logit, gu)
+	hOn := e.gates(b.hon, b.x, n, ly.rh, ly.rhb, ly.headOn, ly.tau, ly.kh, &b.logit, hu)
+	gOn := e.gates(b.gon, b.x, n, ly.rg, ly.rgb, ly.groupOn, ly.tau, ly.kg, &b.logit, gu)
 	e.account(ly, b, gOn)
 
 	post := c.Family == nn.BERT || c.Family == nn.RoBERTa
