@@ -30,6 +30,12 @@
 //     columns and the manifest go to disk atomically through
 //     checkpoints.WriteSparse (Harden).
 //
+// Under top-k routing (router.TopK; topk.go) there is no τ: each layer's
+// k_h heads and k_g groups per token come from router.ChooseK for the
+// target, units never chosen on the calibration tokens are removed, units
+// chosen by all of them run dense (counted in k), and the manifest records
+// routing "topk" and every layer's k (format version 3).
+//
 // Harden takes a model, its router parameters and router.Config,
 // calibration and held-out sequences with their names, the base model
 // directory (tokenizer files) and the run's config to record; it does not

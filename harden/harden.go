@@ -99,9 +99,14 @@ type Result struct {
 	// (Corrected lists them); nil when every layer has Tau.
 	LayerTau  []float64 `json:"layer_tau,omitempty"`
 	Corrected []int     `json:"corrected_layers,omitempty"`
-	Removed   int       `json:"units_removed"`
-	Dense     int       `json:"units_dense"`
-	Routed    int       `json:"units_routed"`
+	// Routing is "topk" for top-k routing (topk.go), with each layer's
+	// heads and groups per token; absent for threshold routing.
+	Routing string `json:"routing,omitempty"`
+	KHeads  []int  `json:"k_heads,omitempty"`
+	KGroups []int  `json:"k_groups,omitempty"`
+	Removed int    `json:"units_removed"`
+	Dense   int    `json:"units_dense"`
+	Routed  int    `json:"units_routed"`
 }
 
 // Check checks that o is usable: an output directory, a target in [0, 1]
@@ -121,7 +126,8 @@ func (o *Options) Check() error {
 	return nil
 }
 
-// Harden turns a model and its trained routers into a sparse checkpoint:
+// Harden turns a model and its trained routers into a sparse checkpoint
+// (under top-k routing, topk.go says how instead):
 //
 //  1. one global threshold τ is calibrated (bisection, starting from the
 //     trained τ) so that the engine's measured compute on the calibration
@@ -147,6 +153,9 @@ func Harden(in Input, o Options, log io.Writer) (*Result, error) {
 		return nil, ErrNoSequences
 	}
 	rc := in.Router
+	if rc.Routing == router.TopK {
+		return hardenTopK(in, o, target, seqs, log)
+	}
 	man := in.manifest(target, o)
 	man.Calibration.Sequences = len(seqs)
 	// A static router's gates are σ(logit) for every token: calibrate and
