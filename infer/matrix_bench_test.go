@@ -10,21 +10,38 @@ import (
 	"github.com/sparsetune/sparsetune/metrics"
 )
 
-// dtypeEngines builds bench infer's default synthetic model (GPT-2 layout,
-// 8 layers of d 512, compute 0.5) once per dtype, quantized in memory.
-func dtypeEngines(b *testing.B) map[checkpoints.DType]*infer.Engine {
-	es := map[checkpoints.DType]*infer.Engine{}
-	for _, d := range checkpoints.DTypes {
-		e, err := harden.Synthetic(harden.SyntheticConfig{Target: 0.5, Seed: 1})
+// dtypeShapes are the synthetic models the dtype benchmarks run: bench
+// infer's default (GPT-2 layout, 8 layers of d 512) and a LLaMA of 16
+// layers of d 1024 (FFN 2816, as 8/3·d rounded to groups of 32), both at
+// compute 0.5. Select one with -bench 'DTypes/gpt2'.
+var dtypeShapes = []struct {
+	name string
+	sc   harden.SyntheticConfig
+}{
+	{"gpt2-d512-L8", harden.SyntheticConfig{Target: 0.5, Seed: 1}},
+	{"llama-d1024-L16", harden.SyntheticConfig{Family: "llama", Layers: 16, DModel: 1024, Heads: 16, FFN: 2816,
+		Target: 0.5, Seed: 1, CalibSeqs: 2, CalibLen: 64}},
+}
+
+// dtypeEngines builds the synthetic model sc once and an engine of it per
+// dtype, quantized in memory.
+func dtypeEngines(b *testing.B, sc harden.SyntheticConfig) map[checkpoints.DType]*infer.Engine {
+	e, err := harden.Synthetic(sc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	es := map[checkpoints.DType]*infer.Engine{checkpoints.F32: e}
+	for _, d := range checkpoints.DTypes[1:] {
+		q, err := infer.New(e.Source)
 		if err != nil {
 			b.Fatal(err)
 		}
-		e.Source = nil
-		if err := e.Quantize(d); err != nil {
+		if err := q.Quantize(d); err != nil {
 			b.Fatal(err)
 		}
-		es[d] = e
+		es[d] = q
 	}
+	e.Source = nil
 	return es
 }
 
@@ -35,7 +52,12 @@ func dtypeEngines(b *testing.B) map[checkpoints.DType]*infer.Engine {
 // 112 generated tokens, as bench infer decodes. Reports ms/token and the
 // weight MB read per token for each combination.
 func BenchmarkDecodeDTypes(b *testing.B) {
-	es := dtypeEngines(b)
+	for _, shape := range dtypeShapes {
+		b.Run(shape.name, func(b *testing.B) { decodeDTypes(b, dtypeEngines(b, shape.sc)) })
+	}
+}
+
+func decodeDTypes(b *testing.B, es map[checkpoints.DType]*infer.Engine) {
 	type run struct {
 		d      checkpoints.DType
 		dense  bool
@@ -99,7 +121,12 @@ func BenchmarkDecodeDTypes(b *testing.B) {
 // process; reports ms per batch for each and, per dtype, dense over sparse
 // (below 1: the sparse scoring is slower than the dense).
 func BenchmarkScoreDTypes(b *testing.B) {
-	es := dtypeEngines(b)
+	for _, shape := range dtypeShapes {
+		b.Run(shape.name, func(b *testing.B) { scoreDTypes(b, dtypeEngines(b, shape.sc)) })
+	}
+}
+
+func scoreDTypes(b *testing.B, es map[checkpoints.DType]*infer.Engine) {
 	seqs := infer.RandomTokens(es[checkpoints.F32].Config.Vocab, 4, 128, 3)
 	spent := map[string]time.Duration{}
 	for b.Loop() {
