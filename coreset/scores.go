@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/sparsetune/sparsetune/metrics"
 )
 
 // ScoreKind names a difficulty score computed from training dynamics. Every
@@ -140,28 +142,10 @@ func margin(z []float32, y int) float64 {
 	return float64(z[y]) - other
 }
 
-// softmax returns softmax(z) in float64, shifted by max z for stability.
-func softmax(z []float32) []float64 {
-	m := math.Inf(-1)
-	for _, v := range z {
-		m = max(m, float64(v))
-	}
-	p := make([]float64, len(z))
-	sum := 0.0
-	for i, v := range z {
-		p[i] = math.Exp(float64(v) - m)
-		sum += p[i]
-	}
-	for i := range p {
-		p[i] /= sum
-	}
-	return p
-}
-
 // el2n is ‖softmax(z) − onehot(y)‖₂.
 func el2n(z []float32, y int) float64 {
 	sq := 0.0
-	for i, pi := range softmax(z) {
+	for i, pi := range metrics.Softmax(z) {
 		if i == y {
 			pi -= 1
 		}
@@ -173,23 +157,12 @@ func el2n(z []float32, y int) float64 {
 // entropy is −Σ p log p of softmax(z), in nats; 0·log 0 counts as 0.
 func entropy(z []float32) float64 {
 	h := 0.0
-	for _, pi := range softmax(z) {
+	for _, pi := range metrics.Softmax(z) {
 		if pi > 0 {
 			h -= pi * math.Log(pi)
 		}
 	}
 	return h
-}
-
-// argmax is the first index of the largest logit.
-func argmax(z []float32) int {
-	best := 0
-	for i, v := range z {
-		if v > z[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 // forgetting fills out with forgetting-event counts (Toneva et al. 2019),
@@ -200,7 +173,7 @@ func forgetting(ex map[string]*series, out map[string]float64) {
 	for id, s := range ex {
 		learned, events, prev := false, 0, false
 		for t, z := range s.logits {
-			acc := argmax(z) == s.label
+			acc := metrics.Argmax(z) == s.label
 			if t > 0 && prev && !acc {
 				events++
 			}
