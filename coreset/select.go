@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/bits"
 	"math/rand/v2"
 	"slices"
 
+	"github.com/sparsetune/sparsetune/data"
 	"github.com/sparsetune/sparsetune/router"
 )
 
@@ -271,23 +271,8 @@ func sorted(ids []string) []string {
 func draw(src *rand.PCG, ids []string, m int) []string {
 	p := slices.Clone(ids)
 	for i := 0; i < m; i++ {
-		j := i + int(uniform(src, uint64(len(p)-i)))
+		j := i + int(data.Uniform(src, uint64(len(p)-i)))
 		p[i], p[j] = p[j], p[i]
 	}
 	return sorted(p[:m])
-}
-
-// uniform returns a uniform integer in [0, n) by Lemire's multiply-and-reject
-// method ("Fast Random Integer Generation in an Interval", 2019, Algorithm
-// 5). It is written out, as in data.Shuffle, because rand.Rand's methods do
-// not promise the same values across Go versions.
-func uniform(src *rand.PCG, n uint64) uint64 {
-	hi, lo := bits.Mul64(src.Uint64(), n)
-	if lo < n {
-		thresh := -n % n
-		for lo < thresh {
-			hi, lo = bits.Mul64(src.Uint64(), n)
-		}
-	}
-	return hi
 }
