@@ -68,6 +68,7 @@ type Config struct {
 	// target of 0 is plain dense fine-tuning.
 	Target        float64     `json:"target"`          // compute target: fraction of the dense cost of the routed blocks, in (0, 1]
 	Router        router.Kind `json:"router"`          // gate kind: "sigmoid" (LTE), "hard-concrete" (L0) or "static" (input-independent baseline)
+	Routing       string      `json:"routing"`         // "threshold" (a unit runs when its gate passes τ) or "topk" (each token runs the k units with the largest logits: fixed compute)
 	GroupSize     int         `json:"group_size"`      // FFN neurons per routed group (LTE's experts: 32)
 	Tau           float64     `json:"tau"`             // hardening threshold on a gate's on-probability, in (0, 1)
 	BudgetTol     float64     `json:"budget_tol"`      // an evaluation competes for best only when its measured compute is within this of target
@@ -123,7 +124,7 @@ func DefaultConfig() Config {
 		LR: 3e-4, MinLRRatio: 0.1, Warmup: 30, Schedule: Cosine, // the nanoGPT fine-tuning recipe
 		WeightDecay: 0.01, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1,
 		EvalEvery: 100, SaveEvery: 100, LogEvery: 10, Seed: 1,
-		Router: router.Sigmoid, GroupSize: 32, Tau: 0.5, BudgetTol: 0.02, CalibrateOn: CalibrateValid, LambdaLR: 0.5, SepWeight: 0.1, DistillTemp: 2,
+		Router: router.Sigmoid, Routing: string(router.Threshold), GroupSize: 32, Tau: 0.5, BudgetTol: 0.02, CalibrateOn: CalibrateValid, LambdaLR: 0.5, SepWeight: 0.1, DistillTemp: 2,
 		Distill:   -1,    // distil from the dense model when only the routers train (DistillWeight)
 		Trainable: "all", // full fine-tuning; "routers" freezes the base weights
 	}
@@ -235,6 +236,10 @@ func (c *Config) Validate() error {
 		return settingf("group_size", "must be positive, got %d", c.GroupSize)
 	case c.Target > 0 && c.Router != router.Sigmoid && c.Router != router.HardConcrete && c.Router != router.Static:
 		return settingf("router", "%q: want sigmoid, hard-concrete or static", c.Router)
+	case c.Target > 0 && c.Routing != "" && c.Routing != string(router.Threshold) && c.Routing != string(router.TopK):
+		return settingf("routing", "%q: want threshold or topk", c.Routing)
+	case c.Target > 0 && c.Routing == string(router.TopK) && c.Router == router.HardConcrete:
+		return settingf("routing", "topk takes sigmoid or static routers (its straight-through gradient is the sigmoid's), not hard-concrete")
 	case !in(c.RouterLR, 0, 1):
 		return settingf("router_lr", "must be in [0, 1] (0: lr), got %g", c.RouterLR)
 	case !(c.LambdaLR >= 0) || !(c.PenaltyWeight >= 0) || !(c.SepWeight >= 0):

@@ -48,6 +48,10 @@ func newSparsity(cfg *Config, m *nn.Model) (*sparsity, error) {
 	}
 	rc := router.DefaultConfig()
 	rc.Kind, rc.GroupSize, rc.Tau = cfg.Router, cfg.GroupSize, cfg.Tau
+	rc, err := withTopK(rc, cfg, mc)
+	if err != nil {
+		return nil, err
+	}
 	set, err := router.New(rc, mc, cfg.Seed, tensor.Float32)
 	if err != nil {
 		return nil, err
@@ -67,7 +71,9 @@ func newSparsity(cfg *Config, m *nn.Model) (*sparsity, error) {
 	if floor := s.cost.Router / s.cost.Dense(); cfg.Target <= floor {
 		return nil, fmt.Errorf("target %g is unreachable: the routers alone cost %.3f of the dense routed compute", cfg.Target, floor)
 	}
-	if cfg.PenaltyWeight > 0 {
+	if s.topK() {
+		s.ctl = loss.FixedWeight(0) // the compute is fixed: no target control
+	} else if cfg.PenaltyWeight > 0 {
 		s.ctl = loss.FixedWeight(cfg.PenaltyWeight)
 	} else {
 		s.ctl = &loss.Lagrangian{LR: cfg.LambdaLR}
@@ -92,8 +98,8 @@ func newSparsity(cfg *Config, m *nn.Model) (*sparsity, error) {
 // describe prints the resolved sparsity settings, one line.
 func (s *sparsity) describe(w io.Writer) {
 	c := s.cfg
-	fmt.Fprintf(w, "sparse: %s routers, %d-neuron groups, target %.2f (stage 1: %d steps, target ramp %d; stage 2: %d steps), router cost %.3f of dense\n",
-		c.Router, c.GroupSize, c.Target, c.Steps-c.Stage2Steps, c.TargetWarmup, c.Stage2Steps, s.cost.Router/s.cost.Dense())
+	fmt.Fprintf(w, "sparse: %s routers, %d-neuron groups, target %.2f (stage 1: %d steps, target ramp %d; stage 2: %d steps), router cost %.3f of dense%s\n",
+		c.Router, c.GroupSize, c.Target, c.Steps-c.Stage2Steps, c.TargetWarmup, c.Stage2Steps, s.cost.Router/s.cost.Dense(), s.describeTopK())
 }
 
 // params are the router parameters, optimised after the model's.
@@ -145,18 +151,20 @@ func (s *sparsity) buildTrain(m *nn.Model, opt nn.BuildOptions) (*nn.Graph, *nn.
 			}
 		}
 	}
-	pen, err := s.ctl.Penalty(chat)
-	if err != nil {
-		return nil, nil, err
-	}
 	obj, err := s.withDistillation(gr, gr.Loss)
 	if err != nil {
 		return nil, nil, err
 	}
-	if obj, err = G.Add(obj, pen); err != nil {
-		return nil, nil, err
+	if !s.topK() { // top-k: fixed compute, no penalty and no τ to separate from
+		pen, err := s.ctl.Penalty(chat)
+		if err != nil {
+			return nil, nil, err
+		}
+		if obj, err = G.Add(obj, pen); err != nil {
+			return nil, nil, err
+		}
 	}
-	if s.cfg.SepWeight > 0 {
+	if s.cfg.SepWeight > 0 && !s.topK() {
 		sep, err := s.set.Separability()
 		if err != nil {
 			return nil, nil, err
@@ -176,7 +184,7 @@ func (s *sparsity) buildTrain(m *nn.Model, opt nn.BuildOptions) (*nn.Graph, *nn.
 
 // beforeStep feeds the step's target to the penalty.
 func (s *sparsity) beforeStep(step int) error {
-	if s.stage == 2 {
+	if s.stage == 2 || s.topK() { // top-k: no penalty to feed
 		return nil
 	}
 	return s.ctl.Feed(s.target(step))
@@ -255,8 +263,12 @@ func (s *sparsity) nearTau() float64 {
 // confident, is kept while the kept FLOPs (plus the routers') stay within
 // target × the dense FLOPs of the routed blocks; τ falls just below the
 // last kept probability. One global τ lets layers differ in how much they
-// keep, as the routers learned. It sets the routers' τ and returns it.
+// keep, as the routers learned. It sets the routers' τ and returns it
+// (under top-k routing it returns τ unchanged: there is none to fit).
 func (s *sparsity) calibrate(m *nn.Model, batches []*nn.Batch, target float64) (float64, error) {
+	if s.topK() { // top-k has no threshold: τ stays as trained
+		return s.set.Config.Tau, nil
+	}
 	gr, err := m.Build(nn.BuildOptions{B: s.cfg.Batch, T: s.cfg.SeqLen, Gates: s.set.GateFunc(router.Soft)})
 	if err != nil {
 		return 0, err

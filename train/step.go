@@ -67,7 +67,9 @@ func (r *run) enterStage2() error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(r.log, "calibrated τ = %.4f for compute %.2f on %d training batches\n", tau, r.cfg.Target, len(batches))
+	if !r.sp.topK() { // top-k has no τ (sparse_topk.go)
+		fmt.Fprintf(r.log, "calibrated τ = %.4f for compute %.2f on %d training batches\n", tau, r.cfg.Target, len(batches))
+	}
 	r.ev.Close()
 	if r.ev, err = newEvaluator(r.model, r.cfg.Batch, r.cfg.SeqLen, r.sp); err != nil {
 		return err
@@ -76,7 +78,11 @@ func (r *run) enterStage2() error {
 		return err
 	}
 	r.sp.stage = 2
-	fmt.Fprintf(r.log, "stage 2 at step %d: routers frozen, gates hardened at τ = %.4f\n", r.st.Step+1, tau)
+	if r.sp.topK() {
+		fmt.Fprintf(r.log, "stage 2 at step %d: routers frozen, top-k masks without gradient\n", r.st.Step+1)
+	} else {
+		fmt.Fprintf(r.log, "stage 2 at step %d: routers frozen, gates hardened at τ = %.4f\n", r.st.Step+1, tau)
+	}
 	return r.tr.build(r.st)
 }
 
