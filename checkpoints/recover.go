@@ -130,16 +130,14 @@ func recoverLegacy(runDir string, clean bool) error {
 }
 
 // restoreLegacy puts back checkpoint dir from an earlier release's
-// "<dir>.old" when dir is missing and the old one holds a trainer state.
+// "<dir>.old" when dir is missing and the old one holds a trainer state
+// (atomicdir.Restore: the rename is fsynced like any other heal).
 func restoreLegacy(dir string) error {
 	old := dir + legacyOld
 	if _, err := os.Lstat(dir); !errors.Is(err, fs.ErrNotExist) || !isFile(filepath.Join(old, StateFile)) {
 		return nil
 	}
-	if err := os.Rename(old, dir); err != nil {
-		return fmt.Errorf("%s is missing and restoring it from %s failed: %w", dir, filepath.Base(old), err)
-	}
-	return nil
+	return atomicdir.Restore(dir, old)
 }
 
 // complete reports whether checkpoint directory dir holds its trainer

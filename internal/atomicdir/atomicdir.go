@@ -133,15 +133,25 @@ func Heal(dir string) error {
 		if fi, err := os.Lstat(c); err != nil || !fi.IsDir() {
 			continue
 		}
-		if err := os.Rename(c, dir); err != nil {
-			if _, serr := os.Lstat(dir); serr == nil {
-				return nil // healed by another process meanwhile
-			}
-			return fmt.Errorf("%s is missing and restoring it from %s failed: %w", dir, filepath.Base(c), err)
-		}
-		return atomicfile.Sync(parent)
+		return Restore(dir, c)
 	}
 	return nil
+}
+
+// Restore renames complete directory from, a sibling of dir, to the
+// missing dir and fsyncs their parent, so that the restored name survives a
+// crash. If the rename fails because another process restored dir
+// meanwhile, that is not an error. Heal uses it for the siblings this
+// package leaves; callers that know of other complete copies (an earlier
+// release's layout) restore them through it too.
+func Restore(dir, from string) error {
+	if err := os.Rename(from, dir); err != nil {
+		if _, serr := os.Lstat(dir); serr == nil {
+			return nil // healed by another process meanwhile
+		}
+		return fmt.Errorf("%s is missing and restoring it from %s failed: %w", dir, filepath.Base(from), err)
+	}
+	return atomicfile.Sync(filepath.Dir(filepath.Clean(dir)))
 }
 
 // Recover heals dir (see Heal) and removes its stale siblings: temporary

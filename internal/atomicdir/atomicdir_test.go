@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -184,5 +185,34 @@ func TestHealAndRecoverOfDot(t *testing.T) {
 	}
 	if err := Replace(".", fillID("x")); err == nil {
 		t.Error("Replace(\".\") succeeded")
+	}
+}
+
+// TestRestore checks the one rename-back that Heal and callers with other
+// complete copies share: it restores a missing dir, leaves a dir that
+// another process restored meanwhile alone, and names both paths when
+// nothing can be restored.
+func TestRestore(t *testing.T) {
+	parent := t.TempDir()
+	dir, from := filepath.Join(parent, "best"), filepath.Join(parent, "best.old")
+	writeTree(t, from, "old")
+	if err := Restore(dir, from); err != nil {
+		t.Fatal(err)
+	}
+	if got := idOf(t, dir); got != "old" {
+		t.Fatalf("restored id %q, want old", got)
+	}
+	if got := names(t, parent); !slices.Equal(got, []string{"best"}) {
+		t.Fatalf("after Restore the parent holds %q, want [best]", got)
+	}
+	if err := Restore(dir, from); err != nil { // from gone, dir present: healed meanwhile
+		t.Fatalf("Restore of a present dir: %v", err)
+	}
+	err := Restore(filepath.Join(parent, "ck"), filepath.Join(parent, "ck.old"))
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Restore with nothing to restore: %v, want a not-exist error", err)
+	}
+	if want := "ck is missing and restoring it from ck.old failed"; !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %q does not say %q", err, want)
 	}
 }
