@@ -6,7 +6,6 @@ import (
 
 	"github.com/sparsetune/sparsetune/checkpoints"
 	"github.com/sparsetune/sparsetune/infer"
-	"github.com/sparsetune/sparsetune/loss"
 	"github.com/sparsetune/sparsetune/router"
 )
 
@@ -36,19 +35,14 @@ func topKLayers(man *checkpoints.SparseManifest, ch router.TopKChoice) {
 	}
 }
 
-// chooseK is router.ChooseK for in's model and routers at the run's
-// sequence length.
+// chooseK is router.Config.ChooseK for in's model and routers at the
+// run's sequence length.
 func chooseK(in Input, target float64) (router.TopKChoice, error) {
-	rc, c := in.Router, in.Model.Config
 	seqLen := in.SeqLen
 	if seqLen <= 0 {
-		seqLen = c.MaxPos
+		seqLen = in.Model.Config.MaxPos
 	}
-	cost, err := loss.NewCost(c, rc.GroupSize, float64(seqLen), rc.FLOPsPerLayer(c))
-	if err != nil {
-		return router.TopKChoice{}, err
-	}
-	return router.ChooseK(cost, target, rc.Heads, rc.FFN)
+	return in.Router.ChooseK(in.Model.Config, seqLen, target)
 }
 
 // hardenTopK is Harden under top-k routing, on the picked calibration

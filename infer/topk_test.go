@@ -8,7 +8,6 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/sparsetune/sparsetune/checkpoints"
-	"github.com/sparsetune/sparsetune/loss"
 	"github.com/sparsetune/sparsetune/nn"
 	"github.com/sparsetune/sparsetune/router"
 )
@@ -19,11 +18,7 @@ func topKRouters(t testing.TB, c *nn.Config, k, seqLen int, target float64) (*ro
 	t.Helper()
 	thr := testRouters(t, c, router.Sigmoid, k)
 	rc := thr.Config
-	cost, err := loss.NewCost(c, k, float64(seqLen), rc.FLOPsPerLayer(c))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch, err := router.ChooseK(cost, target, true, true)
+	ch, err := rc.ChooseK(c, seqLen, target)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,12 +120,12 @@ func TestTopKEngineMatchesMaskedGraph(t *testing.T) {
 // sequence and on a narrow band of the vocabulary (sequences of one
 // length) it is the same to 1e-9, it is the compute ChooseK predicts from
 // the cost model, and that is within 0.005 of the target for a model whose
-// units are fine enough (D 32, 3 layers of 4 heads and 32 groups of 2).
+// units are fine enough (D 32, 3 layers of 4 heads and 64 groups of 2).
 // Threshold routing on the same routers moves with the data: the test can
 // see a data-dependent compute.
 func TestTopKComputeIsFixed(t *testing.T) {
 	c := testConfig(nn.GPT2, false)
-	c.F = 64
+	c.F = 128
 	const k, T, target = 2, 16, 0.5
 	m := &nn.Model{Config: c, Params: nn.InitParams(c, 3, tensor.Float32)}
 	set, ch := topKRouters(t, c, k, T, target)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sparsetune/sparsetune/internal/ops"
 	"github.com/sparsetune/sparsetune/loss"
+	"github.com/sparsetune/sparsetune/nn"
 )
 
 // Routing names how a router's logits become a token's units.
@@ -81,8 +82,12 @@ func (c Config) validateTopK(L, H, G int) error {
 // TopKChoice is the k of every layer that ChooseK picked, with the compute
 // they give by the cost model.
 type TopKChoice struct {
-	KHeads, KGroups []int   // per layer; nil for a part that is not routed
-	Compute         float64 // (active routed FLOPs + router FLOPs) / dense routed FLOPs
+	KHeads, KGroups []int // per layer; nil for a part that is not routed
+	// Compute is (active routed FLOPs + router FLOPs) / dense routed FLOPs
+	// by the first cost model ChooseK was given (Config.ChooseK: sequences
+	// of the run's length); Low and High are its range over all of them
+	// (Config.ChooseK: any sequence length up to the run's).
+	Compute, Low, High float64
 }
 
 // ChooseK picks the top-k budget of every layer for target, a fraction of
@@ -92,32 +97,48 @@ type TopKChoice struct {
 //
 // The rule. Let K_h = Σ_l k_h,l and K_g = Σ_l k_g,l be the heads and groups
 // run per token over the L layers, and f_h = K_h/(L·H), f_g = K_g/(L·G)
-// the fractions of heads and groups. Among the pairs (K_h, K_g) with
+// the fractions of heads and groups. A head's cost grows with the keys it
+// attends and a group's does not, so unless f_h = f_g the compute of a
+// fixed (K_h, K_g) moves a little with the sequence length; costs are the
+// cost model at the lengths it must hold for (Config.ChooseK passes the
+// run's sequence length and a single token, the two ends: the compute is
+// monotone in the length between them). Among the pairs with
 // |f_h − f_g| ≤ max(1/H, 1/G) (heads and groups kept at about the same
-// fraction, within one unit per layer: a single ratio for every part, as
-// LaRoSA and Q-Sparse use, and the compute's dependence on the sequence
-// length, which only the heads' attention terms have, stays small), the
-// one whose compute is nearest the target is taken; ties go to the smaller
-// |f_h − f_g|, then to the smaller compute. K_h is then spread over the
-// layers as evenly as integers allow, the first K_h mod L layers taking
-// one more head (groups alike): every layer has the same unit costs, so
-// the compute does not depend on which layers take the extra unit. A part
-// that is not routed runs all its units (its k is not free).
+// fraction, within one unit per layer, as LaRoSA and Q-Sparse use one
+// ratio for every part), the one whose largest distance |compute − target|
+// over costs is smallest is taken; ties go to the smaller |f_h − f_g|,
+// then to the smaller compute. K_h is then spread over the layers as
+// evenly as integers allow, the first K_h mod L layers taking one more
+// head (groups alike): every layer has the same unit costs, so the compute
+// does not depend on which layers take the extra unit. A part that is not
+// routed runs all its units (its k is not free).
 //
-// cost must have equal unit costs across layers (loss.NewCost's always
-// do); heads and ffn say which parts are routed.
-func ChooseK(cost *loss.Cost, target float64, heads, ffn bool) (TopKChoice, error) {
-	L := len(cost.Head)
-	if L == 0 || len(cost.Group) != L || len(cost.Head[0]) == 0 || len(cost.Group[0]) == 0 {
+// Every cost must have equal unit costs across layers (loss.NewCost's
+// always do) and the shape of the first; heads and ffn say which parts are
+// routed.
+func ChooseK(target float64, heads, ffn bool, costs ...*loss.Cost) (TopKChoice, error) {
+	if len(costs) == 0 {
+		return TopKChoice{}, fmt.Errorf("router top-k: no cost model")
+	}
+	L := len(costs[0].Head)
+	if L == 0 || len(costs[0].Group) != L || len(costs[0].Head[0]) == 0 || len(costs[0].Group[0]) == 0 {
 		return TopKChoice{}, fmt.Errorf("router top-k: the cost model has no layers or units")
 	}
 	if !(target > 0 && target <= 1) {
 		return TopKChoice{}, fmt.Errorf("router top-k: target %g must be in (0, 1]", target)
 	}
-	H, Gn := len(cost.Head[0]), len(cost.Group[0])
-	hc, gc := cost.Head[0][0], cost.Group[0][0]
-	dense := cost.Dense()
-	compute := func(kh, kg int) float64 { return (float64(kh)*hc + float64(kg)*gc + cost.Router) / dense }
+	H, Gn := len(costs[0].Head[0]), len(costs[0].Group[0])
+	compute := func(c *loss.Cost, kh, kg int) float64 {
+		return (float64(kh)*c.Head[0][0] + float64(kg)*c.Group[0][0] + c.Router) / c.Dense()
+	}
+	worst := func(kh, kg int) (d, lo, hi float64) {
+		lo, hi = math.Inf(1), math.Inf(-1)
+		for _, c := range costs {
+			v := compute(c, kh, kg)
+			d, lo, hi = math.Max(d, math.Abs(v-target)), math.Min(lo, v), math.Max(hi, v)
+		}
+		return d, lo, hi
+	}
 	lo := func(routed bool, n int) int {
 		if routed {
 			return 0
@@ -133,8 +154,8 @@ func ChooseK(cost *loss.Cost, target float64, heads, ffn bool) (TopKChoice, erro
 			if gap > slack {
 				continue
 			}
-			c := compute(kh, kg)
-			d := math.Abs(c - target)
+			d, _, _ := worst(kh, kg)
+			c := compute(costs[0], kh, kg)
 			better := d < best-1e-12 ||
 				(math.Abs(d-best) <= 1e-12 && (gap < bestGap-1e-12 || (math.Abs(gap-bestGap) <= 1e-12 && c < bestC)))
 			if better {
@@ -145,7 +166,8 @@ func ChooseK(cost *loss.Cost, target float64, heads, ffn bool) (TopKChoice, erro
 	if bh < 0 {
 		return TopKChoice{}, fmt.Errorf("router top-k: no budget found for target %g", target)
 	}
-	ch := TopKChoice{Compute: compute(bh, bg)}
+	ch := TopKChoice{Compute: compute(costs[0], bh, bg)}
+	_, ch.Low, ch.High = worst(bh, bg)
 	if heads {
 		ch.KHeads = spread(bh, L)
 	}
@@ -153,6 +175,23 @@ func ChooseK(cost *loss.Cost, target float64, heads, ffn bool) (TopKChoice, erro
 		ch.KGroups = spread(bg, L)
 	}
 	return ch, nil
+}
+
+// ChooseK is ChooseK for c's routers on model m, with the cost model of
+// sequences of seqLen tokens and of a single token: the k hold the
+// compute nearest target for sequences of any length up to seqLen, and
+// the choice's Compute is that of full sequences.
+func (c Config) ChooseK(m *nn.Config, seqLen int, target float64) (TopKChoice, error) {
+	c = c.withDefaults()
+	var costs []*loss.Cost
+	for _, n := range []int{seqLen, 1} {
+		cost, err := loss.NewCost(m, c.GroupSize, float64(n), c.FLOPsPerLayer(m))
+		if err != nil {
+			return TopKChoice{}, fmt.Errorf("router top-k: %w", err)
+		}
+		costs = append(costs, cost)
+	}
+	return ChooseK(target, c.Heads, c.FFN, costs...)
 }
 
 // spread divides k units over L layers: k/L each, one more for the first

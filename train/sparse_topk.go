@@ -3,7 +3,6 @@ package train
 import (
 	"fmt"
 
-	"github.com/sparsetune/sparsetune/loss"
 	"github.com/sparsetune/sparsetune/nn"
 	"github.com/sparsetune/sparsetune/router"
 )
@@ -30,11 +29,7 @@ func withTopK(rc router.Config, cfg *Config, mc *nn.Config) (router.Config, erro
 	if err != nil || routing != router.TopK {
 		return rc, err
 	}
-	cost, err := loss.NewCost(mc, cfg.GroupSize, float64(cfg.SeqLen), rc.FLOPsPerLayer(mc))
-	if err != nil {
-		return rc, err
-	}
-	ch, err := router.ChooseK(cost, cfg.Target, rc.Heads, rc.FFN)
+	ch, err := rc.ChooseK(mc, cfg.SeqLen, cfg.Target)
 	if err != nil {
 		return rc, err
 	}

@@ -56,6 +56,7 @@ func trainFlags(fs *pflag.FlagSet, fc *coreset.Config) {
 		"resume":          "continue from the run directory's latest checkpoint",
 		"target":          "compute target as a fraction of the dense routed FLOPs, in (0, 1]; 0 trains densely",
 		"router":          "gate kind: sigmoid (LTE), hard-concrete (L0) or static (input-independent baseline)",
+		"routing":         "threshold (a unit runs when its gate passes --tau; compute follows the data) or topk (each token runs the k units with the largest router logits; fixed compute)",
 		"group_size":      "FFN neurons per routed group",
 		"tau":             "hardening threshold on a gate's on-probability",
 		"budget_tol":      "an evaluation competes for the best checkpoint only when its measured compute is within this of --target",
