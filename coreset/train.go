@@ -1,7 +1,6 @@
 package coreset
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,19 +56,7 @@ func DefaultConfig() Config {
 // train.Config.LoadConfigFile does: unknown keys, and anything after the
 // one JSON object, are errors.
 func (c *Config) LoadConfigFile(path string) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(c); err != nil {
-		return fmt.Errorf("%s: %v", path, err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return fmt.Errorf("%s: unexpected content after the JSON object at byte %d", path, dec.InputOffset())
-	}
-	return nil
+	return jsonfile.ReadStrict(path, c)
 }
 
 // Validate reports the first setting that cannot work: train's first,

@@ -1,12 +1,11 @@
 package train
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 
+	"github.com/sparsetune/sparsetune/internal/jsonfile"
 	"github.com/sparsetune/sparsetune/router"
 )
 
@@ -134,19 +133,7 @@ func DefaultConfig() Config {
 // errors, so a typo never silently falls back to a default, and so is
 // anything after the one JSON object.
 func (c *Config) LoadConfigFile(path string) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(c); err != nil {
-		return fmt.Errorf("%s: %v", path, err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return fmt.Errorf("%s: unexpected content after the JSON object at byte %d", path, dec.InputOffset())
-	}
-	return nil
+	return jsonfile.ReadStrict(path, c)
 }
 
 // ConfigKeys returns the top-level keys of the JSON config file at path:

@@ -3,8 +3,10 @@
 package jsonfile
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/sparsetune/sparsetune/internal/atomicfile"
@@ -20,6 +22,25 @@ func Read(path string, v any) error {
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("%s: %v", path, err)
+	}
+	return nil
+}
+
+// ReadStrict is Read for files a user writes (configs): unknown keys are
+// errors, so a typo never silently falls back to a default, and so is
+// anything after the one JSON object.
+func ReadStrict(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("%s: unexpected content after the JSON object at byte %d", path, dec.InputOffset())
 	}
 	return nil
 }
