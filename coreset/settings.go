@@ -7,11 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strconv"
 	"strings"
 
 	"github.com/sparsetune/sparsetune/checkpoints"
 	"github.com/sparsetune/sparsetune/internal/jsonfile"
+	"github.com/sparsetune/sparsetune/train"
 )
 
 // SettingsFile holds a run's Settings in <out_dir>/coreset, written when
@@ -82,32 +82,18 @@ func settingChanges(saved, now Settings) []string {
 	for i := range a.NumField() {
 		key := strings.Split(a.Type().Field(i).Tag.Get("json"), ",")[0]
 		old, cur := a.Field(i).Interface(), b.Field(i).Interface()
-		if key == "coreset_dynamics" && cleanPath(old.(string)) == cleanPath(cur.(string)) {
+		if key == "coreset_dynamics" && samePath(old.(string), cur.(string)) {
 			continue
 		}
 		if old != cur {
-			out = append(out, key+" "+formatValue(old)+" -> "+formatValue(cur))
+			out = append(out, key+" "+train.FormatSetting(old)+" -> "+train.FormatSetting(cur))
 		}
 	}
 	return out
 }
 
-// cleanPath is filepath.Clean except that "" (unset) stays "".
-func cleanPath(p string) string {
-	if p == "" {
-		return ""
-	}
-	return filepath.Clean(p)
-}
-
-// formatValue writes a setting as a user would type it: strings quoted,
-// numbers in their shortest form.
-func formatValue(v any) string {
-	switch v := v.(type) {
-	case string:
-		return strconv.Quote(v)
-	case float64:
-		return strconv.FormatFloat(v, 'g', -1, 64)
-	}
-	return fmt.Sprint(v)
+// samePath reports whether two path settings are equal once cleaned; ""
+// (unset) equals only "".
+func samePath(a, b string) bool {
+	return a == b || a != "" && b != "" && filepath.Clean(a) == filepath.Clean(b)
 }

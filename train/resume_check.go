@@ -105,7 +105,7 @@ func configChanges(saved, cfg *Config) []configChange {
 			continue
 		}
 		if !reflect.DeepEqual(old, now) {
-			out = append(out, configChange{key, formatValue(old), formatValue(now)})
+			out = append(out, configChange{key, FormatSetting(old), FormatSetting(now)})
 		}
 	}
 	return out
@@ -150,9 +150,11 @@ func cleanPath(p string) string {
 	return filepath.Clean(p)
 }
 
-// formatValue writes a setting as a user would type it: strings quoted,
-// numbers in their shortest form.
-func formatValue(v any) string {
+// FormatSetting writes a setting's value as a user would type it (strings
+// quoted, numbers in their shortest form), as the refusals of a changed
+// setting on resume show it, here and in the packages that keep settings
+// of their own beside Config.
+func FormatSetting(v any) string {
 	switch v := v.(type) {
 	case string:
 		return strconv.Quote(v)
