@@ -35,6 +35,10 @@ type FrontierPoint struct {
 	Metric     float64  `json:"metric"`      // the run's metric on valid (same eval_batches cap as the run)
 	TestMetric *float64 `json:"test_metric,omitempty"`
 	Compute    float64  `json:"compute"` // measured hard-mask compute on valid
+	// KHeads and KGroups are a top-k run's heads and groups per token and
+	// layer for Target (router.Config.ChooseK); its Tau stays the trained one.
+	KHeads  []int `json:"k_heads,omitempty"`
+	KGroups []int `json:"k_groups,omitempty"`
 }
 
 // FrontierCurve is the result of Frontier, written as frontier.json.
@@ -141,7 +145,13 @@ func (f *frontier) point(target float64, steps int) (*FrontierPoint, error) {
 	for i, p := range r.Model.Params.List {
 		copy(p.Value.Data().([]float32), f.saved.List[i].Value.Data().([]float32))
 	}
-	tau, err := f.calibrate(target)
+	var ks router.TopKChoice
+	tau, err := r.Tau(), error(nil)
+	if r.RouterConfig().Routing == router.TopK { // no τ: the k for target
+		ks, err = r.SetTopK(target)
+	} else {
+		tau, err = f.calibrate(target)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -155,8 +165,12 @@ func (f *frontier) point(target float64, steps int) (*FrontierPoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &FrontierPoint{Target: target, Tau: tau, AdaptSteps: steps, Metric: m.Main(), Compute: m.Compute}
-	line := fmt.Sprintf("frontier target %.2f, %3d adaptation steps | τ %.4f | valid %s", target, steps, tau, m)
+	p := &FrontierPoint{Target: target, Tau: tau, AdaptSteps: steps, Metric: m.Main(), Compute: m.Compute, KHeads: ks.KHeads, KGroups: ks.KGroups}
+	choice := fmt.Sprintf("τ %.4f", tau)
+	if ks.KHeads != nil || ks.KGroups != nil {
+		choice = fmt.Sprintf("top-k heads %v groups %v", ks.KHeads, ks.KGroups)
+	}
+	line := fmt.Sprintf("frontier target %.2f, %3d adaptation steps | %s | valid %s", target, steps, choice, m)
 	if steps > 0 {
 		line += fmt.Sprintf(" | last adaptation loss %.4f", adaptLoss)
 	}

@@ -109,8 +109,12 @@ func (s *sparsity) params() []*nn.Param { return s.set.Params() }
 // steps 1 to switchStep, stage 2 the stage2_steps after.
 func (s *sparsity) switchStep() int { return s.cfg.Steps - s.cfg.Stage2Steps }
 
-// target is the compute target at step: 1 ramping linearly to cfg.Target.
+// target is the compute target at step: 1 ramping linearly to cfg.Target
+// (cfg.Target throughout under top-k routing, whose compute is fixed).
 func (s *sparsity) target(step int) float64 {
+	if s.topK() {
+		return s.cfg.Target
+	}
 	return loss.Target(step, s.cfg.TargetWarmup, s.cfg.Target)
 }
 

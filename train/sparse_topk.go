@@ -54,3 +54,20 @@ func (s *sparsity) describeTopK() string {
 	return fmt.Sprintf("; top-k routing: heads %v, groups %v per token (compute %.4f by the cost model)",
 		c.KHeads, c.KGroups, (kh+kg+s.cost.Router)/s.cost.Dense())
 }
+
+// SetTopK sets a loaded top-k run's k for target (router.Config.ChooseK
+// at the run's sequence length), as a run trained for target would have
+// them; graphs built afterwards (EvaluateHard, Adapt) use them. It is an
+// error for a threshold run.
+func (r *LoadedRun) SetTopK(target float64) (router.TopKChoice, error) {
+	if !r.sp.topK() {
+		return router.TopKChoice{}, fmt.Errorf("the run routes by threshold, not top-k")
+	}
+	rc := &r.sp.set.Config
+	ch, err := rc.ChooseK(r.Model.Config, r.Config.SeqLen, target)
+	if err != nil {
+		return ch, err
+	}
+	rc.KHeads, rc.KGroups = ch.KHeads, ch.KGroups
+	return ch, nil
+}
