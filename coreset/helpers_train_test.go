@@ -6,30 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/sparsetune/sparsetune/internal/testmodel"
 	"github.com/sparsetune/sparsetune/train"
 )
-
-// byteLevelModelDir writes a tiny GPT-2 model directory whose tokenizer is
-// plain byte-level (testmodel.ByteLevelGPT2).
-func byteLevelModelDir(t testing.TB, withWeights bool) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := testmodel.ByteLevelGPT2(dir, withWeights); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// writeTopicData writes a small two-class JSONL task (testmodel.TopicData).
-func writeTopicData(t testing.TB, dir string, n int) string {
-	t.Helper()
-	p, err := testmodel.TopicData(dir, n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // tinyRun is a 12-step run of model on data into out, as train's tests
 // make them.

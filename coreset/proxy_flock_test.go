@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sparsetune/sparsetune/internal/testmodel"
 )
 
 // TestRunAfreshSparesABusyRun: the β search's fresh runs clear an earlier
@@ -17,7 +19,7 @@ import (
 // not deleted.
 func TestRunAfreshSparesABusyRun(t *testing.T) {
 	dir := t.TempDir()
-	c := tinyRun(t, byteLevelModelDir(t, true), writeTopicData(t, dir, 40), filepath.Join(dir, "run"))
+	c := tinyRun(t, testmodel.Dir(t, true), testmodel.Topic(t, dir, 40), filepath.Join(dir, "run"))
 	c.Task, c.Steps = "classification", 2
 	old := filepath.Join(c.OutDir, "checkpoint-3")
 	if err := os.MkdirAll(old, 0o755); err != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sparsetune/sparsetune/internal/jsonfile"
+	"github.com/sparsetune/sparsetune/internal/testmodel"
 	"github.com/sparsetune/sparsetune/train"
 )
 
@@ -15,9 +16,9 @@ import (
 // settings the subset was chosen with (task, ids), so its config equals
 // the saved one even when the task was left to the model.
 func TestCoresetRunResumes(t *testing.T) {
-	model := byteLevelModelDir(t, true)
+	model := testmodel.Dir(t, true)
 	dir := t.TempDir()
-	data := writeTopicData(t, dir, 24)
+	data := testmodel.Topic(t, dir, 24)
 	c := tinyRun(t, model, data, filepath.Join(dir, "run"))
 	c.Valid, c.Coreset, c.CoresetRatio, c.IDField = data, MethodRandom, 0.5, "-"
 	trainCut(t, c, 7)
@@ -36,9 +37,9 @@ func TestCoresetRunResumes(t *testing.T) {
 // run's, as train's are: a resume that changes the ratio is refused in one
 // line naming the key and the file, before anything is written.
 func TestResumeRefusesChangedCoresetSettings(t *testing.T) {
-	model := byteLevelModelDir(t, true)
+	model := testmodel.Dir(t, true)
 	dir := t.TempDir()
-	data := writeTopicData(t, dir, 24)
+	data := testmodel.Topic(t, dir, 24)
 	c := tinyRun(t, model, data, filepath.Join(dir, "run"))
 	c.Valid, c.Coreset, c.CoresetRatio, c.IDField = data, MethodRandom, 0.5, "-"
 	trainCut(t, c, 4)
@@ -78,9 +79,9 @@ func TestOldCoresetConfigLoads(t *testing.T) {
 // them (as oldConfig does), resumes with its settings read from there; a
 // change of one is refused.
 func TestOldCoresetRunResumes(t *testing.T) {
-	model := byteLevelModelDir(t, true)
+	model := testmodel.Dir(t, true)
 	dir := t.TempDir()
-	data := writeTopicData(t, dir, 24)
+	data := testmodel.Topic(t, dir, 24)
 	c := tinyRun(t, model, data, filepath.Join(dir, "run"))
 	c.Valid, c.IDField = data, "-"
 	if err := jsonfile.Read(oldConfig, &c.Settings); err != nil { // ccs at 0.5, as the old run chose

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sparsetune/sparsetune/internal/testmodel"
 	"github.com/sparsetune/sparsetune/train"
 )
 
@@ -24,9 +25,9 @@ func dynamicsRun(t *testing.T, model, data, out string) Config {
 }
 
 func TestRecordDynamicsAndResume(t *testing.T) {
-	model := byteLevelModelDir(t, true)
+	model := testmodel.Dir(t, true)
 	dir := t.TempDir()
-	data := writeTopicData(t, dir, 12)
+	data := testmodel.Topic(t, dir, 12)
 	full := dynamicsRun(t, model, data, filepath.Join(dir, "full"))
 	if _, err := Train(full, io.Discard); err != nil {
 		t.Fatal(err)
@@ -66,9 +67,9 @@ func TestRecordDynamicsAndResume(t *testing.T) {
 // (here about one epoch, 6 steps) records once at its last step, so that a
 // selection has a table to score with; it used to leave none.
 func TestRecordDynamicsShortRun(t *testing.T) {
-	model := byteLevelModelDir(t, true)
+	model := testmodel.Dir(t, true)
 	dir := t.TempDir()
-	data := writeTopicData(t, dir, 24)
+	data := testmodel.Topic(t, dir, 24)
 	c := dynamicsRun(t, model, data, filepath.Join(dir, "run"))
 	c.Steps, c.DynamicsEvery, c.EvalEvery = 4, 0, 2
 	if _, err := Train(c, io.Discard); err != nil {
@@ -84,9 +85,9 @@ func TestRecordDynamicsShortRun(t *testing.T) {
 }
 
 func TestRecordDynamicsNeedsClassification(t *testing.T) {
-	model := byteLevelModelDir(t, true)
+	model := testmodel.Dir(t, true)
 	dir := t.TempDir()
-	c := tinyRun(t, model, writeTopicData(t, dir, 12), filepath.Join(dir, "run"))
+	c := tinyRun(t, model, testmodel.Topic(t, dir, 12), filepath.Join(dir, "run"))
 	c.Task, c.RecordDynamics = "causal-lm", true
 	if _, err := Train(c, io.Discard); err == nil || !strings.Contains(err.Error(), "need a classification task") {
 		t.Errorf("causal LM with dynamics: error %v", err)
@@ -113,9 +114,9 @@ func lines(t *testing.T, path string) []string {
 // each writes 6 input lines, the label methods share one dynamics run, and
 // the report adds up.
 func TestSelectSubsetMethods(t *testing.T) {
-	model := byteLevelModelDir(t, true)
+	model := testmodel.Dir(t, true)
 	dir := t.TempDir()
-	data := writeTopicData(t, dir, 24)
+	data := testmodel.Topic(t, dir, 24)
 	input := lines(t, data)
 	work := filepath.Join(dir, "work")
 	for _, method := range []string{MethodRandom, MethodHardest, MethodEasiest, MethodCCS, MethodELFS} {
@@ -165,9 +166,9 @@ func TestSelectSubsetMethods(t *testing.T) {
 }
 
 func TestSelectSubsetBadInput(t *testing.T) {
-	model := byteLevelModelDir(t, true)
+	model := testmodel.Dir(t, true)
 	dir := t.TempDir()
-	data := writeTopicData(t, dir, 24)
+	data := testmodel.Topic(t, dir, 24)
 	for _, tc := range []struct {
 		name string
 		edit func(*SubsetConfig)
@@ -251,9 +252,9 @@ func TestCoresetConfigValidation(t *testing.T) {
 // TestTrainOnCoreset: Run with a coreset trains on the chosen subset and
 // keeps it, with its report, in <out_dir>/coreset.
 func TestTrainOnCoreset(t *testing.T) {
-	model := byteLevelModelDir(t, true)
+	model := testmodel.Dir(t, true)
 	dir := t.TempDir()
-	data := writeTopicData(t, dir, 24)
+	data := testmodel.Topic(t, dir, 24)
 	c := tinyRun(t, model, data, filepath.Join(dir, "run"))
 	c.Valid, c.Task, c.Coreset, c.CoresetRatio = data, "classification", MethodRandom, 0.5
 	if _, err := Train(c, io.Discard); err != nil {
@@ -277,9 +278,9 @@ func TestTrainOnCoreset(t *testing.T) {
 // TestSelectSubsetByClass: CCS by class keeps the classes' proportions
 // (12 cat, 12 dog → 3 and 3 of 6).
 func TestSelectSubsetByClass(t *testing.T) {
-	model := byteLevelModelDir(t, true)
+	model := testmodel.Dir(t, true)
 	dir := t.TempDir()
-	c := subsetConfig(t, model, writeTopicData(t, dir, 24), filepath.Join(dir, "work"), MethodCCS, 0.25)
+	c := subsetConfig(t, model, testmodel.Topic(t, dir, 24), filepath.Join(dir, "work"), MethodCCS, 0.25)
 	c.ByClass = true
 	res, err := SelectSubset(c, io.Discard)
 	if err != nil {
@@ -300,10 +301,10 @@ func TestSelectSubsetByClass(t *testing.T) {
 // by class takes each pseudo-class's share of the budget (2 clusters of 12
 // → 3 and 3 of 6).
 func TestSelectSubsetELFSByClassScratch(t *testing.T) {
-	model := byteLevelModelDir(t, true)
+	model := testmodel.Dir(t, true)
 	dir := t.TempDir()
 	work := filepath.Join(dir, "work")
-	c := subsetConfig(t, model, writeTopicData(t, dir, 24), work, MethodELFS, 0.25)
+	c := subsetConfig(t, model, testmodel.Topic(t, dir, 24), work, MethodELFS, 0.25)
 	c.ByClass, c.Proxy = true, ProxyScratch
 	var log bytes.Buffer
 	res, err := SelectSubset(c, &log)
@@ -350,9 +351,9 @@ func TestSelectSubsetELFSByClassScratch(t *testing.T) {
 // TestSelectSubsetBetaSearch: every candidate β that leaves room for the
 // budget gets a run, and the chosen β is the one with the best valid metric.
 func TestSelectSubsetBetaSearch(t *testing.T) {
-	model := byteLevelModelDir(t, true)
+	model := testmodel.Dir(t, true)
 	dir := t.TempDir()
-	data := writeTopicData(t, dir, 24)
+	data := testmodel.Topic(t, dir, 24)
 	c := subsetConfig(t, model, data, filepath.Join(dir, "work"), MethodCCS, 0.5)
 	c.Run.Valid, c.BetaSearch = data, true
 	defer func(saved []float64) { BetaCandidates = saved }(BetaCandidates)

@@ -35,7 +35,7 @@ func sparseRun(t *testing.T) (train.Config, *train.Summary) {
 		t.Fatal(err)
 	}
 	c := train.DefaultConfig()
-	c.Model, c.Train, c.OutDir, c.CacheDir = byteLevelModelDir(t), data, filepath.Join(dir, "run"), filepath.Join(dir, "cache")
+	c.Model, c.Train, c.OutDir, c.CacheDir = testmodel.Dir(t, true), data, filepath.Join(dir, "run"), filepath.Join(dir, "cache")
 	c.Valid = topicSplit(t, filepath.Join(dir, "valid.jsonl"), 1000, 12)
 	c.Test = topicSplit(t, filepath.Join(dir, "test.jsonl"), 2000, 10)
 	c.SeqLen, c.Batch, c.Warmup, c.LR, c.Dropout, c.LogEvery = 32, 4, 2, 3e-3, 0.1, 1
@@ -131,7 +131,7 @@ func TestEvaluateSparseRun(t *testing.T) {
 // the model cannot read at its length is an error naming seq_len; an
 // empty data file is an error.
 func TestEvaluateDense(t *testing.T) {
-	model, dir := byteLevelModelDir(t), t.TempDir()
+	model, dir := testmodel.Dir(t, true), t.TempDir()
 	data := topicSplit(t, filepath.Join(dir, "valid.jsonl"), 0, 6)
 	lm, err := Evaluate(Config{Model: model, Data: data, Batch: 4, CacheDir: filepath.Join(dir, "cache")})
 	if err != nil {

@@ -6,12 +6,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sparsetune/sparsetune/internal/testmodel"
 )
 
 // TestScoreReadsCSVAndTSV: a CSV or TSV file's "text" column is scored
 // exactly as the same texts in JSONL (it used to be a JSON parse error).
 func TestScoreReadsCSVAndTSV(t *testing.T) {
-	model, dir := byteLevelModelDir(t), t.TempDir()
+	model, dir := testmodel.Dir(t, true), t.TempDir()
 	files := map[string]string{
 		"in.jsonl": "{\"text\": \"the cat sat\"}\n{\"text\": \"on a mat, twice\"}\n",
 		"in.csv":   "id,text\n1,the cat sat\n2,\"on a mat, twice\"\n",

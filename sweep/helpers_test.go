@@ -9,30 +9,13 @@ import (
 	"github.com/sparsetune/sparsetune/internal/testmodel"
 )
 
-// tinyModel writes a one-layer GPT-2 (d 16, 2 heads) with a plain
-// byte-level tokenizer: small enough that a sweep of it takes seconds.
-func tinyModel(t testing.TB) string {
-	t.Helper()
-	dir := t.TempDir()
-	must(t, testmodel.ByteLevelGPT2(dir, true))
-	return dir
-}
-
-// topicData writes a two-class JSONL task of n examples.
-func topicData(t testing.TB, dir string, n int) string {
-	t.Helper()
-	p, err := testmodel.TopicData(dir, n)
-	must(t, err)
-	return p
-}
-
 // tinyPlan is a two-target sweep of the tiny model with a frontier from
 // target 0.5, adapted for 2 steps.
 func tinyPlan(t testing.TB) *Plan {
 	t.Helper()
 	dir := t.TempDir()
 	c := coreset.DefaultConfig()
-	c.Model, c.Task, c.Train, c.Test = tinyModel(t), "classification", topicData(t, dir, 40), ""
+	c.Model, c.Task, c.Train, c.Test = testmodel.Dir(t, true), "classification", testmodel.Topic(t, dir, 40), ""
 	c.Test = c.Train
 	c.SeqLen, c.Batch, c.Steps, c.Warmup, c.LR = 32, 4, 24, 2, 3e-3
 	c.EvalEvery, c.SaveEvery, c.LogEvery, c.Dropout = 6, 6, 6, 0.1

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/sparsetune/sparsetune/internal/safetensors"
+	"github.com/sparsetune/sparsetune/internal/testmodel"
 )
 
 // topicData writes n topic examples into a new subdirectory of dir.
@@ -17,7 +18,7 @@ func topicData(t *testing.T, dir, sub string, n int) string {
 	if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return writeTopicData(t, filepath.Join(dir, sub), n)
+	return testmodel.Topic(t, filepath.Join(dir, sub), n)
 }
 
 // TestSparseRunCheckpointAsModel covers a sparse run's best checkpoint
@@ -95,7 +96,7 @@ func TestSparseRunCheckpointAsModel(t *testing.T) {
 // target is what is wrong.
 func TestHardenErrorsSayHarden(t *testing.T) {
 	dir := t.TempDir()
-	dense := tinyRun(t, byteLevelModelDir(t, true), writeTopicData(t, dir, 40), filepath.Join(dir, "run"))
+	dense := tinyRun(t, testmodel.Dir(t, true), testmodel.Topic(t, dir, 40), filepath.Join(dir, "run"))
 	dense.Steps = 3
 	if _, err := Run(dense, &strings.Builder{}); err != nil {
 		t.Fatal(err)

@@ -15,27 +15,6 @@ import (
 	"github.com/sparsetune/sparsetune/nn"
 )
 
-// byteLevelModelDir writes a tiny GPT-2 model directory whose tokenizer is
-// plain byte-level (testmodel.ByteLevelGPT2).
-func byteLevelModelDir(t testing.TB, withWeights bool) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := testmodel.ByteLevelGPT2(dir, withWeights); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// writeTopicData writes a small two-class JSONL task (testmodel.TopicData).
-func writeTopicData(t testing.TB, dir string, n int) string {
-	t.Helper()
-	p, err := testmodel.TopicData(dir, n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 func tinyRun(t testing.TB, model, data, out string) Config {
 	c := DefaultConfig()
 	c.Model, c.Train, c.OutDir, c.CacheDir = model, data, out, filepath.Join(out, "cache")
@@ -87,7 +66,7 @@ func readLosses(t testing.TB, dir string) map[int]float64 {
 // far below its start: the loop, gradients and optimizer work together.
 func TestOverfitOneBatch(t *testing.T) {
 	dir := t.TempDir()
-	c := tinyRun(t, byteLevelModelDir(t, true), writeTopicData(t, dir, 8), filepath.Join(dir, "run"))
+	c := tinyRun(t, testmodel.Dir(t, true), testmodel.Topic(t, dir, 8), filepath.Join(dir, "run"))
 	c.Task, c.Valid, c.Steps, c.LR, c.Dropout, c.EvalEvery, c.SaveEvery = "causal-lm", c.Train, 150, 1e-2, 0, 150, 150
 	var log strings.Builder
 	if _, err := Run(c, &log); err != nil {
@@ -127,7 +106,7 @@ func TestResumeContinuesExactly(t *testing.T) {
 // when the model is loaded).
 func TestNaNLossIsAnErrorNamingTheStep(t *testing.T) {
 	dir := t.TempDir()
-	model := byteLevelModelDir(t, true)
+	model := testmodel.Dir(t, true)
 	m, err := nn.Load(model, nn.LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +117,7 @@ func TestNaNLossIsAnErrorNamingTheStep(t *testing.T) {
 	if err := m.Save(model); err != nil {
 		t.Fatal(err)
 	}
-	c := tinyRun(t, model, writeTopicData(t, dir, 20), filepath.Join(dir, "run"))
+	c := tinyRun(t, model, testmodel.Topic(t, dir, 20), filepath.Join(dir, "run"))
 	c.Task = "causal-lm"
 	_, err = Run(c, &strings.Builder{})
 	if err == nil || !strings.Contains(err.Error(), "step 1: loss is NaN") {
@@ -150,7 +129,7 @@ func TestNaNLossIsAnErrorNamingTheStep(t *testing.T) {
 // --resume is an error that changes nothing.
 func TestRefusesToOverwriteARun(t *testing.T) {
 	dir := t.TempDir()
-	c := tinyRun(t, byteLevelModelDir(t, true), writeTopicData(t, dir, 20), filepath.Join(dir, "run"))
+	c := tinyRun(t, testmodel.Dir(t, true), testmodel.Topic(t, dir, 20), filepath.Join(dir, "run"))
 	c.Task, c.Steps, c.EvalEvery, c.SaveEvery = "causal-lm", 3, 3, 3
 	if _, err := Run(c, &strings.Builder{}); err != nil {
 		t.Fatal(err)
@@ -174,7 +153,7 @@ func TestUnwritableOutDir(t *testing.T) {
 	dir := t.TempDir()
 	blocker := filepath.Join(dir, "file")
 	os.WriteFile(blocker, []byte("x"), 0o644)
-	c := tinyRun(t, byteLevelModelDir(t, true), writeTopicData(t, dir, 20), filepath.Join(blocker, "run"))
+	c := tinyRun(t, testmodel.Dir(t, true), testmodel.Topic(t, dir, 20), filepath.Join(blocker, "run"))
 	_, err := Run(c, &strings.Builder{})
 	if err == nil || !strings.Contains(err.Error(), "out_dir") {
 		t.Fatalf("want an out_dir error, got %v", err)
@@ -185,7 +164,7 @@ func TestUnwritableOutDir(t *testing.T) {
 // a copy of it stopped after step 7 ("cut", latest checkpoint step 6).
 func fullAndCut(t *testing.T, dir string) (full, cut Config) {
 	t.Helper()
-	model, data := byteLevelModelDir(t, true), writeTopicData(t, dir, 40)
+	model, data := testmodel.Dir(t, true), testmodel.Topic(t, dir, 40)
 	full = tinyRun(t, model, data, filepath.Join(dir, "full"))
 	full.Task = "classification"
 	if _, err := Run(full, &strings.Builder{}); err != nil {

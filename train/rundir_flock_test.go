@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sparsetune/sparsetune/internal/testmodel"
 )
 
 // holdLock flocks dir's lock file through an open file of its own, as
@@ -35,7 +37,7 @@ func holdLock(t *testing.T, dir string) {
 // process holds fails in one line naming the holder, and changes nothing.
 func TestRunRefusesBusyDir(t *testing.T) {
 	dir := t.TempDir()
-	c := tinyRun(t, byteLevelModelDir(t, true), writeTopicData(t, dir, 40), filepath.Join(dir, "run"))
+	c := tinyRun(t, testmodel.Dir(t, true), testmodel.Topic(t, dir, 40), filepath.Join(dir, "run"))
 	c.Task = TaskClassification
 	runCut(t, c, 4)
 	before := dirState(t, c.OutDir)

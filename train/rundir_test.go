@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sparsetune/sparsetune/internal/testmodel"
 )
 
 // dirState maps each file under dir to its contents, to check that a
@@ -52,7 +54,7 @@ func sameState(t *testing.T, what string, a, b map[string]string) {
 // train_config.json older than some keys.
 func TestResumeRefusesChangedSettings(t *testing.T) {
 	dir := t.TempDir()
-	cut := tinyRun(t, byteLevelModelDir(t, true), writeTopicData(t, dir, 40), filepath.Join(dir, "run"))
+	cut := tinyRun(t, testmodel.Dir(t, true), testmodel.Topic(t, dir, 40), filepath.Join(dir, "run"))
 	cut.Task = TaskClassification
 	runCut(t, cut, 7)
 	before := dirState(t, cut.OutDir)
@@ -106,7 +108,7 @@ func TestResumeRefusesChangedSettings(t *testing.T) {
 // file, the token cache) takes a new run without --resume.
 func TestFailedRunDoesNotBlockRerun(t *testing.T) {
 	dir := t.TempDir()
-	c := tinyRun(t, byteLevelModelDir(t, true), writeTopicData(t, dir, 40), filepath.Join(dir, "run"))
+	c := tinyRun(t, testmodel.Dir(t, true), testmodel.Topic(t, dir, 40), filepath.Join(dir, "run"))
 	c.Task, c.Steps = "classification", 2
 	os.MkdirAll(c.CacheDir, 0o755)
 	for _, f := range []string{".lock", "metrics.jsonl"} {

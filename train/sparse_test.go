@@ -5,10 +5,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sparsetune/sparsetune/internal/testmodel"
 )
 
 func sparseRun(t *testing.T, dir string) Config {
-	c := tinyRun(t, byteLevelModelDir(t, true), writeTopicData(t, dir, 40), filepath.Join(dir, "run"))
+	c := tinyRun(t, testmodel.Dir(t, true), testmodel.Topic(t, dir, 40), filepath.Join(dir, "run"))
 	c.Task, c.Target, c.GroupSize, c.Steps, c.Stage2Steps, c.TargetWarmup = "classification", 0.5, 16, 24, 6, 8
 	c.EvalEvery, c.SaveEvery, c.LambdaLR = 6, 6, 0.5
 	return c

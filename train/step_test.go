@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/sparsetune/sparsetune/internal/testmodel"
 )
 
 // TestStepRecordKeys: metrics.jsonl keeps the keys it always had: a dense
@@ -97,7 +99,7 @@ func TestConfigResolvedBeforePrinted(t *testing.T) {
 // error; Start sees the run set up, AfterStep every step.
 func TestHookErrorEndsTheRun(t *testing.T) {
 	dir := t.TempDir()
-	c := tinyRun(t, byteLevelModelDir(t, true), writeTopicData(t, dir, 40), filepath.Join(dir, "run"))
+	c := tinyRun(t, testmodel.Dir(t, true), testmodel.Topic(t, dir, 40), filepath.Join(dir, "run"))
 	c.Task = TaskClassification
 	boom := errors.New("boom")
 	var started bool
