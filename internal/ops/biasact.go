@@ -165,26 +165,14 @@ func (op *biasAct) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	g := &biasActGrad{base: newBase("BiasActGrad"), fwd: op}
 	// out is an input only to order this op after the forward one.
 	args := append(append(G.Nodes{}, in...), out, grad)
-	dx, err := G.ApplyOp(g, args...)
-	if err != nil {
-		return nil, err
-	}
-	res := G.Nodes{dx}
+	var more []output
 	if op.hasBias {
-		db, err := takeNode(g, dx, 1, in[1].Shape())
-		if err != nil {
-			return nil, err
-		}
-		res = append(res, db)
+		more = append(more, output{1, in[1].Shape()})
 	}
 	if op.hasGate {
-		dg, err := takeNode(g, dx, 2, in[op.gateIndex()].Shape())
-		if err != nil {
-			return nil, err
-		}
-		res = append(res, dg)
+		more = append(more, output{2, in[op.gateIndex()].Shape()})
 	}
-	return res, nil
+	return applyGrad(g, args, more...)
 }
 
 // biasActGrad takes the forward inputs, y and dy, and outputs dx, db

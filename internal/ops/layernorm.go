@@ -114,19 +114,7 @@ func layerNormRow[T Float](yr, xr, w, b []T, eps float64) (mean, rstd float64) {
 func (op *layerNorm) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	g := &layerNormGrad{base: newBase("LayerNormGrad"), fwd: op}
 	// out is an input only to order this op after the forward one.
-	dx, err := G.ApplyOp(g, in[0], in[1], out, grad)
-	if err != nil {
-		return nil, err
-	}
-	dw, err := takeNode(g, dx, 1, in[1].Shape())
-	if err != nil {
-		return nil, err
-	}
-	db, err := takeNode(g, dx, 2, in[2].Shape())
-	if err != nil {
-		return nil, err
-	}
-	return G.Nodes{dx, dw, db}, nil
+	return applyGrad(g, G.Nodes{in[0], in[1], out, grad}, output{1, in[1].Shape()}, output{2, in[2].Shape()})
 }
 
 // layerNormGrad takes (x, w, y, dy) and outputs dx, dw (output 1), db

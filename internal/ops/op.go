@@ -154,3 +154,34 @@ func (t *take) Do(...G.Value) (G.Value, error)                 { return t.src.ou
 func takeNode(src multi, producer *G.Node, i int, shape tensor.Shape) (*G.Node, error) {
 	return G.ApplyOp(newTake(src, i, shape, producer.Dims()), producer)
 }
+
+// gradOp is a backward op that computes several gradients in one pass.
+type gradOp interface {
+	G.Op
+	multi
+}
+
+// output names output i of a gradOp and its shape (that of the input whose
+// gradient it is).
+type output struct {
+	i     int
+	shape tensor.Shape
+}
+
+// applyGrad applies g to args and returns the gradient nodes in order: the
+// node g produces (its output 0), then a take of each of more.
+func applyGrad(g gradOp, args G.Nodes, more ...output) (G.Nodes, error) {
+	d0, err := G.ApplyOp(g, args...)
+	if err != nil {
+		return nil, err
+	}
+	res := G.Nodes{d0}
+	for _, o := range more {
+		d, err := takeNode(g, d0, o.i, o.shape)
+		if err != nil {
+			return nil, err
+		}
+		res = append(res, d)
+	}
+	return res, nil
+}

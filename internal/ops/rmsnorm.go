@@ -113,15 +113,7 @@ func sumSq64[T Float](v []T) float64 {
 func (op *rmsNorm) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	g := &rmsNormGrad{base: newBase("RMSNormGrad"), fwd: op}
 	// out is an input only to order this op after the forward one.
-	dx, err := G.ApplyOp(g, in[0], in[1], out, grad)
-	if err != nil {
-		return nil, err
-	}
-	dw, err := takeNode(g, dx, 1, in[1].Shape())
-	if err != nil {
-		return nil, err
-	}
-	return G.Nodes{dx, dw}, nil
+	return applyGrad(g, G.Nodes{in[0], in[1], out, grad}, output{1, in[1].Shape()})
 }
 
 // rmsNormGrad takes (x, w, y, dy) and outputs dx and dw (output 1).

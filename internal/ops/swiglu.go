@@ -107,23 +107,11 @@ func (op *swiGLU) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	g := &swiGLUGrad{base: newBase("SwiGLUGrad"), fwd: op}
 	// out is an input only to order this op after the forward one.
 	args := append(append(G.Nodes{}, in...), out, grad)
-	da, err := G.ApplyOp(g, args...)
-	if err != nil {
-		return nil, err
-	}
-	dc, err := takeNode(g, da, 1, in[1].Shape())
-	if err != nil {
-		return nil, err
-	}
-	res := G.Nodes{da, dc}
+	more := []output{{1, in[1].Shape()}}
 	if op.hasGate {
-		dg, err := takeNode(g, da, 2, in[2].Shape())
-		if err != nil {
-			return nil, err
-		}
-		res = append(res, dg)
+		more = append(more, output{2, in[2].Shape()})
 	}
-	return res, nil
+	return applyGrad(g, args, more...)
 }
 
 // swiGLUGrad takes the forward inputs, y and dy, and outputs d gateProj,
