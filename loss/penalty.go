@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -88,19 +89,9 @@ type expectedOp struct {
 
 func (op *expectedOp) Arity() int { return len(op.weights) }
 func (op *expectedOp) Type() hm.Type {
-	ins := make([]int, len(op.weights))
-	for i := range ins {
-		ins[i] = 2
-	}
-	return lossFnType(0, ins...)
+	return lossFnType(0, slices.Repeat([]int{2}, len(op.weights))...)
 }
-func (op *expectedOp) DiffWRT(n int) []bool {
-	d := make([]bool, n)
-	for i := range d {
-		d[i] = true
-	}
-	return d
-}
+func (op *expectedOp) DiffWRT(n int) []bool { return slices.Repeat([]bool{true}, n) }
 func (op *expectedOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.ScalarShape(), nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -96,13 +97,7 @@ func (op *sigmoidGate) Type() hm.Type {
 
 // DiffWRT: hard gates are piecewise constant, so gorgonia builds no
 // backward pass through them and refuses router parameters as Grad targets.
-func (op *sigmoidGate) DiffWRT(n int) []bool {
-	d := make([]bool, n)
-	for i := range d {
-		d[i] = !op.hard
-	}
-	return d
-}
+func (op *sigmoidGate) DiffWRT(n int) []bool { return slices.Repeat([]bool{!op.hard}, n) }
 func (op *sigmoidGate) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{op.n, op.u}, nil
 }
@@ -269,13 +264,7 @@ func (op *hardConcrete) Type() hm.Type {
 	}
 	return fnType(2, 1)
 }
-func (op *hardConcrete) DiffWRT(n int) []bool {
-	d := make([]bool, n)
-	for i := range d {
-		d[i] = true
-	}
-	return d
-}
+func (op *hardConcrete) DiffWRT(n int) []bool { return slices.Repeat([]bool{true}, n) }
 func (op *hardConcrete) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{op.n, op.u}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -78,21 +79,9 @@ type sepOp struct {
 	tau, sigma float64
 }
 
-func (op *sepOp) Arity() int { return op.k }
-func (op *sepOp) Type() hm.Type {
-	ins := make([]int, op.k)
-	for i := range ins {
-		ins[i] = 2
-	}
-	return fnType(0, ins...)
-}
-func (op *sepOp) DiffWRT(n int) []bool {
-	d := make([]bool, n)
-	for i := range d {
-		d[i] = true
-	}
-	return d
-}
+func (op *sepOp) Arity() int                                     { return op.k }
+func (op *sepOp) Type() hm.Type                                  { return fnType(0, slices.Repeat([]int{2}, op.k)...) }
+func (op *sepOp) DiffWRT(n int) []bool                           { return slices.Repeat([]bool{true}, n) }
 func (op *sepOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return tensor.ScalarShape(), nil }
 
 // bump is exp(−(p−τ)²/(2σ²)).
