@@ -83,7 +83,8 @@ func familyLine(c *nn.Config) string {
 }
 
 // inspectSparse summarises a sparse checkpoint: the model, the router, and
-// per layer the kept, dense and routed units and the threshold.
+// per layer the kept, dense and routed units and the threshold (top-k
+// routing: the heads and groups every token runs).
 func inspectSparse(dir string, w io.Writer) error {
 	sp, err := checkpoints.ReadSparse(dir)
 	if err != nil {
@@ -94,9 +95,17 @@ func inspectSparse(dir string, w io.Writer) error {
 	fmt.Fprintf(w, "dense shape:       %d layers, d %d, %d heads, ffn %d in %d groups of %d\n", c.L, c.D, c.H, c.F, c.F/m.GroupSize, m.GroupSize)
 	fmt.Fprintf(w, "router:            %s; target %.3f, measured compute %.4f on %d calibration sequences (%s)\n",
 		m.Router, m.Target, m.Compute, m.Calibration.Sequences, m.Calibration.Source)
+	topk := m.Routing == checkpoints.RoutingTopK
+	if topk {
+		fmt.Fprintf(w, "routing:           top-k: every token runs each layer's k heads and k groups\n")
+	}
 	for l, ml := range m.Layers {
-		fmt.Fprintf(w, "  layer %2d: τ %.4f | heads %d kept (%d dense) of %d | groups %d kept (%d dense) of %d\n",
-			l, ml.Tau, len(ml.Heads), len(ml.HeadsDense), c.H, len(ml.Groups), len(ml.GroupsDense), c.F/m.GroupSize)
+		rule := fmt.Sprintf("τ %.4f", ml.Tau)
+		if topk {
+			rule = fmt.Sprintf("k %d heads, %d groups", ml.KHeads, ml.KGroups)
+		}
+		fmt.Fprintf(w, "  layer %2d: %s | heads %d kept (%d dense) of %d | groups %d kept (%d dense) of %d\n",
+			l, rule, len(ml.Heads), len(ml.HeadsDense), c.H, len(ml.Groups), len(ml.GroupsDense), c.F/m.GroupSize)
 	}
 	return nil
 }

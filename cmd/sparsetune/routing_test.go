@@ -2,8 +2,11 @@ package main
 
 import (
 	"bytes"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sparsetune/sparsetune/checkpoints"
 )
 
 // TestRoutingUsage: --routing takes threshold or topk, and topk refuses
@@ -30,5 +33,33 @@ func TestRoutingUsage(t *testing.T) {
 				t.Errorf("stderr %q, want one line saying %q", msg, c.want)
 			}
 		})
+	}
+}
+
+// TestInspectTopK: inspect shows a top-k checkpoint's routing and each
+// layer's k where a threshold checkpoint shows τ.
+func TestInspectTopK(t *testing.T) {
+	sp, err := checkpoints.ReadSparse(sparseFixture(t, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp.Manifest.Routing = checkpoints.RoutingTopK
+	for l := range sp.Manifest.Layers {
+		ml := &sp.Manifest.Layers[l]
+		ml.KHeads, ml.KGroups = len(ml.Heads), len(ml.Groups)
+	}
+	sp.Manifest.Layers[0].KHeads = 1
+	dir := filepath.Join(t.TempDir(), "topk")
+	if err := checkpoints.WriteSparse(dir, sp, t.TempDir(), nil); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"inspect", dir}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"v3", "routing:           top-k", "layer  0: k 1 heads, "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("inspect lacks %q:\n%s", want, out.String())
+		}
 	}
 }
