@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"gorgonia.org/tensor"
@@ -54,7 +55,7 @@ func Load(dir string, opt LoadOptions) (*Model, error) {
 	for _, p := range cfg.headSpecs() {
 		oldHead[p.Name] = true
 	}
-	if opt.Task != "" && (opt.Task != cfg.Task || !equalStrings(opt.Labels, cfg.Labels)) {
+	if opt.Task != "" && (opt.Task != cfg.Task || !slices.Equal(opt.Labels, cfg.Labels)) {
 		cfg.Task, cfg.Labels, opt.NewHead = opt.Task, opt.Labels, true
 		if err := cfg.Validate(); err != nil {
 			return nil, fmt.Errorf("%s: new %s head: %w", dir, opt.Task, err)
@@ -84,7 +85,7 @@ func Load(dir string, opt LoadOptions) (*Model, error) {
 		if t.IsInt() {
 			return nil, fmt.Errorf("%s: tensor %q has integer dtype %s, want a float", where, key(p.Name), t.DType)
 		}
-		if !equalShape(t.Shape, p.Shape) {
+		if !slices.Equal(t.Shape, p.Shape) {
 			return nil, fmt.Errorf("%s: tensor %q has shape %v, want %v", where, key(p.Name), t.Shape, p.Shape)
 		}
 		copy(p.Value.Data().([]float32), t.Data)
@@ -120,30 +121,6 @@ func fileKeys(c *Config, f *safetensors.File) func(string) string {
 		return same
 	}
 	return func(name string) string { return strings.TrimPrefix(name, "transformer.") }
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func equalShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Save writes the model as a Hugging Face directory (config.json and

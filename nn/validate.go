@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/sparsetune/sparsetune/internal/safetensors"
 )
@@ -96,7 +97,7 @@ func checkTensors(c *Config, f *safetensors.File, where string, newHead bool, ke
 			return fmt.Errorf("%s: missing tensor %q (shape %v)", where, key(p.Name), p.Shape)
 		case t.IsInt():
 			return fmt.Errorf("%s: tensor %q has integer dtype %s, want a float", where, key(p.Name), t.DType)
-		case !equalShape(t.Shape, p.Shape):
+		case !slices.Equal(t.Shape, p.Shape):
 			return fmt.Errorf("%s: tensor %q has shape %v, want %v (from config.json)", where, key(p.Name), t.Shape, p.Shape)
 		}
 		if err := CheckFinite(where, key(p.Name), t.Data); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -92,14 +93,14 @@ func TestDropoutMaskAndGradient(t *testing.T) {
 	if sd := math.Sqrt(n * p * (1 - p)); math.Abs(kept-n*(1-p)) > 5*sd {
 		t.Fatalf("kept %v of %d, want %v ± %v", kept, n, n*(1-p), 5*sd)
 	}
-	if m2 := d.run(t); slicesEqual(m1, m2) {
+	if m2 := d.run(t); slices.Equal(m1, m2) {
 		t.Fatal("two runs drew the same mask")
 	}
 	// The same seed in a new graph draws the same first mask.
-	if m := newDropoutGraph(t, n, p, NewDropoutState(7)).run(t); !slicesEqual(m, m1) {
+	if m := newDropoutGraph(t, n, p, NewDropoutState(7)).run(t); !slices.Equal(m, m1) {
 		t.Fatal("the same seed drew a different mask")
 	}
-	if m := newDropoutGraph(t, n, p, NewDropoutState(8)).run(t); slicesEqual(m, m1) {
+	if m := newDropoutGraph(t, n, p, NewDropoutState(8)).run(t); slices.Equal(m, m1) {
 		t.Fatal("seeds 7 and 8 drew the same mask")
 	}
 }
@@ -117,7 +118,7 @@ func TestDropoutStateRestore(t *testing.T) {
 	if err := s.Restore(saved); err != nil {
 		t.Fatal(err)
 	}
-	if m := d.run(t); !slicesEqual(m, m3) {
+	if m := d.run(t); !slices.Equal(m, m3) {
 		t.Fatal("restored state drew a different mask")
 	}
 	if err := s.Restore([]byte("junk")); err == nil {
@@ -130,7 +131,7 @@ func TestDropoutEvaluation(t *testing.T) {
 	s.SetTraining(false)
 	d := newDropoutGraph(t, 1000, 0.5, s)
 	before, _ := s.State()
-	if m := d.run(t); slicesEqual(m, nil) || !allOnes(m) {
+	if m := d.run(t); slices.Equal(m, nil) || !allOnes(m) {
 		t.Fatal("evaluation mode dropped elements")
 	}
 	if after, _ := s.State(); !bytes.Equal(before, after) {
@@ -176,18 +177,6 @@ func TestDropoutRejectsBadP(t *testing.T) {
 			t.Errorf("p %v was accepted", p)
 		}
 	}
-}
-
-func slicesEqual(a, b []float64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func allOnes(m []float64) bool {
