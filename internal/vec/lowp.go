@@ -44,11 +44,16 @@ func ToBF16(dst []uint16, src []float32) {
 	}
 }
 
-// WidenBF16 sets dst[i] to the float32 of src[i].
+// WidenBF16 sets dst[i] to the float32 of src[i] (exact at every level).
 func WidenBF16(dst []float32, src []uint16) {
 	dst = dst[:len(src)]
-	for i, h := range src {
-		dst[i] = FromBF16(h)
+	n := 0
+	if kernel >= AVX2 {
+		n = len(src) &^ 7
+		widenBF16AVX2(dst[:n], src[:n])
+	}
+	for i, h := range src[n:] {
+		dst[n+i] = FromBF16(h)
 	}
 }
 
@@ -75,10 +80,16 @@ func QuantizeQ8(q []int8, s []float32, x []float32) {
 	}
 }
 
-// DequantizeQ8 sets dst[i] = q[i]·s[i/Q8Block] for the row q.
+// DequantizeQ8 sets dst[i] = q[i]·s[i/Q8Block] for the row q, rounding
+// each product once: the same values at every level.
 func DequantizeQ8(dst []float32, q []int8, s []float32) {
 	dst = dst[:len(q)]
-	for b := 0; b*Q8Block < len(q); b++ {
+	b := 0
+	if kernel >= AVX2 {
+		b = len(q) / Q8Block
+		dequantQ8AVX2(dst[:b*Q8Block], q[:b*Q8Block], s[:b])
+	}
+	for ; b*Q8Block < len(q); b++ {
 		sc, lo := s[b], b*Q8Block
 		blk, out := q[lo:min(lo+Q8Block, len(q))], dst[lo:]
 		out = out[:len(blk)]

@@ -222,3 +222,62 @@ loop:
 done:
 	VZEROUPPER
 	RET
+
+// func widenBF16AVX2(dst []float32, h []uint16)
+// dst = h widened, 8 at a time (len a multiple of 8).
+TEXT ·widenBF16AVX2(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), DI
+	MOVQ h_base+24(FP), SI
+	MOVQ h_len+32(FP), CX
+	SHRQ $3, CX
+loop:
+	TESTQ CX, CX
+	JZ    done
+	VPMOVZXWD (SI), Y0
+	VPSLLD $16, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $16, SI
+	ADDQ $32, DI
+	DECQ CX
+	JMP  loop
+done:
+	VZEROUPPER
+	RET
+
+// func dequantQ8AVX2(dst []float32, q []int8, s []float32)
+// dst = q·s block by block (whole blocks of 32): the conversion is exact
+// and the product rounds once, as in the scalar loop.
+TEXT ·dequantQ8AVX2(SB), NOSPLIT, $0-72
+	MOVQ dst_base+0(FP), DI
+	MOVQ q_base+24(FP), SI
+	MOVQ q_len+32(FP), CX
+	MOVQ s_base+48(FP), BX
+	SHRQ $5, CX
+loop:
+	TESTQ CX, CX
+	JZ    done
+	VBROADCASTSS (BX), Y8
+	VPMOVSXBD (SI), Y0
+	VPMOVSXBD 8(SI), Y1
+	VPMOVSXBD 16(SI), Y2
+	VPMOVSXBD 24(SI), Y3
+	VCVTDQ2PS Y0, Y0
+	VCVTDQ2PS Y1, Y1
+	VCVTDQ2PS Y2, Y2
+	VCVTDQ2PS Y3, Y3
+	VMULPS Y8, Y0, Y0
+	VMULPS Y8, Y1, Y1
+	VMULPS Y8, Y2, Y2
+	VMULPS Y8, Y3, Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $32, SI
+	ADDQ $128, DI
+	ADDQ $4, BX
+	DECQ CX
+	JMP  loop
+done:
+	VZEROUPPER
+	RET

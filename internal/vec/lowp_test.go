@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -188,6 +189,7 @@ func BenchmarkLowp(b *testing.B) {
 	for r := range m {
 		QuantizeQ8(q[r*n:(r+1)*n], s[r*nb:(r+1)*nb], w[r*n:(r+1)*n])
 	}
+	wide := make([]float32, 64*n)
 	type bench struct {
 		name  string
 		bytes int
@@ -224,6 +226,14 @@ func BenchmarkLowp(b *testing.B) {
 				AxpyQ8(1e-3, q[r*n:(r+1)*n], s[r*nb:(r+1)*nb], y)
 			}
 		}},
+		// Widening a 64-row block, as the engine's batched products do per
+		// unit (the output stays in cache).
+		{"Widen/bf16", 2 * 64 * n, func() { WidenBF16(wide, h[:64*n]) }},
+		{"Widen/int8", 64*n + 4*64*nb, func() {
+			for r := range 64 {
+				DequantizeQ8(wide[r*n:(r+1)*n], q[r*n:(r+1)*n], s[r*nb:(r+1)*nb])
+			}
+		}},
 	}
 	for _, c := range cases {
 		for _, l := range Levels {
@@ -239,4 +249,30 @@ func BenchmarkLowp(b *testing.B) {
 			})
 		}
 	}
+}
+
+// TestWidenExact: WidenBF16 and DequantizeQ8 give the scalar twins' values
+// bit for bit at every level (widening is exact; dequantizing rounds each
+// product once), for every length around the blockings.
+func TestWidenExact(t *testing.T) {
+	atLevels(t, func(t *testing.T) {
+		for n := 0; n <= 130; n++ {
+			_, h, q, s, _ := lowpRows(n, uint64(n), n%3)
+			got, want := make([]float32, n), make([]float32, n)
+			WidenBF16(got, h)
+			for i := range h {
+				want[i] = FromBF16(h[i])
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("%s n %d: WidenBF16 differs from the twin", kernel, n)
+			}
+			DequantizeQ8(got, q, s)
+			for i := range q {
+				want[i] = float32(q[i]) * s[i/Q8Block]
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("%s n %d: DequantizeQ8 differs from q·s", kernel, n)
+			}
+		}
+	})
 }

@@ -56,3 +56,9 @@ func dotQ8AVX512(x []float32, q []int8, s []float32) float32
 
 //go:noescape
 func axpyQ8AVX512(a float32, q []int8, s []float32, y []float32)
+
+//go:noescape
+func widenBF16AVX2(dst []float32, h []uint16)
+
+//go:noescape
+func dequantQ8AVX2(dst []float32, q []int8, s []float32)

@@ -26,3 +26,5 @@ func dotBF16AVX512(x []float32, w []uint16) float32                        { pan
 func axpyBF16AVX512(a float32, w []uint16, y []float32)                    { panic(noAsm) }
 func dotQ8AVX512(x []float32, q []int8, s []float32) float32               { panic(noAsm) }
 func axpyQ8AVX512(a float32, q []int8, s []float32, y []float32)           { panic(noAsm) }
+func widenBF16AVX2(dst []float32, h []uint16)                              { panic(noAsm) }
+func dequantQ8AVX2(dst []float32, q []int8, s []float32)                   { panic(noAsm) }
