@@ -25,7 +25,9 @@
 // A sparse checkpoint's weight matrices may be stored as BF16 or INT8
 // (version 2; Quantize, QuantizeDir, docs/sparse-checkpoint.md); the
 // reader widens them into SparseTensor.Data and keeps the stored form for
-// the engine.
+// the engine. A top-k checkpoint (version 3, written only for top-k
+// routing: SparseManifest.Routing and each layer's KHeads and KGroups)
+// runs a fixed number of units per token.
 //
 // IsSparseDir and IsExportDir recognise this package's own outputs
 // (ExportHF leaves ExportMarkerFile), so commands can refuse to replace any

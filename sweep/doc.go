@@ -19,8 +19,8 @@
 // and the tables gain a ratio column and a plot of quality against it.
 //
 // The job of one target (by default the one nearest 0.5) also computes a
-// frontier from its own routers (Frontier): the hardening threshold is
-// recalibrated for many targets, with and without a short stage-2
+// frontier from its own routers (Frontier): the hardening threshold (a
+// top-k run: each layer's k) is recalibrated for many targets, with and without a short stage-2
 // adaptation, and the tables set these cheap points beside the retrained
 // ones. Report renders a sweep or a single run into one Markdown file with
 // its images beside it.

@@ -35,6 +35,11 @@
 // the hardening itself is package harden). OpenRun loads a sparse run's
 // checkpoint for the commands above train (harden, the one-run frontier of
 // package sweep).
+// With routing "topk" (Config.Routing; sparse_topk.go) every token runs
+// each layer's k heads and k groups instead: the routers train through the
+// straight-through top-k mask, the compute is fixed, so the multipliers
+// stay 0 and there is no τ to calibrate; the stages, distillation and the
+// router learning rate are unchanged.
 // With Config.Trainable "routers" only the routers and a new task head
 // learn: the base weights are frozen (nn.Param.Frozen: no gradients, no
 // optimizer state), and distillation from the dense model, which shares the

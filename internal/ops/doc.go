@@ -13,6 +13,11 @@
 // some inputs (see the package tests of each replacement here), so the model
 // never uses them.
 //
+// TopKMask is the routers' top-k gate (package router): a hard per-row mask
+// whose backward pass is straight-through (σ'), and TopKRow its ranking,
+// which the inference engine shares so that it picks the units training
+// picks.
+//
 // Integer inputs (token ids, class targets, padding masks) travel through the
 // graph as float tensors holding exact integers: float32 represents every
 // integer below 2^24, far above any vocabulary size.
