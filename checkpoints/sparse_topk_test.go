@@ -76,3 +76,27 @@ func TestSparseTopKRejects(t *testing.T) {
 		})
 	}
 }
+
+// TestQuantizeTopK: a top-k checkpoint stored as BF16 stays a version-3
+// top-k checkpoint with its k (the dtype needs version 2, top-k 3).
+func TestQuantizeTopK(t *testing.T) {
+	m := tinySparseModel(t, "gpt2")
+	s := pruneForTest(t, m, topKManifest("gpt2"))
+	dir := filepath.Join(t.TempDir(), "sparse")
+	if err := WriteSparse(dir, s, t.TempDir(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := QuantizeDir(dir, BF16); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadSparse(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Manifest.Version != 3 || got.Manifest.Routing != RoutingTopK || got.Manifest.DType != BF16 {
+		t.Fatalf("version %d routing %q dtype %q, want 3, topk and bf16", got.Manifest.Version, got.Manifest.Routing, got.Manifest.DType)
+	}
+	if !reflect.DeepEqual(got.Manifest.Layers, s.Manifest.Layers) {
+		t.Fatalf("layers %+v, want %+v", got.Manifest.Layers, s.Manifest.Layers)
+	}
+}
