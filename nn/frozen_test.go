@@ -25,11 +25,8 @@ func countOps(r *Runner, name string) int {
 func TestFrozenParamsGetNoGradient(t *testing.T) {
 	for _, fam := range []Family{GPT2, LLaMA} {
 		t.Run(string(fam), func(t *testing.T) {
-			c := &Config{Family: fam, Task: CausalLM, Vocab: 50, D: 16, L: 2, H: 2, KVH: 2, F: 32, MaxPos: 8, NormEps: 1e-5,
-				Act: "gelu_new", Tied: fam == GPT2, RoPETheta: 10000, PadID: -1, BOSID: -1, EOSID: -1}
-			if fam == LLaMA {
-				c.Act = "silu"
-			}
+			c := tinyConfig(fam)
+			c.Vocab, c.D, c.L, c.KVH, c.F = 50, 16, 2, 2, 32
 			m := &Model{Config: c, Params: InitParams(c, 3, tensor.Float32)}
 			batch := &Batch{IDs: []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}}
 			run := func() (*Runner, []float32) {

@@ -15,13 +15,8 @@ import (
 func TestSharedBackwardBuffers(t *testing.T) {
 	for _, fam := range []Family{GPT2, LLaMA} {
 		t.Run(string(fam), func(t *testing.T) {
-			c := &Config{Family: fam, Task: CausalLM, Vocab: 50, D: 16, L: 3, H: 2, KVH: 1, F: 32, MaxPos: 8, NormEps: 1e-5,
-				Act: "gelu_new", Tied: fam == GPT2, RoPETheta: 10000, PadID: -1, BOSID: -1, EOSID: -1}
-			if fam == LLaMA {
-				c.Act = "silu"
-			} else {
-				c.KVH = 2
-			}
+			c := tinyConfig(fam) // LLaMA with one KV head: grouped-query attention
+			c.Vocab, c.D, c.L, c.F = 50, 16, 3, 32
 			m := &Model{Config: c, Params: InitParams(c, 5, tensor.Float32)}
 			run := func(share bool) (losses []float64, grads [][]float32, buffers, nodes int) {
 				defer func(old bool) { shareBackwardBuffers = old }(shareBackwardBuffers)
