@@ -19,7 +19,7 @@
 #   2. decoding speed: a synthetic llama of d 1024 × 16 layers; batch-1 greedy
 #      decoding, 16 prompt tokens then 112 generated, both on THREADS threads:
 #      llama.cpp (F32 and Q8_0 GGUF) and sparsetune's engine (bench infer
-#      --checkpoint: dense and sparse), tokens/s each.
+#      --checkpoint --dtype f32|bf16|int8: dense and sparse), tokens/s each.
 #   3. tokenizers: GGUFs carrying the Qwen3, Llama 3.1 and Mistral tokenizers
 #      of data/testdata/tokenizer; llama.cpp tokenizes the 421 golden inputs
 #      to the ids sparsetune's tokenizer is tested to give.
@@ -83,12 +83,14 @@ if [ "${SKIP_TIMING:-}" != 1 ]; then
 		echo -n "llama.cpp $typ: "
 		check decode --gguf "$work/big-$typ.gguf" --prompt 16 --gen 112 --threads "$threads"
 	done
-	echo -n "sparsetune engine (f32): "
-	"$bin" bench infer --checkpoint "$d" --prompt 16 --gen 112 --reps 3 2> /dev/null |
-		node -e 'const r = JSON.parse(require("fs").readFileSync(0, "utf8").trim().split("\n").pop());
-console.log(JSON.stringify({mode: "decode", engine: "sparsetune", threads: Number(process.env.SPARSETUNE_THREADS),
+	for dt in f32 bf16 int8; do
+		echo -n "sparsetune engine ($dt): "
+		"$bin" bench infer --checkpoint "$d" --dtype "$dt" --prompt 16 --gen 112 --reps 3 2> /dev/null |
+			DT=$dt node -e 'const r = JSON.parse(require("fs").readFileSync(0, "utf8").trim().split("\n").pop());
+console.log(JSON.stringify({mode: "decode", engine: "sparsetune", dtype: process.env.DT, threads: Number(process.env.SPARSETUNE_THREADS),
   dense_tokens_per_s: 1000 / r.decode_ms_per_token_dense, sparse_tokens_per_s: 1000 / r.decode_ms_per_token_sparse,
   decode_compute: r.decode_compute}))'
+	done
 fi
 
 echo "== 3. tokenizers: llama.cpp's ids for the golden inputs vs sparsetune's"
