@@ -139,49 +139,31 @@ func asF32[T Float](v []T) ([]float32, bool) {
 	return f, ok
 }
 
-// vtanh replaces each element of v by its hyperbolic tangent.
-func vtanh[T Float](v []T) {
-	if f, ok := asF32(v); ok {
-		tanh32s(f)
+// vmap replaces each element x of v by f(x): by fast, the float32 kernel,
+// when T is float32, else element by element in float64.
+func vmap[T Float](v []T, fast func([]float32), f func(float64) float64) {
+	if f32, ok := asF32(v); ok {
+		fast(f32)
 		return
 	}
 	for i, x := range v {
-		v[i] = T(math.Tanh(float64(x)))
+		v[i] = T(f(float64(x)))
 	}
 }
 
+// vtanh replaces each element of v by its hyperbolic tangent.
+func vtanh[T Float](v []T) { vmap(v, tanh32s, math.Tanh) }
+
 // vexp replaces each element of v by its exponential.
-func vexp[T Float](v []T) {
-	if f, ok := asF32(v); ok {
-		exp32s(f)
-		return
-	}
-	for i, x := range v {
-		v[i] = T(math.Exp(float64(x)))
-	}
-}
+func vexp[T Float](v []T) { vmap(v, exp32s, math.Exp) }
 
 // vsigmoid replaces each element of v by the logistic 1/(1+e^-v).
 func vsigmoid[T Float](v []T) {
-	if f, ok := asF32(v); ok {
-		sigmoid32s(f)
-		return
-	}
-	for i, x := range v {
-		v[i] = T(1 / (1 + math.Exp(-float64(x))))
-	}
+	vmap(v, sigmoid32s, func(x float64) float64 { return 1 / (1 + math.Exp(-x)) })
 }
 
 // verf replaces each element of v by its error function.
-func verf[T Float](v []T) {
-	if f, ok := asF32(v); ok {
-		erf32s(f)
-		return
-	}
-	for i, x := range v {
-		v[i] = T(math.Erf(float64(x)))
-	}
-}
+func verf[T Float](v []T) { vmap(v, erf32s, math.Erf) }
 
 // expShiftSum sets dst[j] = exp(src[j] - shift) and returns the sum of dst
 // accumulated in float64. dst and src may be the same slice.
