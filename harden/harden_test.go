@@ -3,7 +3,6 @@ package harden
 import (
 	"errors"
 	"math"
-	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -127,22 +126,6 @@ func TestOptionsErrors(t *testing.T) {
 	in.Calib.Seqs = nil
 	if _, err := Harden(in, DefaultOptions(filepath.Join(t.TempDir(), "x")), &strings.Builder{}); !errors.Is(err, ErrNoSequences) {
 		t.Fatalf("no calibration sequences: %v", err)
-	}
-}
-
-// randomize gives the routers' weights standard normal values and zero
-// biases, as Synthetic does.
-func randomize(ps []*nn.Param, seed uint64) {
-	rng := rand.New(rand.NewPCG(seed, 99))
-	for _, p := range ps {
-		d := p.Value.Data().([]float32)
-		for i := range d {
-			if len(p.Shape) == 2 {
-				d[i] = float32(rng.NormFloat64())
-			} else {
-				d[i] = 0
-			}
-		}
 	}
 }
 

@@ -119,17 +119,7 @@ func Synthetic(c SyntheticConfig) (*infer.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	rng := rand.New(rand.NewPCG(c.Seed, 99))
-	for _, p := range set.Params() {
-		d := p.Value.Data().([]float32)
-		for i := range d {
-			if len(p.Shape) == 2 {
-				d[i] = float32(rng.NormFloat64())
-			} else {
-				d[i] = 0
-			}
-		}
-	}
+	randomize(set.Params(), c.Seed)
 	man := checkpoints.SparseManifest{Router: string(rc.Kind), GroupSize: c.GroupSize, Target: c.Target,
 		Calibration: checkpoints.SparseCalib{Source: "random tokens", Sequences: c.CalibSeqs, SeqLen: c.CalibLen}}
 	for l := 0; l < mc.L; l++ {
@@ -160,4 +150,21 @@ func Synthetic(c SyntheticConfig) (*infer.Engine, error) {
 	e.Source = sp
 	e.Source.Manifest = e.Manifest
 	return e, nil
+}
+
+// randomize gives router parameters standard normal weights (the rank-2
+// ones) and zero biases, from the PCG stream (seed, 99): routers that
+// open a varied share of the units on any tokens.
+func randomize(ps []*nn.Param, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 99))
+	for _, p := range ps {
+		d := p.Value.Data().([]float32)
+		for i := range d {
+			if len(p.Shape) == 2 {
+				d[i] = float32(rng.NormFloat64())
+			} else {
+				d[i] = 0
+			}
+		}
+	}
 }
