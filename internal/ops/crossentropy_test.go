@@ -14,6 +14,20 @@ import (
 
 const ignoreHF = -100 // Hugging Face's ignore_index
 
+// naiveLSE returns a row's maximum m and log Σ exp(l - m), so that
+// log Σ exp(l) = m + logS, in float64.
+func naiveLSE(row []float64) (m, logS float64) {
+	m = math.Inf(-1)
+	for _, l := range row {
+		m = max(m, l)
+	}
+	var s float64
+	for _, l := range row {
+		s += math.Exp(l - m)
+	}
+	return m, math.Log(s)
+}
+
 // naiveCE is the definition in float64: the mean over counted rows of
 // log Σ exp(l) - l[target], with the max subtracted for range.
 func naiveCE(logits, targets []float64, v, ignore int) float64 {
@@ -24,15 +38,8 @@ func naiveCE(logits, targets []float64, v, ignore int) float64 {
 			continue
 		}
 		row := logits[r*v : (r+1)*v]
-		m := math.Inf(-1)
-		for _, l := range row {
-			m = max(m, l)
-		}
-		var s float64
-		for _, l := range row {
-			s += math.Exp(l - m)
-		}
-		sum += m + math.Log(s) - row[int(t)]
+		m, logS := naiveLSE(row)
+		sum += m + logS - row[int(t)]
 		count++
 	}
 	if count == 0 {
@@ -210,16 +217,9 @@ func TestLogSoftmaxRows(t *testing.T) {
 	want := make([]float64, n*v)
 	for r := range n {
 		row := x[r*v : (r+1)*v]
-		m := math.Inf(-1)
-		for _, l := range row {
-			m = max(m, l)
-		}
-		var s float64
-		for _, l := range row {
-			s += math.Exp(l - m)
-		}
+		m, logS := naiveLSE(row)
 		for j, l := range row {
-			want[r*v+j] = l - m - math.Log(s)
+			want[r*v+j] = l - m - logS
 		}
 	}
 	got := make([]float64, n*v)
