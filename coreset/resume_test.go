@@ -22,15 +22,7 @@ func TestCoresetRunResumes(t *testing.T) {
 	c := tinyRun(t, model, data, filepath.Join(dir, "run"))
 	c.Valid, c.Coreset, c.CoresetRatio, c.IDField = data, MethodRandom, 0.5, "-"
 	trainCut(t, c, 7)
-	c.Resume = true
-	var log strings.Builder
-	sum, err := Train(c, &log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sum.Steps != c.Steps || !strings.Contains(log.String(), "coreset: resuming with the subset") {
-		t.Errorf("resumed to step %d; log:\n%s", sum.Steps, log.String())
-	}
+	resumeToEnd(t, c)
 }
 
 // TestResumeRefusesChangedCoresetSettings: the coreset settings are the
@@ -120,6 +112,16 @@ func TestOldCoresetRunResumes(t *testing.T) {
 	if _, err := Train(changed, io.Discard); err == nil || !strings.Contains(err.Error(), `changed coreset_score "aum" -> "el2n"`) {
 		t.Errorf("a changed setting of an old run: %v", err)
 	}
+	resumeToEnd(t, c)
+	if _, err := os.Stat(filepath.Join(c.OutDir, "coreset", SettingsFile)); err != nil {
+		t.Errorf("the old run's settings were not kept where a new run has them: %v", err)
+	}
+}
+
+// resumeToEnd resumes the cut run c, which must reuse its subset and
+// train to its last step.
+func resumeToEnd(t *testing.T, c Config) {
+	t.Helper()
 	c.Resume = true
 	var log strings.Builder
 	sum, err := Train(c, &log)
@@ -128,8 +130,5 @@ func TestOldCoresetRunResumes(t *testing.T) {
 	}
 	if sum.Steps != c.Steps || !strings.Contains(log.String(), "coreset: resuming with the subset") {
 		t.Errorf("resumed to step %d; log:\n%s", sum.Steps, log.String())
-	}
-	if _, err := os.Stat(filepath.Join(c.OutDir, "coreset", SettingsFile)); err != nil {
-		t.Errorf("the old run's settings were not kept where a new run has them: %v", err)
 	}
 }
