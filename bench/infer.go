@@ -47,7 +47,7 @@ type InferResult struct {
 	Batch             int     `json:"batch"`
 	SeqLen            int     `json:"seq_len"`
 	GenTokens         int     `json:"gen_tokens"`
-	WeightsMB         float64 `json:"weights_mb"`
+	WeightsMB         float64 `json:"weights_mb"` // the engine's weights as stored (Engine.WeightBytes), in MB
 }
 
 // Infer measures engine e dense and sparse in one run: scoring a batch
@@ -56,6 +56,46 @@ type InferResult struct {
 // machine state: the two scoring passes within each repetition, the two
 // decoding sessions token by token.
 func Infer(e *infer.Engine, c InferConfig, log io.Writer) (*InferResult, error) {
+	c = c.withDefaults()
+	r := &InferResult{Kernels: vec.Kernels().String(), GenTokens: c.Gen}
+	if log != nil {
+		fmt.Fprintf(log, "kernels: %s\n", r.Kernels)
+	}
+	m := newInferRun(e, c)
+	r.Batch, r.SeqLen = m.c.Batch, m.c.SeqLen
+	var sd, ss, dd, ds []float64
+	for rep := 0; rep <= c.Reps; rep++ { // rep 0 warms up
+		score, dec, err := m.rep(r, rep == 0)
+		if err != nil {
+			return nil, err
+		}
+		if rep == 0 {
+			continue
+		}
+		sd, ss = append(sd, score[0]), append(ss, score[1])
+		dd, ds = append(dd, dec[0]), append(ds, dec[1])
+		if log != nil {
+			fmt.Fprintf(log, "rep %d score dense %8.1f ms, sparse %8.1f ms   decode dense %6.2f, sparse %6.2f ms/token\n", rep, score[0], score[1], dec[0], dec[1])
+		}
+	}
+	e.Dense = false
+	r.ScoreMsDense, r.ScoreMsSparse = Median(sd), Median(ss)
+	r.ScoreSpeedup = r.ScoreMsDense / r.ScoreMsSparse
+	tokens := 0
+	for _, s := range m.seqs {
+		tokens += len(s)
+	}
+	r.ScoreTokPerS = float64(tokens) / r.ScoreMsSparse * 1e3
+	if m.decoder {
+		r.DecodeMsDense, r.DecodeMsSparse = Median(dd), Median(ds)
+		r.DecodeSpeedup = r.DecodeMsDense / r.DecodeMsSparse
+	}
+	r.WeightsMB = e.WeightBytes() / 1e6
+	return r, nil
+}
+
+// withDefaults fills c's unset sizes with the defaults InferConfig names.
+func (c InferConfig) withDefaults() InferConfig {
 	if c.Batch == 0 {
 		c.Batch, c.SeqLen = 16, 128
 	}
@@ -65,10 +105,22 @@ func Infer(e *infer.Engine, c InferConfig, log io.Writer) (*InferResult, error) 
 	if c.Reps == 0 {
 		c.Reps = 5
 	}
-	r := &InferResult{Kernels: vec.Kernels().String(), GenTokens: c.Gen}
-	if log != nil {
-		fmt.Fprintf(log, "kernels: %s\n", r.Kernels)
-	}
+	return c
+}
+
+// inferRun is one Infer measurement: the engine, its scoring batch and
+// decoding prompt.
+type inferRun struct {
+	e       *infer.Engine
+	c       InferConfig // Batch and SeqLen those of seqs
+	seqs    [][]int     // the scoring batch
+	decoder bool        // whether the model decodes (a causal LM)
+	prompt  []int       // the decoding prompt
+}
+
+// newInferRun picks the scoring batch (c.Seqs, or random tokens) and the
+// decoding prompt.
+func newInferRun(e *infer.Engine, c InferConfig) *inferRun {
 	seqs := c.Seqs
 	if seqs == nil {
 		seqs = infer.RandomTokens(e.Config.Vocab, c.Batch, c.SeqLen, c.Seed+7)
@@ -78,115 +130,109 @@ func Infer(e *infer.Engine, c InferConfig, log io.Writer) (*InferResult, error) 
 			c.SeqLen = max(c.SeqLen, len(s))
 		}
 	}
-	score := func() (float64, error) {
-		start := time.Now()
-		h, off, err := e.Forward(seqs, nil)
-		if err != nil {
-			return 0, err
-		}
-		if e.Config.Task == nn.CausalLM {
-			e.LMLogits(h, nil)
-		} else {
-			e.ClassLogits(h, off)
-		}
-		return time.Since(start).Seconds() * 1e3, nil
+	return &inferRun{
+		e: e, c: c, seqs: seqs,
+		decoder: e.Config.Task == nn.CausalLM && e.Config.Causal(),
+		prompt:  infer.RandomTokens(e.Config.Vocab, 1, c.Prompt, c.Seed+8)[0],
 	}
-	r.Batch, r.SeqLen = c.Batch, c.SeqLen
-	decoder := e.Config.Task == nn.CausalLM && e.Config.Causal()
-	prompt := infer.RandomTokens(e.Config.Vocab, 1, c.Prompt, c.Seed+8)[0]
-	// decode runs a dense and a sparse greedy session side by side,
-	// alternating token by token, so that both see the same machine state
-	// (memory-bound decoding follows the machine's other load closely); it
-	// returns their ms per generated token and the stats of their steps
-	// (dense, sparse).
-	decode := func() (dense, sparse float64, st [2]infer.Stats, err error) {
-		var ss [2]*infer.Session
-		var logits [2][]float32
-		for i := range ss {
-			e.Dense = i == 0
-			if ss[i], err = e.NewSession(c.Prompt + c.Gen); err != nil {
+}
+
+// rep runs one repetition: the scoring batch dense then sparse, and the
+// two decoding sessions (causal LMs), returning their ms (dense, sparse)
+// per batch and per generated token. On the warm-up repetition (first) it
+// records the compute and bytes of the sparse passes in r.
+func (m *inferRun) rep(r *InferResult, first bool) (score, dec [2]float64, err error) {
+	e := m.e
+	for i, dense := range []bool{true, false} {
+		e.Dense = dense
+		e.ResetStats()
+		if score[i], err = m.score(); err != nil {
+			return score, dec, err
+		}
+		if !dense && first {
+			st := e.Stats
+			r.Compute = st.Compute()
+			r.DenseBlocks = float64(st.DenseBlocks) / float64(st.Blocks)
+			r.UnionSparsity = 1 - float64(st.UnionOn)/float64(st.UnionUnits)
+		}
+	}
+	if !m.decoder {
+		return score, dec, nil
+	}
+	var st [2]infer.Stats
+	if dec[0], dec[1], st, err = m.decode(); err != nil {
+		return score, dec, err
+	}
+	if first {
+		r.DecodeCompute = st[1].Compute()
+		if n := float64(st[1].Tokens); n > 0 {
+			r.DecodeBytesDense = st[0].Read / n
+			r.DecodeBytesSparse, r.DecodeBytesBound = st[1].Read/n, st[1].Bound/n
+		}
+	}
+	return score, dec, nil
+}
+
+// score times one pass over the scoring batch (forward and logits), in ms.
+func (m *inferRun) score() (float64, error) {
+	e := m.e
+	start := time.Now()
+	h, off, err := e.Forward(m.seqs, nil)
+	if err != nil {
+		return 0, err
+	}
+	if e.Config.Task == nn.CausalLM {
+		e.LMLogits(h, nil)
+	} else {
+		e.ClassLogits(h, off)
+	}
+	return time.Since(start).Seconds() * 1e3, nil
+}
+
+// decode runs a dense and a sparse greedy session side by side,
+// alternating token by token, so that both see the same machine state
+// (memory-bound decoding follows the machine's other load closely); it
+// returns their ms per generated token and the stats of their steps
+// (dense, sparse).
+func (m *inferRun) decode() (dense, sparse float64, st [2]infer.Stats, err error) {
+	e, c := m.e, m.c
+	var ss [2]*infer.Session
+	var logits [2][]float32
+	for i := range ss {
+		e.Dense = i == 0
+		if ss[i], err = e.NewSession(c.Prompt + c.Gen); err != nil {
+			return 0, 0, st, err
+		}
+		for _, id := range m.prompt {
+			if logits[i], err = ss[i].Step(id); err != nil {
 				return 0, 0, st, err
 			}
-			for _, id := range prompt {
-				if logits[i], err = ss[i].Step(id); err != nil {
-					return 0, 0, st, err
-				}
-			}
-		}
-		var ms [2]float64
-		for range c.Gen {
-			for i := range ss {
-				e.Dense = i == 0
-				before := e.Stats
-				start := time.Now()
-				if logits[i], err = ss[i].Step(metrics.Argmax(logits[i])); err != nil {
-					return 0, 0, st, err
-				}
-				ms[i] += time.Since(start).Seconds() * 1e3
-				st[i].Tokens += e.Stats.Tokens - before.Tokens
-				st[i].Active += e.Stats.Active - before.Active
-				st[i].Dense += e.Stats.Dense - before.Dense
-				st[i].Read += e.Stats.Read - before.Read
-				st[i].Bound += e.Stats.Bound - before.Bound
-			}
-		}
-		return ms[0] / float64(c.Gen), ms[1] / float64(c.Gen), st, nil
-	}
-	var sd, ss, dd, ds []float64
-	for rep := 0; rep <= c.Reps; rep++ { // rep 0 warms up
-		var ms [2]float64
-		for i, dense := range []bool{true, false} {
-			e.Dense = dense
-			e.ResetStats()
-			var err error
-			if ms[i], err = score(); err != nil {
-				return nil, err
-			}
-			if !dense && rep == 0 {
-				st := e.Stats
-				r.Compute = st.Compute()
-				r.DenseBlocks = float64(st.DenseBlocks) / float64(st.Blocks)
-				r.UnionSparsity = 1 - float64(st.UnionOn)/float64(st.UnionUnits)
-			}
-		}
-		var dms, sms float64
-		if decoder {
-			var st [2]infer.Stats
-			var err error
-			if dms, sms, st, err = decode(); err != nil {
-				return nil, err
-			}
-			if rep == 0 {
-				r.DecodeCompute = st[1].Compute()
-				if n := float64(st[1].Tokens); n > 0 {
-					r.DecodeBytesDense = st[0].Read / n
-					r.DecodeBytesSparse, r.DecodeBytesBound = st[1].Read/n, st[1].Bound/n
-				}
-			}
-		}
-		if rep == 0 {
-			continue
-		}
-		sd, ss = append(sd, ms[0]), append(ss, ms[1])
-		dd, ds = append(dd, dms), append(ds, sms)
-		if log != nil {
-			fmt.Fprintf(log, "rep %d score dense %8.1f ms, sparse %8.1f ms   decode dense %6.2f, sparse %6.2f ms/token\n", rep, ms[0], ms[1], dms, sms)
 		}
 	}
-	e.Dense = false
-	r.ScoreMsDense, r.ScoreMsSparse = Median(sd), Median(ss)
-	r.ScoreSpeedup = r.ScoreMsDense / r.ScoreMsSparse
-	tokens := 0
-	for _, s := range seqs {
-		tokens += len(s)
+	var ms [2]float64
+	for range c.Gen {
+		for i := range ss {
+			e.Dense = i == 0
+			before := e.Stats
+			start := time.Now()
+			if logits[i], err = ss[i].Step(metrics.Argmax(logits[i])); err != nil {
+				return 0, 0, st, err
+			}
+			ms[i] += time.Since(start).Seconds() * 1e3
+			addStepStats(&st[i], e.Stats, before)
+		}
 	}
-	r.ScoreTokPerS = float64(tokens) / r.ScoreMsSparse * 1e3
-	if decoder {
-		r.DecodeMsDense, r.DecodeMsSparse = Median(dd), Median(ds)
-		r.DecodeSpeedup = r.DecodeMsDense / r.DecodeMsSparse
-	}
-	r.WeightsMB = float64(e.WeightCount()) * 4 / 1e6
-	return r, nil
+	return ms[0] / float64(c.Gen), ms[1] / float64(c.Gen), st, nil
+}
+
+// addStepStats adds to st the tokens, work and bytes of one decoding step:
+// the engine's stats now less those before it.
+func addStepStats(st *infer.Stats, now, before infer.Stats) {
+	st.Tokens += now.Tokens - before.Tokens
+	st.Active += now.Active - before.Active
+	st.Dense += now.Dense - before.Dense
+	st.Read += now.Read - before.Read
+	st.Bound += now.Bound - before.Bound
 }
 
 // Median is the median of v (the mean of the middle two when their number

@@ -3,9 +3,11 @@ package bench
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 
+	"github.com/sparsetune/sparsetune/checkpoints"
 	"github.com/sparsetune/sparsetune/harden"
 	"github.com/sparsetune/sparsetune/internal/vec"
 )
@@ -66,6 +68,45 @@ func TestInferQwen3(t *testing.T) {
 	// head and the embedding table (300·64 each), 4 bytes each.
 	if want := 4 * float64(2*(2*4*32*64+2*2*32*64+3*128*64)+2*300*64) / 1e6; r.WeightsMB != want {
 		t.Errorf("weights %.6f MB, want %.6f", r.WeightsMB, want)
+	}
+}
+
+// TestInferWeightsMBAsStored: the weights a report gives are the bytes the
+// engine holds in its dtype (Engine.WeightBytes), not 4 bytes a weight: a
+// BF16 engine reports 2 bytes a matrix weight (the embeddings stay
+// float32), an INT8 one less again.
+func TestInferWeightsMBAsStored(t *testing.T) {
+	mb := map[checkpoints.DType]float64{}
+	for _, d := range []checkpoints.DType{checkpoints.F32, checkpoints.BF16, checkpoints.Int8} {
+		e, err := harden.Synthetic(harden.SyntheticConfig{Layers: 1, DModel: 64, Heads: 2, FFN: 128, Vocab: 64, GroupSize: 16, Target: 0.5, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f32 := e.WeightBytes()
+		if err := e.Quantize(d); err != nil {
+			t.Fatal(err)
+		}
+		r, err := Infer(e, InferConfig{Batch: 1, SeqLen: 4, Prompt: 2, Gen: 1, Reps: 1}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := e.WeightBytes() / 1e6; r.WeightsMB != want {
+			t.Errorf("%s: weights %.6f MB, want the engine's %.6f", d, r.WeightsMB, want)
+		}
+		if d == checkpoints.F32 && r.WeightsMB != f32/1e6 {
+			t.Errorf("f32: weights %.6f MB, want %.6f", r.WeightsMB, f32/1e6)
+		}
+		mb[d] = r.WeightsMB
+	}
+	// Per layer 4·64·64 + 2·128·64 matrix weights (GPT-2: no gate) go from
+	// 4 bytes to 2; the tied LM head (64·64), counted once with the float32
+	// embeddings, is held apart from them in BF16.
+	mats, head := float64(4*64*64+2*128*64), float64(64*64)
+	if want := mb[checkpoints.F32] - (2*mats-2*head)/1e6; math.Abs(mb[checkpoints.BF16]-want) > 1e-12 {
+		t.Errorf("bf16: weights %.6f MB, want %.6f (f32 %.6f)", mb[checkpoints.BF16], want, mb[checkpoints.F32])
+	}
+	if !(mb[checkpoints.Int8] < mb[checkpoints.BF16] && mb[checkpoints.BF16] < mb[checkpoints.F32]) {
+		t.Errorf("weights int8 %.6f, bf16 %.6f, f32 %.6f MB: want each smaller than the next", mb[checkpoints.Int8], mb[checkpoints.BF16], mb[checkpoints.F32])
 	}
 }
 
