@@ -26,9 +26,11 @@
 //     (Prune), driven by the one per-family layout table of package
 //     checkpoints (checkpoints.PruneRules), which the checkpoint reader's
 //     shape checks and the Hugging Face export read too;
-//   - writing (harden.go): the pruned weights, the kept units' router
-//     columns and the manifest go to disk atomically through
-//     checkpoints.WriteSparse (Harden).
+//   - writing (harden.go): the pruned weights are stored as Options.DType
+//     (checkpoints.Quantize) before the refit and the final measurements,
+//     so that τ and the compute recorded are the written model's; the
+//     weights, the kept units' router columns and the manifest go to disk
+//     atomically through checkpoints.WriteSparse (Harden).
 //
 // Under top-k routing (router.TopK; topk.go) there is no τ: each layer's
 // k_h heads and k_g groups per token come from router.ChooseK for the

@@ -67,6 +67,10 @@ type Options struct {
 	// 0 means 0 (remove only units never on).
 	PruneBelow, DenseAbove float64
 	Sequences              int // calibration sequences to use at most
+	// DType stores the hardened weight matrices as f32, bf16 or int8
+	// (checkpoints.Quantize) before the final τ refit and measurements, so
+	// that they are those of the checkpoint written; "" is f32.
+	DType checkpoints.DType
 }
 
 // Defaults of Options, the CLI's flag defaults.
@@ -107,10 +111,14 @@ type Result struct {
 	Removed int    `json:"units_removed"`
 	Dense   int    `json:"units_dense"`
 	Routed  int    `json:"units_routed"`
+	// DType is the dtype of the weight matrices written when not float32
+	// (Options.DType): the figures above are measured on them.
+	DType checkpoints.DType `json:"dtype,omitempty"`
 }
 
 // Check checks that o is usable: an output directory, a target in [0, 1]
-// (0: the run's), 0 ≤ PruneBelow < DenseAbove ≤ 1 and Sequences > 0. Its
+// (0: the run's), 0 ≤ PruneBelow < DenseAbove ≤ 1, Sequences > 0 and a
+// known DType or none. Its
 // errors wrap ErrOptions.
 func (o *Options) Check() error {
 	switch {
@@ -123,7 +131,30 @@ func (o *Options) Check() error {
 	case o.Sequences <= 0:
 		return fmt.Errorf("%w: sequences must be positive, got %d", ErrOptions, o.Sequences)
 	}
+	if o.DType != "" {
+		if _, err := checkpoints.ParseDType(string(o.DType)); err != nil {
+			return fmt.Errorf("%w: dtype: %v", ErrOptions, err)
+		}
+	}
 	return nil
+}
+
+// stored is the dtype the hardened weight matrices are stored as, when
+// not float32; "" otherwise.
+func (o *Options) stored() checkpoints.DType {
+	if o.DType == checkpoints.F32 {
+		return ""
+	}
+	return o.DType
+}
+
+// quantize stores s's weight matrices as o.DType (checkpoints.Quantize);
+// float32, or none given, leaves s as it is.
+func (o *Options) quantize(s *checkpoints.Sparse) error {
+	if o.stored() == "" {
+		return nil
+	}
+	return checkpoints.Quantize(s, o.DType)
 }
 
 // Harden turns a model and its trained routers into a sparse checkpoint
@@ -135,10 +166,12 @@ func (o *Options) Check() error {
 //  2. with that τ, units on for at most PruneBelow of the calibration tokens
 //     are removed physically and units on for at least DenseAbove of them
 //     become dense (no routing);
-//  3. the pruned weights, the kept units' router columns and the manifest
-//     are written atomically to o.Out (checkpoints.WriteSparse), and the
-//     compute of the pruned model is measured again on the calibration set
-//     (the manifest's compute) and on the held-out set.
+//  3. the pruned weights are stored as Options.DType, the τ of the layers
+//     left at the global τ is refit on that model, its compute is measured
+//     on the calibration set (the manifest's compute) and on the held-out
+//     set, and the pruned weights, the kept units' router columns and the
+//     manifest are written atomically to o.Out (checkpoints.WriteSparse):
+//     every figure reported is that of the model written.
 func Harden(in Input, o Options, log io.Writer) (*Result, error) {
 	if err := o.Check(); err != nil {
 		return nil, err
@@ -147,25 +180,58 @@ func Harden(in Input, o Options, log io.Writer) (*Result, error) {
 	if target == 0 {
 		target = in.Target
 	}
-	c := in.Model.Config
 	seqs := pick(in.Calib.Seqs, o.Sequences, in.Seed)
 	if len(seqs) == 0 {
 		return nil, ErrNoSequences
 	}
-	rc := in.Router
-	if rc.Routing == router.TopK {
+	if in.Router.Routing == router.TopK {
 		return hardenTopK(in, o, target, seqs, log)
 	}
 	man := in.manifest(target, o)
 	man.Calibration.Sequences = len(seqs)
-	// A static router's gates are σ(logit) for every token: calibrate and
-	// count usage with the logits as the biases of a router whose weights
-	// are zero, then fold the decisions into the pruning.
-	routers, calibMan := in.Routers, man
-	if rc.Kind == router.Static {
-		routers, calibMan.Router = StaticAsContextual(in.Routers, c.D), string(router.Sigmoid)
+	routers, calibMan := in.calibrationRouters(man)
+	res := &Result{SparseCheckpoint: o.Out, Target: target, CalibratedOn: in.Calib.Name, DType: o.stored()}
+	e, err := calibrated(in, routers, calibMan, seqs, target, o, res, log)
+	if err != nil {
+		return nil, err
 	}
-	full, err := Prune(in.Model, routers, calibMan)
+	man.Calibration.Reference, man.Calibration.Corrected = in.Reference.Name, res.Corrected
+	if len(in.Reference.Seqs) == 0 {
+		man.Calibration.Reference = ""
+	}
+	pruned, e, err := pruneSelected(e, in, routers, man, seqs, o, res)
+	if err != nil {
+		return nil, err
+	}
+	if in.Router.Kind != router.Static {
+		if err := refit(e, pruned, seqs, target, res); err != nil {
+			return nil, err
+		}
+	}
+	if err := measureAndWrite(e, pruned, in, o, seqs, res); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(log, "hardened: τ %.4f, compute %.4f ± %.4f (standard error) on %d calibration sequences (%s), %.4f held out; %d units removed, %d dense, %d routed → %s\n",
+		res.Tau, res.Compute, res.ComputeSE, len(seqs), in.Calib.Name, res.HeldOutCompute, res.Removed, res.Dense, res.Routed, o.Out)
+	return res, nil
+}
+
+// calibrationRouters returns the routers and manifest calibration runs
+// with. A static router's gates are σ(logit) for every token: calibrate
+// and count usage with the logits as the biases of a router whose weights
+// are zero, then fold the decisions into the pruning.
+func (in Input) calibrationRouters(man checkpoints.SparseManifest) ([]*nn.Param, checkpoints.SparseManifest) {
+	if in.Router.Kind == router.Static {
+		man.Router = string(router.Sigmoid)
+		return StaticAsContextual(in.Routers, in.Model.Config.D), man
+	}
+	return in.Routers, man
+}
+
+// calibrated returns the engine of in's model keeping every unit of man,
+// its thresholds calibrated for target on seqs (calibrate).
+func calibrated(in Input, routers []*nn.Param, man checkpoints.SparseManifest, seqs [][]int, target float64, o Options, res *Result, log io.Writer) (*infer.Engine, error) {
+	full, err := Prune(in.Model, routers, man)
 	if err != nil {
 		return nil, err
 	}
@@ -173,42 +239,56 @@ func Harden(in Input, o Options, log io.Writer) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{SparseCheckpoint: o.Out, Target: target, CalibratedOn: in.Calib.Name}
-	if err := calibrate(e, in, seqs, target, o, res, log); err != nil {
-		return nil, err
-	}
-	man.Calibration.Reference, man.Calibration.Corrected = in.Reference.Name, res.Corrected
-	if len(in.Reference.Seqs) == 0 {
-		man.Calibration.Reference = ""
-	}
+	return e, calibrate(e, in, seqs, target, o, res, log)
+}
+
+// pruneSelected measures with e (calibrated, keeping every unit) the
+// usage of every unit on seqs, selects the units to remove, run dense and
+// route (Select), and returns in's model pruned to them, its weight
+// matrices stored as o.DType, with its engine. It fills res's counts.
+func pruneSelected(e *infer.Engine, in Input, routers []*nn.Param, man checkpoints.SparseManifest, seqs [][]int, o Options, res *Result) (*checkpoints.Sparse, *infer.Engine, error) {
 	if _, err := Measure(e, seqs); err != nil { // the usage Select reads
-		return nil, err
+		return nil, nil, err
 	}
 	var n Counts
-	man.Layers, n = Select(e.Usage, e.Manifest.Layers, o.PruneBelow, o.DenseAbove, rc.Kind == router.Static)
+	man.Layers, n = Select(e.Usage, e.Manifest.Layers, o.PruneBelow, o.DenseAbove, in.Router.Kind == router.Static)
 	res.Removed, res.Dense, res.Routed = n.Removed, n.Dense, n.Routed
 	pruned, err := Prune(in.Model, routers, man)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	if err := o.quantize(pruned); err != nil {
+		return nil, nil, err
 	}
 	if e, err = infer.New(pruned); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	// Units made dense no longer pay for their router columns, so the
-	// pruned model spends a little less than the one calibrated: the τ of
-	// the layers left at the global τ is calibrated once more on it.
-	if rc.Kind != router.Static {
-		if _, err := Refit(e, seqs, target, uncorrected(c.L, res.Corrected)); err != nil {
-			return nil, err
-		}
-		for l, ml := range e.Manifest.Layers {
-			pruned.Manifest.Layers[l].Tau = ml.Tau
-		}
-		res.Tau, res.LayerTau = layerTaus(e.Manifest.Layers, res.Corrected)
+	return pruned, e, nil
+}
+
+// refit calibrates once more the τ of the layers left at the global τ, on
+// e, the engine of pruned: units made dense no longer pay for their router
+// columns (and weights stored in low precision gate a little differently),
+// so the pruned model spends a little less than the one calibrated. It
+// copies the τ into pruned's manifest and fills res's Tau and LayerTau.
+func refit(e *infer.Engine, pruned *checkpoints.Sparse, seqs [][]int, target float64, res *Result) error {
+	if _, err := Refit(e, seqs, target, uncorrected(len(e.Manifest.Layers), res.Corrected)); err != nil {
+		return err
 	}
+	for l, ml := range e.Manifest.Layers {
+		pruned.Manifest.Layers[l].Tau = ml.Tau
+	}
+	res.Tau, res.LayerTau = layerTaus(e.Manifest.Layers, res.Corrected)
+	return nil
+}
+
+// measureAndWrite measures the compute of e, the engine of pruned, on the
+// calibration sequences seqs (the manifest's compute and res's) and on the
+// held-out set, and writes pruned to o.Out.
+func measureAndWrite(e *infer.Engine, pruned *checkpoints.Sparse, in Input, o Options, seqs [][]int, res *Result) error {
 	m, err := Measure(e, seqs)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	e.Usage = nil
 	res.Compute, res.ComputeSE = m.Compute, m.SE
@@ -216,15 +296,10 @@ func Harden(in Input, o Options, log io.Writer) (*Result, error) {
 	pruned.Manifest.Compute, cal.Tokens, cal.ComputeSE, cal.LayerCompute = m.Compute, m.Tokens, m.SE, m.Layers
 	if len(in.HeldOut.Seqs) > 0 {
 		if res.HeldOutCompute, err = e.MeasureCompute(in.HeldOut.Seqs); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	if err := checkpoints.WriteSparse(o.Out, pruned, in.ModelDir, in.Tokenizer); err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(log, "hardened: τ %.4f, compute %.4f ± %.4f (standard error) on %d calibration sequences (%s), %.4f held out; %d units removed, %d dense, %d routed → %s\n",
-		res.Tau, res.Compute, res.ComputeSE, len(seqs), in.Calib.Name, res.HeldOutCompute, res.Removed, res.Dense, res.Routed, o.Out)
-	return res, nil
+	return checkpoints.WriteSparse(o.Out, pruned, in.ModelDir, in.Tokenizer)
 }
 
 // calibrate sets the thresholds of e, an engine that keeps every unit:

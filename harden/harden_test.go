@@ -2,6 +2,7 @@ package harden
 
 import (
 	"errors"
+	"io"
 	"math"
 	"path/filepath"
 	"slices"
@@ -163,5 +164,89 @@ func TestManifestRecordsTheCalibration(t *testing.T) {
 	}
 	if c := old.Manifest.Calibration; c.ComputeSE != 0 || c.LayerCompute != nil || c.Reference != "" {
 		t.Errorf("version-1 calibration read as %+v", c)
+	}
+}
+
+// TestHardenDTypeMeasuresWhatIsWritten: with Options.DType the weights
+// written are stored in that dtype and the τ and compute in the manifest
+// and the result are those of the quantised model: the engine of the
+// checkpoint read back measures the manifest's compute exactly. Hardening
+// in float32 and quantising the directory afterwards (what sparsetune
+// harden --dtype did) leaves a manifest whose compute the stored model
+// does not spend: the negative control.
+func TestHardenDTypeMeasuresWhatIsWritten(t *testing.T) {
+	for _, d := range []checkpoints.DType{checkpoints.BF16, checkpoints.Int8} {
+		t.Run(string(d), func(t *testing.T) {
+			in := tinyInput(t)
+			o := DefaultOptions(filepath.Join(t.TempDir(), "sparse"))
+			o.DType = d
+			res, err := Harden(in, o, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sp, c := readMeasured(t, o.Out, in.Calib.Seqs)
+			if sp.Manifest.DType != d || res.DType != d {
+				t.Fatalf("manifest dtype %q, result %q, want %q", sp.Manifest.DType, res.DType, d)
+			}
+			if q := sp.Tensors["transformer.h.0.mlp.c_fc.weight"]; q == nil || q.DType != d {
+				t.Fatalf("c_fc of layer 0 not stored as %s: %+v", d, q)
+			}
+			if c != sp.Manifest.Compute || c != res.Compute {
+				t.Fatalf("engine measures %.6f on the calibration set, manifest says %.6f, result %.6f", c, sp.Manifest.Compute, res.Compute)
+			}
+			if res.Tau != sp.Manifest.Layers[0].Tau {
+				t.Errorf("result τ %.6f, manifest's %.6f", res.Tau, sp.Manifest.Layers[0].Tau)
+			}
+
+			o.Out, o.DType = filepath.Join(t.TempDir(), "after"), ""
+			if _, err := Harden(in, o, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			if err := checkpoints.QuantizeDir(o.Out, d); err != nil {
+				t.Fatal(err)
+			}
+			sp, c = readMeasured(t, o.Out, in.Calib.Seqs)
+			if c == sp.Manifest.Compute {
+				t.Errorf("quantised after hardening: engine measures the manifest's %.6f; want the control to differ", c)
+			}
+		})
+	}
+}
+
+// readMeasured reads the sparse checkpoint in dir and returns it with the
+// compute its engine measures on seqs.
+func readMeasured(t *testing.T, dir string, seqs [][]int) (*checkpoints.Sparse, float64) {
+	t.Helper()
+	sp, err := checkpoints.ReadSparse(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := infer.New(sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := e.MeasureCompute(seqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sp, c
+}
+
+// TestHardenTopKDType: a top-k hardening with Options.DType writes its
+// weights in that dtype and the compute the stored model measures.
+func TestHardenTopKDType(t *testing.T) {
+	in := topKInput(t)
+	o := DefaultOptions(filepath.Join(t.TempDir(), "sparse"))
+	o.DType = checkpoints.Int8
+	res, err := Harden(in, o, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, c := readMeasured(t, o.Out, in.Calib.Seqs)
+	if sp.Manifest.DType != checkpoints.Int8 || res.DType != checkpoints.Int8 || sp.Manifest.Routing != checkpoints.RoutingTopK {
+		t.Fatalf("manifest dtype %q routing %q, result dtype %q: want int8 and top-k", sp.Manifest.DType, sp.Manifest.Routing, res.DType)
+	}
+	if c != sp.Manifest.Compute || c != res.Compute {
+		t.Fatalf("engine measures %.6f on the calibration set, manifest says %.6f, result %.6f", c, sp.Manifest.Compute, res.Compute)
 	}
 }

@@ -73,13 +73,16 @@ func hardenTopK(in Input, o Options, target float64, seqs [][]int, log io.Writer
 		return nil, err
 	}
 	res := &Result{SparseCheckpoint: o.Out, Target: target, Tau: rc.Tau, CalibratedOn: in.Calib.Name,
-		Routing: string(router.TopK), KHeads: ch.KHeads, KGroups: ch.KGroups}
+		Routing: string(router.TopK), KHeads: ch.KHeads, KGroups: ch.KGroups, DType: o.stored()}
 	var n Counts
 	man.Layers, n = Select(e.Usage, e.Manifest.Layers, o.PruneBelow, o.DenseAbove, rc.Kind == router.Static)
 	topKLayers(&man, ch)
 	res.Removed, res.Dense, res.Routed = n.Removed, n.Dense, n.Routed
 	pruned, err := Prune(in.Model, routers, man)
 	if err != nil {
+		return nil, err
+	}
+	if err := o.quantize(pruned); err != nil {
 		return nil, err
 	}
 	if e, err = infer.New(pruned); err != nil {

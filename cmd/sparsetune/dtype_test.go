@@ -2,17 +2,20 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/sparsetune/sparsetune/checkpoints"
+	"github.com/sparsetune/sparsetune/harden"
 	"github.com/sparsetune/sparsetune/internal/testmodel"
 )
 
 // harden --dtype writes the sparse checkpoint with its weight matrices in
-// that dtype, which eval runs; float32 stays version 1; an unknown dtype
+// that dtype, which eval runs, and reports the dtype and the compute of
+// what it wrote; float32 stays version 1; an unknown dtype
 // is a usage error before anything is loaded.
 func TestHardenDType(t *testing.T) {
 	if testing.Short() {
@@ -50,6 +53,10 @@ func TestHardenDType(t *testing.T) {
 		wantVersion, wantDType := 1, checkpoints.DType("")
 		if d != checkpoints.F32 {
 			wantVersion, wantDType = 2, d
+		}
+		var r harden.Result
+		if err := json.Unmarshal(stdout.Bytes(), &r); err != nil || r.DType != wantDType || r.Compute != s.Manifest.Compute {
+			t.Errorf("--dtype %s: result %s (%v): want dtype %q and the manifest's compute %g", d, stdout.String(), err, wantDType, s.Manifest.Compute)
 		}
 		if s.Manifest.Version != wantVersion || s.Manifest.DType != wantDType {
 			t.Errorf("--dtype %s: version %d dtype %q, want %d and %q", d, s.Manifest.Version, s.Manifest.DType, wantVersion, wantDType)

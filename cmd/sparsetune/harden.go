@@ -36,7 +36,7 @@ func runHarden(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.opt.Sequences, "sequences", harden.DefaultSequences, "calibration sequences")
 	fs.StringVar(&c.cacheDir, "cache-dir", "", "tokenized-data cache (default: the run's)")
 	force := fs.Bool("force", false, "replace --out even if it is a non-empty directory that is not a sparse checkpoint")
-	dtype := fs.String("dtype", "f32", "store the weight matrices as f32, bf16 or int8 (blocks of 32 with a scale each); τ and the reported measurements are the float32 model's")
+	dtype := fs.String("dtype", "f32", "store the weight matrices as f32, bf16 or int8 (blocks of 32 with a scale each); τ is refit and the reported measurements taken on the weights as stored")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -44,6 +44,7 @@ func runHarden(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usagef("--dtype: %v", err)
 	}
+	c.opt.DType = d
 	if c.checkpoint == "" || c.opt.Out == "" {
 		return usagef("--checkpoint and --out are required")
 	}
@@ -73,9 +74,6 @@ func runHarden(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if d != checkpoints.F32 {
-		if err := checkpoints.QuantizeDir(c.opt.Out, d); err != nil {
-			return fmt.Errorf("harden --dtype %s: %w", d, err)
-		}
 		fmt.Fprintf(stderr, "harden: %s stores its weight matrices as %s\n", c.opt.Out, d)
 	}
 	return printJSON(stdout, r)
