@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -167,13 +166,7 @@ func (s *idSink) add(line int, id string, raw []byte) error {
 // from 1 including blank ones.
 func jsonlSpans(path string, b []byte, field string) ([]span, error) {
 	s := newIDSink(path, field)
-	for line := 1; len(b) > 0; line++ {
-		var raw []byte
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			raw, b = b[:i], b[i+1:]
-		} else {
-			raw, b = b, nil
-		}
+	for line, raw := range data.Lines(b) {
 		trimmed := bytes.TrimSpace(raw)
 		if len(trimmed) == 0 {
 			continue
@@ -194,7 +187,8 @@ func jsonlSpans(path string, b []byte, field string) ([]span, error) {
 }
 
 // jsonID reads an id as data.ReadRecords does: a string, or an integer
-// (3, 3.0 and 3e0 all give "3"); absent or null gives "".
+// (data.CanonicalInteger: 3, 3.0 and 3e0 all give "3"); absent or null
+// gives "".
 func jsonID(raw json.RawMessage) (string, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return "", nil
@@ -204,15 +198,11 @@ func jsonID(raw json.RawMessage) (string, error) {
 		err := json.Unmarshal(raw, &v)
 		return v, err
 	}
-	if i, err := strconv.ParseInt(string(raw), 10, 64); err == nil {
-		return strconv.FormatInt(i, 10), nil
-	}
-	f, err := strconv.ParseFloat(string(raw), 64)
-	// 2^53: above it float64 no longer holds every integer exactly.
-	if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+	v, err := data.CanonicalInteger(string(raw))
+	if err != nil {
 		return "", fmt.Errorf("%s is not a string or an integer", raw)
 	}
-	return strconv.FormatInt(int64(f), 10), nil
+	return v, nil
 }
 
 // csvSpans splits a CSV or TSV file (BOM removed) into its header and rows,

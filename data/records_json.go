@@ -5,22 +5,37 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"math"
 	"strconv"
 	"strings"
 )
 
+// Lines yields the lines of b with their numbers, counted from 1 and
+// including the blank ones so that they match an editor's. A line excludes
+// its '\n' (a CRLF line keeps its '\r'); a last line without one is
+// yielded too.
+func Lines(b []byte) iter.Seq2[int, []byte] {
+	return func(yield func(int, []byte) bool) {
+		rest := b
+		for line := 1; len(rest) > 0; line++ {
+			var raw []byte
+			if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+				raw, rest = rest[:i], rest[i+1:]
+			} else {
+				raw, rest = rest, nil
+			}
+			if !yield(line, raw) {
+				return
+			}
+		}
+	}
+}
+
 // parseJSONL reads one JSON object per line. Lines are counted from 1 and
 // include the blank ones, so Line matches an editor's line numbers.
 func parseJSONL(s *recordSink, b []byte) error {
-	b = bytes.TrimPrefix(b, utf8BOM)
-	for line := 1; len(b) > 0; line++ {
-		var raw []byte
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			raw, b = b[:i], b[i+1:]
-		} else {
-			raw, b = b, nil
-		}
+	for line, raw := range Lines(bytes.TrimPrefix(b, utf8BOM)) {
 		raw = bytes.TrimSpace(raw) // also drops the \r of CRLF files
 		if len(raw) == 0 {
 			s.rep.BlankLines++
@@ -85,7 +100,7 @@ func jsonString(obj map[string]json.RawMessage, key string, integers bool) (fiel
 		}
 		return field{v, true}, nil
 	case integers && (c == '-' || c >= '0' && c <= '9'):
-		v, err := canonicalInteger(string(raw))
+		v, err := CanonicalInteger(string(raw))
 		if err != nil {
 			return field{}, fmt.Errorf("field %q: %v", key, err)
 		}
@@ -98,10 +113,12 @@ func jsonString(obj map[string]json.RawMessage, key string, integers bool) (fiel
 	return field{}, fmt.Errorf("field %q is %s, want %s", key, jsonKind(raw[0]), want)
 }
 
-// canonicalInteger turns a JSON number into the decimal string of its
-// integer value: 3, 3.0 and 3e0 all give "3". A fraction is an error because
-// a label 0.5 is almost certainly a regression target, not a class.
-func canonicalInteger(num string) (string, error) {
+// CanonicalInteger turns a JSON number into the decimal string of its
+// integer value: 3, 3.0 and 3e0 all give "3", the label or id that
+// ReadRecords gives a record whose field holds that number. A fraction is
+// an error because a label 0.5 is almost certainly a regression target,
+// not a class.
+func CanonicalInteger(num string) (string, error) {
 	if i, err := strconv.ParseInt(num, 10, 64); err == nil {
 		return strconv.FormatInt(i, 10), nil
 	}
