@@ -54,54 +54,79 @@ func Report(dir, out string) (string, error) {
 	return out, atomicfile.WriteFile(out, md, 0o644)
 }
 
+// sweepReport renders the sweep in dir, writing its images to imgDir.
 func sweepReport(dir, imgDir string) ([]byte, error) {
 	t, p, err := Load(dir, false) // timings as collect measured them
 	if err != nil {
 		return nil, err
 	}
 	var b bytes.Buffer
+	sweepIntro(&b, dir, p)
+	b.WriteString("## Results\n\n")
+	b.Write(t.Markdown())
+	images := []reportImage{{ComputePlot, "quality vs measured compute", t.ComputePlot}, {LatencyPlot, "quality vs measured latency", t.LatencyPlot}}
+	if t.Ratios {
+		images = append(images, reportImage{RatioPlot, "quality vs data ratio", t.RatioPlot})
+	}
+	if err := writeImages(&b, imgDir, images); err != nil {
+		return nil, err
+	}
+	if err := runsSection(&b, dir, imgDir, p, t.MetricName); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// sweepIntro writes the report's title and the paragraph that says what
+// the sweep of plan p trained.
+func sweepIntro(b *bytes.Buffer, dir string, p *Plan) {
 	c := p.Base
-	fmt.Fprintf(&b, "# Sweep %s\n\n", dir)
-	fmt.Fprintf(&b, "Base model `%s`, trained on `%s` (valid `%s`, test `%s`); %d steps of %d × %d tokens at learning rate %g, seed %d.\n",
+	fmt.Fprintf(b, "# Sweep %s\n\n", dir)
+	fmt.Fprintf(b, "Base model `%s`, trained on `%s` (valid `%s`, test `%s`); %d steps of %d × %d tokens at learning rate %g, seed %d.\n",
 		c.Model, c.Train, orNone(c.Valid), orNone(c.Test), c.Steps, c.Batch, c.SeqLen, c.LR, c.Seed)
 	switch {
 	case len(p.Ratios) == 0:
-		fmt.Fprintf(&b, "Targets %s, one run each with %s routers", joinFloats(p.Targets), c.Router)
+		fmt.Fprintf(b, "Targets %s, one run each with %s routers", joinFloats(p.Targets), c.Router)
 	case len(p.Targets) == 0:
-		fmt.Fprintf(&b, "Data ratios %s, one dense run each on the %s coreset of its ratio", joinFloats(p.Ratios), c.Coreset)
+		fmt.Fprintf(b, "Data ratios %s, one dense run each on the %s coreset of its ratio", joinFloats(p.Ratios), c.Coreset)
 	default:
-		fmt.Fprintf(&b, "Targets %s with %s routers, each trained on the %s coreset of every data ratio %s", joinFloats(p.Targets), c.Router, c.Coreset, joinFloats(p.Ratios))
+		fmt.Fprintf(b, "Targets %s with %s routers, each trained on the %s coreset of every data ratio %s", joinFloats(p.Targets), c.Router, c.Coreset, joinFloats(p.Ratios))
 	}
 	if p.SharesDynamics() {
-		fmt.Fprintf(&b, " (scored by the training dynamics the dense run recorded, `%s`)", filepath.Join(DenseJob, coreset.DynamicsFile))
+		fmt.Fprintf(b, " (scored by the training dynamics the dense run recorded, `%s`)", filepath.Join(DenseJob, coreset.DynamicsFile))
 	}
 	if p.DenseRef != "" {
-		fmt.Fprintf(&b, "; the dense point is the model `%s`.\n\n", p.DenseRef)
+		fmt.Fprintf(b, "; the dense point is the model `%s`.\n\n", p.DenseRef)
 	} else {
 		b.WriteString("; the dense point is a dense run with the same settings.\n\n")
 	}
-	b.WriteString("## Results\n\n")
-	b.Write(t.Markdown())
-	images := []struct {
-		file, alt string
-		mk        func() (*plot.Plot, error)
-	}{{ComputePlot, "quality vs measured compute", t.ComputePlot}, {LatencyPlot, "quality vs measured latency", t.LatencyPlot}}
-	if t.Ratios {
-		images = append(images, struct {
-			file, alt string
-			mk        func() (*plot.Plot, error)
-		}{RatioPlot, "quality vs data ratio", t.RatioPlot})
-	}
+}
+
+// reportImage is one plot of a report: its file, its alt text and how to
+// draw it.
+type reportImage struct {
+	file, alt string
+	mk        func() (*plot.Plot, error)
+}
+
+// writeImages draws every image into imgDir and links it from b.
+func writeImages(b *bytes.Buffer, imgDir string, images []reportImage) error {
 	for _, img := range images {
 		pl, err := img.mk()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if err := savePNG(pl, filepath.Join(imgDir, img.file)); err != nil {
-			return nil, err
+			return err
 		}
-		fmt.Fprintf(&b, "\n![%s](%s)\n", img.alt, img.file)
+		fmt.Fprintf(b, "\n![%s](%s)\n", img.alt, img.file)
 	}
+	return nil
+}
+
+// runsSection writes the table of the sweep's runs (those that have
+// started) and the plot of their validation curves.
+func runsSection(b *bytes.Buffer, dir, imgDir string, p *Plan, metricName string) error {
 	b.WriteString("\n## Runs\n\n")
 	b.WriteString("| run | steps | training (s) | τ | dead units | always-on units | compute per layer (test) |\n|---|---:|---:|---:|---:|---:|---|\n")
 	curves := map[string]plotter.XYs{}
@@ -112,56 +137,47 @@ func sweepReport(dir, imgDir string) ([]byte, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		} else if err != nil {
-			return nil, err
+			return err
 		}
 		names = append(names, j.Name)
 		for _, e := range h.valid {
 			curves[j.Name] = append(curves[j.Name], plotter.XY{X: float64(e.Step), Y: e.main()})
 		}
-		wall, tau := "—", "—"
-		if r, err := ReadResult(jdir); err == nil && r.Summary != nil {
-			wall = fmt.Sprintf("%.0f", r.Summary.WallS)
-		}
-		var st train.State
-		if checkpoints.ReadState(filepath.Join(jdir, "best"), &st) == nil && st.Tau > 0 {
-			tau = fmt.Sprintf("%.4f", st.Tau)
-		}
-		dead, on, layers := "—", "—", "—"
-		if e := h.test; e != nil && e.Dead != nil {
-			dead, on, layers = fmt.Sprint(*e.Dead), fmt.Sprint(*e.AlwaysOn), joinFloats(e.LayerCompute)
-		}
-		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %s |\n", j.Name, lastStep(h), wall, tau, dead, on, layers)
+		b.WriteString(runsRow(jdir, j.Name, h))
 	}
-	if len(names) > 0 {
-		pl, err := linePlot("Validation "+t.MetricName+" during training", "step", "valid "+t.MetricName, names, curves)
-		if err != nil {
-			return nil, err
-		}
-		if err := savePNG(pl, filepath.Join(imgDir, "valid_curves.png")); err != nil {
-			return nil, err
-		}
-		b.WriteString("\n![validation curves](valid_curves.png)\n")
+	if len(names) == 0 {
+		return nil
 	}
-	return b.Bytes(), nil
+	title := "Validation " + metricName + " during training"
+	mk := func() (*plot.Plot, error) { return linePlot(title, "step", "valid "+metricName, names, curves) }
+	return writeImages(b, imgDir, []reportImage{{"valid_curves.png", "validation curves", mk}})
 }
 
+// runsRow is the runs table's row of the job name (in jdir) with history h.
+func runsRow(jdir, name string, h *history) string {
+	wall, tau := "—", "—"
+	if r, err := ReadResult(jdir); err == nil && r.Summary != nil {
+		wall = fmt.Sprintf("%.0f", r.Summary.WallS)
+	}
+	var st train.State
+	if checkpoints.ReadState(filepath.Join(jdir, "best"), &st) == nil && st.Tau > 0 {
+		tau = fmt.Sprintf("%.4f", st.Tau)
+	}
+	dead, on, layers := "—", "—", "—"
+	if e := h.test; e != nil && e.Dead != nil {
+		dead, on, layers = fmt.Sprint(*e.Dead), fmt.Sprint(*e.AlwaysOn), joinFloats(e.LayerCompute)
+	}
+	return fmt.Sprintf("| %s | %d | %s | %s | %s | %s | %s |\n", name, lastStep(h), wall, tau, dead, on, layers)
+}
+
+// runReport renders the run in dir, writing its images to imgDir.
 func runReport(dir, imgDir string) ([]byte, error) {
 	h, err := readHistory(dir)
 	if err != nil {
 		return nil, err
 	}
-	ckpt := filepath.Join(dir, "best")
-	if _, err := os.Stat(filepath.Join(ckpt, checkpoints.ConfigFile)); err != nil {
-		if ckpt, err = checkpoints.Latest(dir); err != nil || ckpt == "" {
-			return nil, fmt.Errorf("%s has no checkpoint to read its settings from yet", dir)
-		}
-	}
-	c := train.DefaultConfig()
-	if err := jsonfile.Read(filepath.Join(ckpt, checkpoints.ConfigFile), &c); err != nil {
-		return nil, err
-	}
-	var st train.State
-	if err := checkpoints.ReadState(ckpt, &st); err != nil {
+	c, st, err := runSettings(dir)
+	if err != nil {
 		return nil, err
 	}
 	var b bytes.Buffer
@@ -177,7 +193,41 @@ func runReport(dir, imgDir string) ([]byte, error) {
 	if len(h.valid) > 0 && h.valid[0].Perplexity != nil {
 		metric = "perplexity"
 	}
-	fmt.Fprintf(&b, "\n## Result\n\n| best step | valid %s | test %s | measured compute | τ |\n|---:|---:|---:|---:|---:|\n", metric, metric)
+	resultSection(&b, h, c, st, metric)
+	b.WriteString("\n## Training\n")
+	if err := writeImages(&b, imgDir, trainingImages(h, metric, c.Target > 0)); err != nil {
+		return nil, err
+	}
+	if err := frontierSection(&b, dir, imgDir, h, st, c.Target); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// runSettings reads the config and state of the run in dir from its best
+// checkpoint, or its latest when it has no best yet.
+func runSettings(dir string) (train.Config, train.State, error) {
+	c := train.DefaultConfig()
+	var st train.State
+	ckpt := filepath.Join(dir, "best")
+	if _, err := os.Stat(filepath.Join(ckpt, checkpoints.ConfigFile)); err != nil {
+		if ckpt, err = checkpoints.Latest(dir); err != nil || ckpt == "" {
+			return c, st, fmt.Errorf("%s has no checkpoint to read its settings from yet", dir)
+		}
+	}
+	if err := jsonfile.Read(filepath.Join(ckpt, checkpoints.ConfigFile), &c); err != nil {
+		return c, st, err
+	}
+	if err := checkpoints.ReadState(ckpt, &st); err != nil {
+		return c, st, err
+	}
+	return c, st, nil
+}
+
+// resultSection writes the run's best checkpoint's figures and, when the
+// run was tested sparse, its test compute per layer.
+func resultSection(b *bytes.Buffer, h *history, c train.Config, st train.State, metric string) {
+	fmt.Fprintf(b, "\n## Result\n\n| best step | valid %s | test %s | measured compute | τ |\n|---:|---:|---:|---:|---:|\n", metric, metric)
 	test, compute, tau := "—", "—", "—"
 	if h.test != nil {
 		test = fmt.Sprintf("%.4f", h.test.main())
@@ -185,10 +235,16 @@ func runReport(dir, imgDir string) ([]byte, error) {
 	if c.Target > 0 {
 		compute, tau = fmt.Sprintf("%.4f", st.BestCompute), fmt.Sprintf("%.4f", st.Tau)
 	}
-	fmt.Fprintf(&b, "| %d | %.4f | %s | %s | %s |\n", st.BestStep, st.BestMetric, test, compute, tau)
+	fmt.Fprintf(b, "| %d | %.4f | %s | %s | %s |\n", st.BestStep, st.BestMetric, test, compute, tau)
 	if e := h.test; e != nil && len(e.LayerCompute) > 0 {
-		fmt.Fprintf(&b, "\nOn test: compute per layer %s; %d dead and %d always-on units.\n", joinFloats(e.LayerCompute), *e.Dead, *e.AlwaysOn)
+		fmt.Fprintf(b, "\nOn test: compute per layer %s; %d dead and %d always-on units.\n", joinFloats(e.LayerCompute), *e.Dead, *e.AlwaysOn)
 	}
+}
+
+// trainingImages are the run's training curves: its loss, its validation
+// metric and, for a sparse run, its compute (expected, target and
+// measured).
+func trainingImages(h *history, metric string, sparse bool) []reportImage {
 	var loss, valid, expected, target, measured plotter.XYs
 	for _, s := range h.steps {
 		if s.Loss != nil {
@@ -205,37 +261,23 @@ func runReport(dir, imgDir string) ([]byte, error) {
 			measured = append(measured, plotter.XY{X: float64(e.Step), Y: *e.Compute})
 		}
 	}
-	b.WriteString("\n## Training\n")
-	images := []struct {
-		file, title, y string
-		names          []string
-		data           map[string]plotter.XYs
-	}{
-		{"loss.png", "Training loss", "loss", []string{"training loss"}, map[string]plotter.XYs{"training loss": loss}},
-		{"valid.png", "Validation " + metric, "valid " + metric, []string{"valid " + metric}, map[string]plotter.XYs{"valid " + metric: valid}},
+	images := []reportImage{
+		curveImage("loss.png", "Training loss", "loss", map[string]plotter.XYs{"training loss": loss}, "training loss"),
+		curveImage("valid.png", "Validation "+metric, "valid "+metric, map[string]plotter.XYs{"valid " + metric: valid}, "valid "+metric),
 	}
-	if c.Target > 0 {
-		images = append(images, struct {
-			file, title, y string
-			names          []string
-			data           map[string]plotter.XYs
-		}{"compute.png", "Compute", "fraction of the dense routed FLOPs", []string{"expected (soft gates)", "target", "measured (hard masks, valid)"},
-			map[string]plotter.XYs{"expected (soft gates)": expected, "target": target, "measured (hard masks, valid)": measured}})
+	if sparse {
+		images = append(images, curveImage("compute.png", "Compute", "fraction of the dense routed FLOPs",
+			map[string]plotter.XYs{"expected (soft gates)": expected, "target": target, "measured (hard masks, valid)": measured},
+			"expected (soft gates)", "target", "measured (hard masks, valid)"))
 	}
-	for _, img := range images {
-		pl, err := linePlot(img.title, "step", img.y, img.names, img.data)
-		if err != nil {
-			return nil, err
-		}
-		if err := savePNG(pl, filepath.Join(imgDir, img.file)); err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(&b, "\n![%s](%s)\n", strings.ToLower(img.title), img.file)
-	}
-	if err := frontierSection(&b, dir, imgDir, h, st, c.Target); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
+	return images
+}
+
+// curveImage is the image of a line plot over the steps of the named
+// series of data, its alt text the title in lower case.
+func curveImage(file, title, ylabel string, data map[string]plotter.XYs, names ...string) reportImage {
+	mk := func() (*plot.Plot, error) { return linePlot(title, "step", ylabel, names, data) }
+	return reportImage{file, strings.ToLower(title), mk}
 }
 
 // frontierSection adds the run's frontier, when it has one, with the run's

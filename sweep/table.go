@@ -3,16 +3,11 @@ package sweep
 import (
 	"bytes"
 	"encoding/csv"
-	"errors"
 	"fmt"
-	"io/fs"
 	"math"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/sparsetune/sparsetune/internal/jsonfile"
 )
 
 // Row kinds.
@@ -66,112 +61,6 @@ type Table struct {
 	// the method that chose the subsets.
 	Ratios  bool
 	Coreset string
-}
-
-// Load reads every finished job of the sweep in dir into a table; jobs
-// without a result are listed in Missing. With measure, latency is measured
-// for jobs not yet measured (see measureLatency); without, only the
-// measurements an earlier collect cached are used.
-func Load(dir string, measure bool) (*Table, *Plan, error) {
-	p, err := ReadPlan(dir)
-	if err != nil {
-		return nil, nil, err
-	}
-	t := &Table{Ratios: len(p.Ratios) > 0, Coreset: p.Base.Coreset}
-	var dense *Row
-	var denseFromRuns *Result // a sparse run that evaluated the given dense model
-	givenDense := false
-	for _, j := range p.Jobs() {
-		jdir := filepath.Join(dir, j.Name)
-		r, err := ReadResult(jdir)
-		if errors.Is(err, fs.ErrNotExist) {
-			t.Missing = append(t.Missing, j)
-			continue
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		lat, err := jobLatency(jdir, r, p.Base.SeqLen, measure)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: latency: %w", j.Name, err)
-		}
-		if r.Summary == nil { // a given dense model: its figures come from the sparse runs
-			dense, givenDense = &Row{Kind: KindDense, Job: j.Name, Ratio: 1, Compute: 1}, true
-			continue
-		}
-		s := r.Summary
-		t.MetricName = s.MetricName
-		row := Row{Kind: KindRun, Job: j.Name, Target: j.Target, Ratio: 1, Metric: s.Metric, TestMetric: s.TestMetric, Compute: 1,
-			Latency: lat, Steps: s.Steps, WallS: s.WallS}
-		if j.Ratio > 0 {
-			row.Ratio = j.Ratio
-		}
-		if s.Compute != nil {
-			row.Compute = *s.Compute
-		}
-		switch {
-		case s.TrainCompute != nil && s.Compute != nil: // compute is the sparse checkpoint's
-			row.SparseCompute = *s.Compute
-		case s.SparseCompute != nil: // a summary from before train_compute
-			row.SparseCompute = *s.SparseCompute
-		}
-		if j.Target == 0 && j.Ratio > 0 {
-			row.Kind = KindSubset
-			t.Rows = append(t.Rows, row)
-			continue
-		}
-		if j.Target == 0 {
-			row.Kind = KindDense
-			dense = &row
-			continue
-		}
-		if s.DenseMetric != nil && denseFromRuns == nil {
-			denseFromRuns = r
-		}
-		t.Rows = append(t.Rows, row)
-		if p.Frontier.From == j.Target {
-			curve := &FrontierCurve{}
-			if err := jsonfile.Read(filepath.Join(jdir, FrontierFile), curve); err == nil {
-				t.Frontier = curve
-			} else if !errors.Is(err, fs.ErrNotExist) {
-				return nil, nil, err
-			} else {
-				t.Missing = append(t.Missing, Job{Index: j.Index, Name: j.Name + " frontier", Target: j.Target})
-			}
-		}
-	}
-	if givenDense && denseFromRuns != nil {
-		s := denseFromRuns.Summary
-		dense.Metric, dense.TestMetric = *s.DenseMetric, s.DenseTest
-	}
-	slices.SortStableFunc(t.Rows, func(a, b Row) int {
-		if c := -cmpFloat(a.Target, b.Target); c != 0 {
-			return c
-		}
-		return -cmpFloat(a.Ratio, b.Ratio)
-	})
-	if dense != nil {
-		dense.Latency = denseLatency(t.Rows) // the engine runs every sparse checkpoint dense too
-		for i := range t.Rows {
-			if t.Rows[i].Kind == KindSubset { // dense models of the same architecture
-				t.Rows[i].Latency = dense.Latency
-			}
-		}
-	}
-	if dense != nil && (!givenDense || denseFromRuns != nil) { // a given dense model has figures once a run evaluated it
-		t.Rows = append([]Row{*dense}, t.Rows...)
-	}
-	if t.Frontier != nil {
-		for _, pt := range t.Frontier.Points {
-			kind := KindFrontier
-			if pt.AdaptSteps > 0 {
-				kind = KindAdapted
-			}
-			t.Rows = append(t.Rows, Row{Kind: kind, Job: jobName(t.Frontier.SourceTarget), Target: pt.Target, Metric: pt.Metric,
-				TestMetric: pt.TestMetric, Compute: pt.Compute, Tau: pt.Tau, AdaptSteps: pt.AdaptSteps})
-		}
-	}
-	return t, p, nil
 }
 
 func cmpFloat(a, b float64) int {
