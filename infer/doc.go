@@ -3,10 +3,13 @@
 // token, the attention heads and FFN neuron groups its routers switch off.
 //
 // What lives where:
-//   - engine.go: Engine, built from a checkpoint with New.
+//   - engine.go: Engine, built from a checkpoint with New; load.go: New's
+//     steps (embeddings, each layer in its family's layout, the head).
 //   - forward.go: Forward, one batched pass with per-token routing, and
 //     Stats, the measured compute (active over dense FLOPs, the cost model
-//     of package loss).
+//     of package loss); attention.go: its attention sublayer (keys and
+//     values, queries, RoPE and q/k norms, per-head contexts, the output
+//     projection).
 //   - topk.go: top-k routing (manifest version 3): every token runs its
 //     layer's k_heads and k_groups units with the largest router logits,
 //     ties to the lower index (the order of the training graph's mask), so

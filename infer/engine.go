@@ -103,133 +103,16 @@ func New(sp *checkpoints.Sparse) (*Engine, error) {
 	}
 	e := &Engine{Config: c, Manifest: m, S: c.S(), act: act, DenseAbove: -1}
 	t := tensors{m: sp.Tensors}
-	D, S, k := c.D, c.S(), m.GroupSize
-	e.zeroD = make([]float32, max(D, c.F))
-	var wteName string // the token embedding, the LM head when tied
-	switch c.Family.Layout() {
-	case nn.GPT2:
-		wteName = "transformer.wte.weight"
-		e.wte, e.wpe = t.get(wteName), t.get("transformer.wpe.weight")
-		e.finW, e.finB = t.get("transformer.ln_f.weight"), t.get("transformer.ln_f.bias")
-	case nn.BERT, nn.RoBERTa:
-		p := string(c.Family) + ".embeddings."
-		wteName = p + "word_embeddings.weight"
-		e.wte, e.wpe, e.wtt = t.get(wteName), t.get(p+"position_embeddings.weight"), t.get(p+"token_type_embeddings.weight")
-		e.embW, e.embB = t.get(p+"LayerNorm.weight"), t.get(p+"LayerNorm.bias")
-	case nn.LLaMA:
-		wteName = "model.embed_tokens.weight"
-		e.wte, e.finW = t.get(wteName), t.get("model.norm.weight")
-		e.ensureRoPE(1)
-	}
+	e.zeroD = make([]float32, max(c.D, c.F))
+	wteName := e.loadEmbeddings(&t)
 	for l := 0; l < c.L; l++ {
-		ml := m.Layers[l]
-		ly := &layer{heads: ml.Heads, groups: ml.Groups, tau: float32(ml.Tau)}
-		ly.kh, ly.kg = layerK(m, l)
-		ly.headOn = onFlags(ml.Heads, ml.HeadsDense)
-		ly.groupOn = onFlags(ml.Groups, ml.GroupsDense)
-		nh, ng := len(ml.Heads), len(ml.Groups)
-		ly.kvHeads = nh
-		for i := range ml.Heads {
-			ly.kvOf = append(ly.kvOf, i)
-		}
-		if c.KVH != c.H {
-			ly.kvHeads = c.KVH
-			for i, h := range ml.Heads {
-				ly.kvOf[i] = h / (c.H / c.KVH)
-			}
-		}
-		switch c.Family.Layout() {
-		case nn.GPT2:
-			p := fmt.Sprintf("transformer.h.%d.", l)
-			ly.n1w, ly.n1b = t.get(p+"ln_1.weight"), t.get(p+"ln_1.bias")
-			ly.n2w, ly.n2b = t.get(p+"ln_2.weight"), t.get(p+"ln_2.bias")
-			w := t.matOf(p+"attn.c_attn.weight", D, 3*nh*S, true) // (3·nh·S, D)
-			b := t.get(p + "attn.c_attn.bias")
-			if w.rows == 3*nh*S && len(b) == 3*nh*S {
-				ly.q, ly.k, ly.v = w.sub(0, nh*S), w.sub(nh*S, 2*nh*S), w.sub(2*nh*S, 3*nh*S)
-				ly.qb, ly.kb, ly.vb = b[:nh*S], b[nh*S:2*nh*S], b[2*nh*S:]
-			} else if t.err == nil {
-				t.err = fmt.Errorf("sparse checkpoint: %sattn.c_attn has %d rows and %d biases, the manifest needs %d", p, w.rows, len(b), 3*nh*S)
-			}
-			ly.o, ly.ob = t.matOf(p+"attn.c_proj.weight", nh*S, D, false), t.get(p+"attn.c_proj.bias")
-			ly.up, ly.upb = t.matOf(p+"mlp.c_fc.weight", D, ng*k, true), t.get(p+"mlp.c_fc.bias")
-			ly.down, ly.db = t.matOf(p+"mlp.c_proj.weight", ng*k, D, false), t.get(p+"mlp.c_proj.bias")
-		case nn.BERT, nn.RoBERTa:
-			p := fmt.Sprintf("%s.encoder.layer.%d.", c.Family, l)
-			ly.q, ly.qb = t.matOf(p+"attention.self.query.weight", nh*S, D, false), t.get(p+"attention.self.query.bias")
-			ly.k, ly.kb = t.matOf(p+"attention.self.key.weight", nh*S, D, false), t.get(p+"attention.self.key.bias")
-			ly.v, ly.vb = t.matOf(p+"attention.self.value.weight", nh*S, D, false), t.get(p+"attention.self.value.bias")
-			ly.o, ly.ob = t.matOf(p+"attention.output.dense.weight", D, nh*S, true), t.get(p+"attention.output.dense.bias")
-			ly.n1w, ly.n1b = t.get(p+"attention.output.LayerNorm.weight"), t.get(p+"attention.output.LayerNorm.bias")
-			ly.up, ly.upb = t.matOf(p+"intermediate.dense.weight", ng*k, D, false), t.get(p+"intermediate.dense.bias")
-			ly.down, ly.db = t.matOf(p+"output.dense.weight", D, ng*k, true), t.get(p+"output.dense.bias")
-			ly.n2w, ly.n2b = t.get(p+"output.LayerNorm.weight"), t.get(p+"output.LayerNorm.bias")
-		case nn.LLaMA:
-			p := fmt.Sprintf("model.layers.%d.", l)
-			ly.n1w, ly.n2w = t.get(p+"input_layernorm.weight"), t.get(p+"post_attention_layernorm.weight")
-			ly.q = t.matOf(p+"self_attn.q_proj.weight", nh*S, D, false)
-			ly.k = t.matOf(p+"self_attn.k_proj.weight", ly.kvHeads*S, D, false)
-			ly.v = t.matOf(p+"self_attn.v_proj.weight", ly.kvHeads*S, D, false)
-			ly.o = t.matOf(p+"self_attn.o_proj.weight", D, nh*S, true)
-			ly.gate = t.matOf(p+"mlp.gate_proj.weight", ng*k, D, false)
-			ly.up = t.matOf(p+"mlp.up_proj.weight", ng*k, D, false)
-			ly.down = t.matOf(p+"mlp.down_proj.weight", D, ng*k, true)
-			if c.AttnBias {
-				ly.qb, ly.kb, ly.vb = t.get(p+"self_attn.q_proj.bias"), t.get(p+"self_attn.k_proj.bias"), t.get(p+"self_attn.v_proj.bias")
-			}
-			if c.OBias {
-				ly.ob = t.get(p + "self_attn.o_proj.bias")
-			}
-			if c.QKNorm {
-				ly.qn, ly.kn = t.get(p+"self_attn.q_norm.weight"), t.get(p+"self_attn.k_norm.weight")
-			}
-			if c.MLPBias {
-				ly.gateb, ly.upb, ly.db = t.get(p+"mlp.gate_proj.bias"), t.get(p+"mlp.up_proj.bias"), t.get(p+"mlp.down_proj.bias")
-			}
-		}
-		if ly.qb == nil {
-			ly.qb, ly.kb, ly.vb = make([]float32, nh*S), make([]float32, ly.kvHeads*S), make([]float32, ly.kvHeads*S)
-		}
-		if ly.ob == nil {
-			ly.ob = make([]float32, D)
-		}
-		if ly.upb == nil {
-			ly.upb = make([]float32, ng*k)
-		}
-		if ly.db == nil {
-			ly.db = make([]float32, D)
-		}
-		if m.Router != "static" {
-			r := fmt.Sprintf("router.layers.%d.", l)
-			ly.rh, ly.rhb = t.opt(r+"head.weight"), t.opt(r+"head.bias")
-			ly.rg, ly.rgb = t.opt(r+"ffn.weight"), t.opt(r+"ffn.bias")
-			if ly.rh != nil {
-				ly.rt = transpose(ly.rh, D, nh)
-			}
-			if ly.rg != nil {
-				ly.rt = append(ly.rt, transpose(ly.rg, D, ng)...)
-			}
-		}
-		e.layers = append(e.layers, ly)
+		e.layers = append(e.layers, loadLayer(c, m, l, &t))
 	}
-	switch {
-	case c.Task == nn.CausalLM && c.Tied:
-		e.lmHead = t.matOf(wteName, c.Vocab, D, false) // shares e.wte when float32
-	case c.Task == nn.CausalLM:
-		e.lmHead = t.matOf("lm_head.weight", c.Vocab, D, false)
-	case c.Family == nn.BERT:
-		e.poolW, e.poolB = t.get("bert.pooler.dense.weight"), t.get("bert.pooler.dense.bias")
-		e.clsW, e.clsB = t.get("classifier.weight"), t.get("classifier.bias")
-	case c.Family == nn.RoBERTa:
-		e.poolW, e.poolB = t.get("classifier.dense.weight"), t.get("classifier.dense.bias")
-		e.clsW, e.clsB = t.get("classifier.out_proj.weight"), t.get("classifier.out_proj.bias")
-	default:
-		e.clsW = t.get("score.weight")
-	}
+	e.loadHead(&t, wteName)
 	if t.err != nil {
 		return nil, t.err
 	}
-	e.cost = newCostTable(c, k, m.Router != "static")
+	e.cost = newCostTable(c, m.GroupSize, m.Router != "static")
 	return e, nil
 }
 
