@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/sparsetune/sparsetune/checkpoints"
 	"github.com/sparsetune/sparsetune/internal/jsonfile"
 	"github.com/sparsetune/sparsetune/router"
 )
@@ -20,7 +21,8 @@ import (
 // that change only what is written or reported: steps (dense runs only,
 // not below the steps done; the decay of the learning rate then ends at
 // the new last step), eval_every, save_every, log_every, patience, test,
-// dense_reference, out_dir, cache_dir, no_cache and resume. Any other
+// dense_reference, calibrate_on, dtype, out_dir, cache_dir, no_cache and
+// resume. Any other
 // change is refused, naming each key with its old and new value.
 type Config struct {
 	// Model and task.
@@ -65,22 +67,23 @@ type Config struct {
 	Resume      bool   `json:"resume"`       // continue from out_dir's latest checkpoint
 	// Sparse fine-tuning (routers and the compute-cost objective). A
 	// target of 0 is plain dense fine-tuning.
-	Target        float64     `json:"target"`          // compute target: fraction of the dense cost of the routed blocks, in (0, 1]
-	Router        router.Kind `json:"router"`          // gate kind: "sigmoid" (LTE), "hard-concrete" (L0) or "static" (input-independent baseline)
-	Routing       string      `json:"routing"`         // "threshold" (a unit runs when its gate passes τ) or "topk" (each token runs the k units with the largest logits: fixed compute)
-	GroupSize     int         `json:"group_size"`      // FFN neurons per routed group (LTE's experts: 32)
-	Tau           float64     `json:"tau"`             // hardening threshold on a gate's on-probability, in (0, 1)
-	BudgetTol     float64     `json:"budget_tol"`      // an evaluation competes for best only when its measured compute is within this of target
-	CalibrateOn   string      `json:"calibrate_on"`    // data the sparse checkpoint's τ is calibrated on: valid (held out), train or a data file
-	Stage2Steps   int         `json:"stage2_steps"`    // final steps with hard masks and frozen routers; 0: a third of steps
-	TargetWarmup  int         `json:"target_warmup"`   // steps over which the target ramps from 1 down to target; 0: half of stage 1
-	LambdaLR      float64     `json:"lambda_lr"`       // ascent rate of the Lagrange multipliers λ1, λ2
-	RouterLR      float64     `json:"router_lr"`       // peak learning rate of the router parameters, same schedule; 0: lr
-	PenaltyWeight float64     `json:"penalty_weight"`  // > 0: fixed-weight penalty w·ĉ (LTE-style) instead of the Lagrangian
-	SepWeight     float64     `json:"sep_weight"`      // weight of the separability term that pushes gates away from τ
-	Distill       float64     `json:"distill"`         // weight of distillation from the dense model (0: off; < 0: 1 with trainable routers, else off)
-	DistillTemp   float64     `json:"distill_temp"`    // distillation temperature τ (Hinton et al. 2015)
-	DenseRef      string      `json:"dense_reference"` // a dense fine-tuned model evaluated on the same valid/test data: the summary's dense_metric
+	Target        float64           `json:"target"`          // compute target: fraction of the dense cost of the routed blocks, in (0, 1]
+	Router        router.Kind       `json:"router"`          // gate kind: "sigmoid" (LTE), "hard-concrete" (L0) or "static" (input-independent baseline)
+	Routing       string            `json:"routing"`         // "threshold" (a unit runs when its gate passes τ) or "topk" (each token runs the k units with the largest logits: fixed compute)
+	GroupSize     int               `json:"group_size"`      // FFN neurons per routed group (LTE's experts: 32)
+	Tau           float64           `json:"tau"`             // hardening threshold on a gate's on-probability, in (0, 1)
+	BudgetTol     float64           `json:"budget_tol"`      // an evaluation competes for best only when its measured compute is within this of target
+	CalibrateOn   string            `json:"calibrate_on"`    // data the sparse checkpoint's τ is calibrated on: valid (held out), train or a data file
+	DType         checkpoints.DType `json:"dtype,omitempty"` // the sparse checkpoint's weight matrices: f32, bf16 or int8 (harden.Options.DType); "": f32. A dense run (a sweep's dense point) writes none
+	Stage2Steps   int               `json:"stage2_steps"`    // final steps with hard masks and frozen routers; 0: a third of steps
+	TargetWarmup  int               `json:"target_warmup"`   // steps over which the target ramps from 1 down to target; 0: half of stage 1
+	LambdaLR      float64           `json:"lambda_lr"`       // ascent rate of the Lagrange multipliers λ1, λ2
+	RouterLR      float64           `json:"router_lr"`       // peak learning rate of the router parameters, same schedule; 0: lr
+	PenaltyWeight float64           `json:"penalty_weight"`  // > 0: fixed-weight penalty w·ĉ (LTE-style) instead of the Lagrangian
+	SepWeight     float64           `json:"sep_weight"`      // weight of the separability term that pushes gates away from τ
+	Distill       float64           `json:"distill"`         // weight of distillation from the dense model (0: off; < 0: 1 with trainable routers, else off)
+	DistillTemp   float64           `json:"distill_temp"`    // distillation temperature τ (Hinton et al. 2015)
+	DenseRef      string            `json:"dense_reference"` // a dense fine-tuned model evaluated on the same valid/test data: the summary's dense_metric
 	// Trainable is what a sparse run trains: "all" (the model and the
 	// routers) or "routers" (the routers and a new task head; the base
 	// weights stay frozen: no gradients, no optimizer state, Deja Vu's
@@ -161,9 +164,16 @@ func in(x, lo, hi float64) bool { return x >= lo && x <= hi }
 // written so that NaN fails them. Errors about one setting are
 // *SettingError.
 func (c *Config) Validate() error {
-	if err := c.checkFinite(); err != nil {
-		return err
+	for _, check := range []func() error{c.checkFinite, c.checkRun, c.checkOptimizer, c.checkEvaluation, c.checkSparsity, c.checkTraining} {
+		if err := check(); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// checkRun checks the required paths and the run's sizes.
+func (c *Config) checkRun() error {
 	switch {
 	case c.Model == "":
 		return settingf("model", "is required: a base model directory")
@@ -179,6 +189,13 @@ func (c *Config) Validate() error {
 		return settingf("batch", "must be positive, got %d", c.Batch)
 	case c.GradAccum <= 0:
 		return settingf("grad_accum", "must be positive, got %d", c.GradAccum)
+	}
+	return nil
+}
+
+// checkOptimizer checks the learning rate, its schedule, AdamW and dropout.
+func (c *Config) checkOptimizer() error {
+	switch {
 	case !(c.LR > 0 && c.LR <= 1):
 		return settingf("lr", "must be in (0, 1], got %g", c.LR)
 	case c.Warmup < 0:
@@ -199,6 +216,14 @@ func (c *Config) Validate() error {
 		return settingf("clip_norm", "must be ≥ 0 (0 disables), got %g", c.ClipNorm)
 	case !(c.Dropout >= 0 && c.Dropout < 1):
 		return settingf("dropout", "must be in [0, 1), got %g", c.Dropout)
+	}
+	return nil
+}
+
+// checkEvaluation checks the validation split, the task and the
+// evaluation, checkpoint and log intervals.
+func (c *Config) checkEvaluation() error {
+	switch {
 	case c.Valid == "" && !(c.ValidRatio > 0 && c.ValidRatio < 1):
 		return settingf("valid_ratio", "must be in (0, 1) when no valid file is given, got %g", c.ValidRatio)
 	case !c.Task.valid():
@@ -211,6 +236,14 @@ func (c *Config) Validate() error {
 		return settingf("log_every", "must be positive, got %d", c.LogEvery)
 	case c.EvalBatches < 0 || c.Patience < 0:
 		return fmt.Errorf("eval_batches and patience must be ≥ 0, got %d and %d", c.EvalBatches, c.Patience)
+	}
+	return nil
+}
+
+// checkSparsity checks the target, the routers, their hardening and the
+// weights of the compute objective.
+func (c *Config) checkSparsity() error {
+	switch {
 	case !in(c.Target, 0, 1):
 		return settingf("target", "must be in (0, 1] (a fraction of the dense compute; 0 trains densely), got %g", c.Target)
 	case c.Target > 0 && !(c.Tau > 0 && c.Tau < 1):
@@ -219,6 +252,8 @@ func (c *Config) Validate() error {
 		return settingf("budget_tol", "must be in (0, 1), got %g", c.BudgetTol)
 	case c.Target > 0 && !calibrateOnExists(c.CalibrateOn):
 		return settingf("calibrate_on", "must be valid, train or an existing data file, got %q", c.CalibrateOn)
+	case c.DType != "" && c.DType != checkpoints.F32 && c.DType != checkpoints.BF16 && c.DType != checkpoints.Int8:
+		return settingf("dtype", "%q: want f32, bf16 or int8", c.DType)
 	case c.Target > 0 && c.GroupSize <= 0:
 		return settingf("group_size", "must be positive, got %d", c.GroupSize)
 	case c.Target > 0 && c.Router != router.Sigmoid && c.Router != router.HardConcrete && c.Router != router.Static:
@@ -231,6 +266,14 @@ func (c *Config) Validate() error {
 		return settingf("router_lr", "must be in [0, 1] (0: lr), got %g", c.RouterLR)
 	case !(c.LambdaLR >= 0) || !(c.PenaltyWeight >= 0) || !(c.SepWeight >= 0):
 		return fmt.Errorf("lambda_lr, penalty_weight and sep_weight must be ≥ 0, got %g, %g and %g", c.LambdaLR, c.PenaltyWeight, c.SepWeight)
+	}
+	return nil
+}
+
+// checkTraining checks what a run trains (trainable, distillation) and a
+// sparse run's stages.
+func (c *Config) checkTraining() error {
+	switch {
 	case c.Trainable != TrainAll && c.Trainable != TrainRouters:
 		return settingf("trainable", "%q: want all or routers", c.Trainable)
 	case c.Trainable == TrainRouters && c.Target == 0:

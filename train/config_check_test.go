@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/sparsetune/sparsetune/checkpoints"
 )
 
 func validConfig() Config {
@@ -119,5 +121,23 @@ func TestConfigFileTrailingContent(t *testing.T) {
 		if ok && c.LR != 0.001 {
 			t.Errorf("%q: lr %g", body, c.LR)
 		}
+	}
+}
+
+// TestValidateDType: the sparse checkpoint's dtype is f32, bf16, int8 or
+// none; anything else is refused naming the key.
+func TestValidateDType(t *testing.T) {
+	for _, d := range []string{"", "f32", "bf16", "int8"} {
+		c := validConfig()
+		c.Target, c.DType = 0.5, checkpoints.DType(d)
+		if err := c.Validate(); err != nil {
+			t.Errorf("dtype %q: %v", d, err)
+		}
+	}
+	c := validConfig()
+	c.Target, c.DType = 0.5, "int4"
+	var se *SettingError
+	if err := c.Validate(); !errors.As(err, &se) || se.Key != "dtype" || !strings.Contains(err.Error(), "int4") {
+		t.Errorf("dtype int4: got %v, want an error naming dtype", err)
 	}
 }

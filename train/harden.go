@@ -175,8 +175,8 @@ func hardenInput(cfg *Config, m *nn.Model, sp *sparsity, calib *data.Split, ds *
 }
 
 // hardenRun hardens a finished sparse run's best checkpoint (loaded into m
-// and sp) into <out_dir>/sparse, calibrated on cfg.CalibrateOn: the last
-// step of Run.
+// and sp) into <out_dir>/sparse, calibrated on cfg.CalibrateOn, its weight
+// matrices stored as cfg.DType: the last step of Run.
 func hardenRun(cfg *Config, m *nn.Model, sp *sparsity, ds *data.Dataset, tok data.Tokenizer, log io.Writer) (*harden.Result, error) {
 	calib, err := calibrationSplit(cfg, ds, tok, cfg.CalibrateOn)
 	if err != nil {
@@ -186,7 +186,9 @@ func hardenRun(cfg *Config, m *nn.Model, sp *sparsity, ds *data.Dataset, tok dat
 	if err != nil {
 		return nil, err
 	}
-	return harden.Harden(in, harden.DefaultOptions(filepath.Join(cfg.OutDir, "sparse")), log)
+	o := harden.DefaultOptions(filepath.Join(cfg.OutDir, "sparse"))
+	o.DType = cfg.DType
+	return harden.Harden(in, o, log)
 }
 
 // The named calibration sets of Config.CalibrateOn; any other value is a

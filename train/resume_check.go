@@ -31,6 +31,7 @@ var mayChangeOnResume = map[string]string{
 	"test":            "the test data, scored once with the best checkpoint at the end",
 	"dense_reference": "the dense model evaluated for the summary at the end",
 	"calibrate_on":    "the data the sparse checkpoint is calibrated on, after training",
+	"dtype":           "the dtype the sparse checkpoint stores its weights in, after training",
 	// steps: a dense run may be extended or shortened, but not below the
 	// steps it has done. Its cosine or linear decay then follows the new
 	// horizon from the resumed step on (the learning rate jumps there;

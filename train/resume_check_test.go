@@ -71,7 +71,7 @@ func TestResumeConfigAllowsOutputSettings(t *testing.T) {
 	cfg := saved
 	cfg.Resume, cfg.OutDir, cfg.CacheDir, cfg.NoCache = true, "/moved/a", "/elsewhere/cache", true
 	cfg.EvalEvery, cfg.SaveEvery, cfg.LogEvery, cfg.Patience = 7, 9, 1, 3
-	cfg.Test, cfg.DenseRef, cfg.Steps, cfg.CalibrateOn = "data/test.jsonl", "models/dense", 600, CalibrateTrain
+	cfg.Test, cfg.DenseRef, cfg.Steps, cfg.CalibrateOn, cfg.DType = "data/test.jsonl", "models/dense", 600, CalibrateTrain, checkpoints.BF16
 	cfg.Model, cfg.Train = "models/./gpt2/", "data//train.jsonl"
 	var log strings.Builder
 	if err := checkResumeConfig(&cfg, ckpt, 6, &log); err != nil {

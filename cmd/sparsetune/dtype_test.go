@@ -21,22 +21,10 @@ func TestHardenDType(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains a tiny sparse run")
 	}
-	dir := t.TempDir()
-	model := filepath.Join(dir, "model")
-	if err := os.MkdirAll(model, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := testmodel.ByteLevelGPT2(model, true); err != nil {
-		t.Fatal(err)
-	}
-	data := filepath.Join(dir, "in.jsonl")
-	if err := os.WriteFile(data, []byte(strings.Repeat("{\"text\": \"the cat sat on the mat\"}\n{\"text\": \"a dog ran in the park\"}\n", 8)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir, model, data := tinyLM(t)
 	runDir := filepath.Join(dir, "run")
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"train", "--model", model, "--train", data, "--valid", data, "--seq-len", "16", "--batch", "4", "--steps", "2",
-		"--target", "0.5", "--stage2-steps", "1", "--eval-every", "2", "--out-dir", runDir}, &stdout, &stderr); code != 0 {
+	if code := run(tinySparseTrain(model, data, runDir), &stdout, &stderr); code != 0 {
 		t.Fatalf("train: exit %d: %s", code, stderr.String())
 	}
 	for _, d := range []checkpoints.DType{checkpoints.F32, checkpoints.Int8} {
@@ -77,6 +65,63 @@ func TestHardenDType(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "x")); err == nil {
 		t.Error("a refused harden wrote its --out")
+	}
+}
+
+// tinyLM writes a byte-level GPT-2 and a little text into a temporary
+// directory: dir, the model's directory and the data file.
+func tinyLM(t *testing.T) (dir, model, data string) {
+	t.Helper()
+	dir = t.TempDir()
+	model = filepath.Join(dir, "model")
+	if err := os.MkdirAll(model, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := testmodel.ByteLevelGPT2(model, true); err != nil {
+		t.Fatal(err)
+	}
+	data = filepath.Join(dir, "in.jsonl")
+	if err := os.WriteFile(data, []byte(strings.Repeat("{\"text\": \"the cat sat on the mat\"}\n{\"text\": \"a dog ran in the park\"}\n", 8)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, model, data
+}
+
+// tinySparseTrain is the command line of a two-step sparse run of model
+// on data into runDir.
+func tinySparseTrain(model, data, runDir string) []string {
+	return []string{"train", "--model", model, "--train", data, "--valid", data, "--seq-len", "16", "--batch", "4", "--steps", "2",
+		"--target", "0.5", "--stage2-steps", "1", "--eval-every", "2", "--out-dir", runDir}
+}
+
+// train --dtype hardens the sparse run into a checkpoint whose weight
+// matrices are stored in that dtype (the manifest's compute measured on
+// them: package harden's test); an unknown dtype is a usage error naming
+// the key.
+func TestTrainDType(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a tiny sparse run")
+	}
+	dir, model, data := tinyLM(t)
+	runDir := filepath.Join(dir, "run")
+	var stdout, stderr bytes.Buffer
+	if code := run(append(tinySparseTrain(model, data, runDir), "--dtype", "bf16"), &stdout, &stderr); code != 0 {
+		t.Fatalf("train --dtype bf16: exit %d: %s", code, stderr.String())
+	}
+	s, err := checkpoints.ReadSparse(filepath.Join(runDir, "sparse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Manifest.DType != checkpoints.BF16 {
+		t.Errorf("manifest dtype %q, want bf16", s.Manifest.DType)
+	}
+	if w := s.Tensors["transformer.h.0.mlp.c_fc.weight"]; w.DType != checkpoints.BF16 {
+		t.Errorf("c_fc stored as %q, want bf16", w.DType)
+	}
+	stderr.Reset()
+	code := run(append(tinySparseTrain(model, data, filepath.Join(dir, "x")), "--dtype", "int4"), &stdout, &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), "dtype") || !strings.Contains(stderr.String(), "int4") {
+		t.Errorf("--dtype int4: exit %d, stderr %q", code, stderr.String())
 	}
 }
 
