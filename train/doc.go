@@ -30,9 +30,10 @@
 // only stage-2 evaluations within budget_tol of the target compete for the
 // best checkpoint (when none is, the closest is kept and the summary says
 // budget_met false). The run ends by hardening the best checkpoint into a
-// sparse checkpoint, whose metric and compute, measured by the inference
-// engine on valid and test, are the summary's (budget.go, evaluate.go;
-// the hardening itself is package harden). OpenRun loads a sparse run's
+// sparse checkpoint (its weight matrices stored as the dtype setting
+// says), whose metric and compute, measured by the inference engine on
+// valid and test, are the summary's (budget.go, evaluate.go; the hardening
+// itself is package harden). OpenRun loads a sparse run's
 // checkpoint for the commands above train (harden, the one-run frontier of
 // package sweep).
 // With routing "topk" (Config.Routing; sparse_topk.go) every token runs
