@@ -29,6 +29,13 @@
 // routing: SparseManifest.Routing and each layer's KHeads and KGroups)
 // runs a fixed number of units per token.
 //
+// The one per-family tensor layout table is PruneRules
+// (sparse_io_shapes.go): for every tensor that heads or FFN groups own,
+// the axis that is cut and the width of one unit along it. SparseShapes
+// (the reader's shape checks), Assemble (the cut to a manifest's kept
+// units, which package harden writes), ExportHF (the scatter back to dense
+// shapes) and ExportGGUF all read it.
+//
 // IsSparseDir and IsExportDir recognise this package's own outputs
 // (ExportHF leaves ExportMarkerFile), so commands can refuse to replace any
 // other directory.

@@ -32,4 +32,14 @@
 //	H attention heads  S head size (D/H or head_dim) F FFN width
 //	G neuron groups    V vocabulary               L layers
 //	N rows = B*T       C classes
+//
+// # Where things live
+//
+//   - config.go, config_llama.go: Config (config.json, the families and
+//     their switches), validate.go: the size limits and CheckFinite.
+//   - families.go: each family's layers; graph.go: Build, the training
+//     graph with its Gates; feed.go: Batch, Feed and Compile.
+//   - params.go: Param and every family's parameter names (Specs); io.go:
+//     Model, Load and Save of Hugging Face directories; permute.go: the FFN
+//     tensors a neuron permutation reorders (PermuteFFN).
 package nn

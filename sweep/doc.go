@@ -24,4 +24,16 @@
 // adaptation, and the tables set these cheap points beside the retrained
 // ones. Report renders a sweep or a single run into one Markdown file with
 // its images beside it.
+//
+// # Where things live
+//
+//   - plan.go: Plan (sweep.json), its jobs and their directories; run.go:
+//     Run and RunJob, the Result a finished job leaves; emit.go: the Slurm
+//     and Kubernetes files (Emit).
+//   - frontier.go: the one-run frontier (Frontier, FrontierConfig);
+//     latency.go: timing a job's sparse checkpoint on the engine, through
+//     package bench (the one place a sweep times the engine).
+//   - collect.go, table.go: Collect and the results table (Row); load.go,
+//     history.go: reading jobs' results and metrics.jsonl back; plot.go:
+//     the PNG plots; report.go: Report.
 package sweep
