@@ -25,6 +25,8 @@
 //     F32, BF16 or INT8 with a scale per 32 weights: decoding reads them in
 //     their dtype through internal/vec's kernels, batched passes widen the
 //     rows a product needs; Quantize converts an engine in memory.
+//   - cost.go: the FLOPs of a head at a token's position and of an FFN
+//     group (package loss's cost model), which Stats adds up.
 //   - bench.go: MeasureCompute and SetTau (what calibration in package
 //     harden drives), RandomTokens and WeightCount (package bench times the
 //     engine: sparsetune bench infer).
