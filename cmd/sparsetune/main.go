@@ -1,12 +1,3 @@
-// Command sparsetune fine-tunes transformers to skip work: routers learn,
-// per token, which attention heads and FFN neuron groups to compute.
-//
-// Usage:
-//
-//	sparsetune <command> [flags]
-//
-// Run "sparsetune help" for the commands and "sparsetune <command> --help"
-// for each command's flags. Exit codes: 0 success, 1 run error, 2 usage.
 package main
 
 import (
