@@ -1,10 +1,3 @@
-// Package vec holds the row kernels of batch-1 decoding: dot products and
-// axpy over rows of a weight matrix stored as float32, BF16 or INT8 with
-// per-block scales (lowp.go; dequantised inside), with AVX2/FMA and AVX-512
-// assembly on amd64 machines that have them and plain Go elsewhere. The
-// level they run at is chosen once at start (Kernels: the best the CPU
-// supports, or EnvVar's choice); the Go versions are the reference every
-// assembly variant is fuzzed against.
 package vec
 
 // Dot returns Σ x[i]·y[i] over len(x) elements (y at least as long).
