@@ -23,9 +23,9 @@
 //     DenseAbove of them runs dense without routing, the others stay routed
 //     (Select);
 //   - pruning (prune.go): the model's tensors are cut to the kept units
-//     (Prune), driven by the one per-family layout table of package
-//     checkpoints (checkpoints.PruneRules), which the checkpoint reader's
-//     shape checks and the Hugging Face export read too;
+//     (Prune) by checkpoints.Assemble, driven by the one per-family layout
+//     table of package checkpoints (checkpoints.PruneRules), which the
+//     checkpoint reader's shape checks and the exports read too;
 //   - writing (harden.go): the pruned weights are stored as Options.DType
 //     (checkpoints.Quantize) before the refit and the final measurements,
 //     so that τ and the compute recorded are the written model's; the
