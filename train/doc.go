@@ -73,7 +73,16 @@
 //     resume_check.go: what a resume may change.
 //   - sparse.go (routers, cost, controller, calibration), budget.go (which
 //     evaluations compete for best), trainer.go (the training graph),
-//     trainable.go (routers-only runs), adamw.go (the optimizer).
+//     trainable.go (routers-only runs), adamw.go (the optimizer);
+//     sparse_topk.go: the top-k run (each layer's k, no penalty or τ).
+//   - eval.go, meter.go: the graph's evaluator and its measured compute;
+//     evaluate.go: the engine's evaluation of the delivered sparse
+//     checkpoint; harden.go: OpenRun, LoadedRun and the hardening of a
+//     run's best checkpoint; retune.go: what a LoadedRun offers the
+//     packages above (τ, hard-mask evaluation and stage-2 adaptation for
+//     the frontier; a top-k run's SetTopK is in sparse_topk.go).
+//   - evalmodel.go: OpenEvalModel (package evaluate); stepper.go: Stepper
+//     (package bench).
 //   - support.go (data, batches, checkpoints, metrics.jsonl), rundir.go
 //     (the run directory and its lock), modeldir.go, embedded.go (the
 //     built-in default), embed.go (pooled hidden states for package
