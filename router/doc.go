@@ -30,6 +30,18 @@
 // routers; the compute penalty and the separability term, which act on
 // the gates' probabilities and τ, do not apply.
 //
+// # Where things live
+//
+//   - config.go: Config (kind, groups, τ, the hard-concrete constants) and
+//     the routers' FLOPs (FLOPsPerLayer); router.go: Set, a model's routers,
+//     their parameters and GateFunc for nn's graph; separability.go: the
+//     term that pushes gates away from τ.
+//   - gates.go, ops.go: the gate ops (sigmoid, hard-concrete, static; soft
+//     and hard stages); topk.go: top-k routing (Routing, ChooseK, and the
+//     gate built on ops.TopKMask).
+//   - grouping.go: the FFN neuron grouping (BalancedKMeans,
+//     GroupPermutation).
+//
 // Shape letters are those of package nn (F FFN width, G neuron groups, D
 // model width, H heads).
 package router
