@@ -6,9 +6,14 @@
 // Pruning of Large Language Models"; CoFi, Xia et al. 2022, with expected
 // sparsity in place of ĉ).
 //
-// The cost model and its counting conventions are in cost.go. Its test
-// counts, operation by operation, the work of a naive masked model of one
-// layer of every family and requires the model to match exactly.
+// The cost model and its counting conventions are in cost.go (Cost,
+// NewCost, NewCostAt). Its test counts, operation by operation, the work of
+// a naive masked model of one layer of every family and requires the model
+// to match exactly. penalty.go holds the differentiable ĉ
+// (ExpectedCompute), the controller (Lagrangian, or FixedWeight for
+// --penalty-weight) and the target ramp (Target). The inference engine,
+// hardening and the training graph's evaluation count measured compute
+// with the same Cost.
 //
 // Shape letters are those of package nn.
 package loss
