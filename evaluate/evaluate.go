@@ -21,7 +21,7 @@ type Config struct {
 	TextField  string
 	LabelField string
 	IDField    string // "-" derives ids from file and line
-	SeqLen     int    // 0: a training checkpoint's seq_len, else min(model context, 256)
+	SeqLen     int    // 0: a training or sparse checkpoint's seq_len, else min(model context, 256)
 	Batch      int    // default 8
 	CacheDir   string // "": a cache in the system's temporary directory
 	NoCache    bool   // tokenize afresh, without the cache
@@ -139,6 +139,9 @@ func EvaluateSparse(c Config) (*Result, error) {
 	e, err := infer.New(sp)
 	if err != nil {
 		return nil, err
+	}
+	if c.SeqLen == 0 { // the length the checkpoint's compute was calibrated at
+		c.SeqLen = sp.Manifest.Calibration.SeqLen
 	}
 	ds, _, err := c.load(sp.Config)
 	if err != nil {

@@ -38,7 +38,7 @@ func sparseRun(t *testing.T) (train.Config, *train.Summary) {
 	c.Model, c.Train, c.OutDir, c.CacheDir = testmodel.Dir(t, true), data, filepath.Join(dir, "run"), filepath.Join(dir, "cache")
 	c.Valid = topicSplit(t, filepath.Join(dir, "valid.jsonl"), 1000, 12)
 	c.Test = topicSplit(t, filepath.Join(dir, "test.jsonl"), 2000, 10)
-	c.SeqLen, c.Batch, c.Warmup, c.LR, c.Dropout, c.LogEvery = 32, 4, 2, 3e-3, 0.1, 1
+	c.SeqLen, c.Batch, c.Warmup, c.LR, c.Dropout, c.LogEvery = 24, 4, 2, 3e-3, 0.1, 1
 	c.Task, c.Target, c.GroupSize, c.Steps, c.Stage2Steps, c.TargetWarmup = "classification", 0.5, 16, 24, 6, 8
 	c.EvalEvery, c.SaveEvery, c.LambdaLR, c.BudgetTol = 6, 6, 0.5, 0.5
 	sum, err := train.Run(c, &strings.Builder{})
@@ -106,12 +106,15 @@ func TestEvaluateSparseRun(t *testing.T) {
 		data            string
 		metric, compute float64
 	}{{"valid", c.Valid, sum.Metric, *sum.Compute}, {"test", c.Test, *sum.TestMetric, *sum.TestCompute}} {
-		r, err := EvaluateSparse(Config{Model: sum.SparseCheckpoint, Data: s.data, SeqLen: c.SeqLen, CacheDir: c.CacheDir})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if math.Abs(r.Metric-s.metric) > 1e-9 || math.Abs(*r.Compute-s.compute) > 1e-9 {
-			t.Errorf("%s: summary metric %.6f compute %.6f; the engine measures %.6f and %.6f", s.name, s.metric, s.compute, r.Metric, *r.Compute)
+		// --seq-len given, and left to the checkpoint (its calibration length).
+		for _, seqLen := range []int{c.SeqLen, 0} {
+			r, err := EvaluateSparse(Config{Model: sum.SparseCheckpoint, Data: s.data, SeqLen: seqLen, CacheDir: c.CacheDir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(r.Metric-s.metric) > 1e-9 || math.Abs(*r.Compute-s.compute) > 1e-9 {
+				t.Errorf("%s, seq_len %d: summary metric %.6f compute %.6f; the engine measures %.6f and %.6f", s.name, seqLen, s.metric, s.compute, r.Metric, *r.Compute)
+			}
 		}
 	}
 	if _, err := Evaluate(Config{Model: sum.SparseCheckpoint, Data: c.Valid}); err == nil || !strings.Contains(err.Error(), "--checkpoint "+sum.SparseCheckpoint) {

@@ -16,7 +16,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.TextField, "text-field", "text", "field holding the text")
 	fs.StringVar(&c.LabelField, "label-field", "label", "field holding the class label")
 	fs.StringVar(&c.IDField, "id-field", "id", `field holding a unique example id ("-": derive ids from file and line)`)
-	fs.IntVar(&c.SeqLen, "seq-len", 0, "tokens per sequence (0: a training checkpoint's seq_len, else min(model context, 256))")
+	fs.IntVar(&c.SeqLen, "seq-len", 0, "tokens per sequence (0: a training or sparse checkpoint's seq_len, else min(model context, 256))")
 	fs.IntVar(&c.Batch, "batch", 8, "sequences per forward pass")
 	fs.StringVar(&c.CacheDir, "cache-dir", "", "tokenized-data cache directory")
 	fs.BoolVar(&c.NoCache, "no-cache", false, "tokenize the data afresh, without reading or writing the cache")
