@@ -25,7 +25,7 @@ const (
 //
 // PruneRules is the one per-family table of these rules: the reader's shape
 // checks (SparseShapes), ExportHF's scatter back to dense shapes and the
-// hardening's cut (package harden, through Cut) all read it.
+// hardening's cut (Assemble, for package harden) all read it.
 type PruneRule struct {
 	Layer  int      // transformer layer whose manifest entry lists the kept units
 	Unit   UnitKind // heads or FFN groups

@@ -18,7 +18,7 @@ import (
 
 // trainHelp is the help text of each setting's flag, by JSON key.
 var trainHelp = map[string]string{
-	"model":           "base model: a Hugging Face model directory with tokenizer files (default: the embedded base model)",
+	"model":           "base model: a Hugging Face model directory with tokenizer files (required with --train; with neither --model nor --train, the embedded default job runs)",
 	"task":            "classification or causal-lm; default: the model's own task",
 	"train":           "training data: .jsonl, .csv, .tsv, .txt or .parquet (default: the built-in task)",
 	"valid":           "validation data; default: valid-ratio of the training data",
