@@ -83,8 +83,8 @@ func TestSparseSummaryIsDelivered(t *testing.T) {
 	if sum.Compute == nil || sum.TestCompute == nil || sum.TestMetric == nil || sum.TrainCompute == nil || sum.TrainMetric == nil || sum.TrainTestMetric == nil {
 		t.Fatalf("summary lacks a sparse run's figures: %+v", sum)
 	}
-	if sum.BudgetMet == nil || !*sum.BudgetMet {
-		t.Errorf("budget_met %v with budget_tol 0.5", sum.BudgetMet)
+	if sum.BudgetMet == nil || !*sum.BudgetMet || sum.TrainBudgetMet == nil || !*sum.TrainBudgetMet {
+		t.Errorf("budget_met %v, train_budget_met %v with budget_tol 0.5", sum.BudgetMet, sum.TrainBudgetMet)
 	}
 	if sum.SparseCompute == nil || *sum.SparseCompute != *sum.Compute {
 		t.Errorf("sparse_compute %v does not repeat compute %v", sum.SparseCompute, *sum.Compute)
@@ -93,7 +93,7 @@ func TestSparseSummaryIsDelivered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{`"test_compute"`, `"train_metric"`, `"train_compute"`, `"budget_met":true`} {
+	for _, k := range []string{`"test_compute"`, `"train_metric"`, `"train_compute"`, `"budget_met":true`, `"train_budget_met":true`} {
 		if !strings.Contains(string(b), k) {
 			t.Errorf("summary %s lacks %s", b, k)
 		}
@@ -112,8 +112,13 @@ func TestSparseBudgetNotMet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.BudgetMet == nil || *sum.BudgetMet {
-		t.Fatalf("budget_met %v with budget_tol 1e-12", sum.BudgetMet)
+	if sum.BudgetMet == nil || *sum.BudgetMet || sum.TrainBudgetMet == nil || *sum.TrainBudgetMet {
+		t.Fatalf("budget_met %v, train_budget_met %v with budget_tol 1e-12", sum.BudgetMet, sum.TrainBudgetMet)
+	}
+	// budget_met is about what the run delivers: the sparse checkpoint's
+	// compute on valid against the target.
+	if sum.Compute == nil || math.Abs(*sum.Compute-c.Target) <= c.BudgetTol {
+		t.Fatalf("compute %v within 1e-12 of %g, yet budget_met false", sum.Compute, c.Target)
 	}
 	if n := strings.Count(log.String(), "budget not met"); n != 1 {
 		t.Errorf("%d log lines say the budget was not met, want 1:\n%s", n, log.String())

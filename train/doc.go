@@ -29,7 +29,8 @@
 // adapt. Evaluations then measure the compute the masks actually spend;
 // only stage-2 evaluations within budget_tol of the target compete for the
 // best checkpoint (when none is, the closest is kept and the summary says
-// budget_met false). The run ends by hardening the best checkpoint into a
+// train_budget_met false; budget_met is about the delivered sparse
+// checkpoint). The run ends by hardening the best checkpoint into a
 // sparse checkpoint (its weight matrices stored as the dtype setting
 // says), whose metric and compute, measured by the inference engine on
 // valid and test, are the summary's (budget.go, evaluate.go; the hardening

@@ -17,10 +17,10 @@ func (r *run) finish() (*Summary, error) {
 	if r.sp != nil {
 		met := r.bud.met(st.BestCompute)
 		target := c.Target
-		sum.Target, sum.BudgetMet = &target, &met
+		sum.Target, sum.TrainBudgetMet = &target, &met
 		sum.TrainMetric, sum.TrainCompute = &st.BestMetric, &st.BestCompute
 		if !met {
-			fmt.Fprintf(r.log, "budget not met: no evaluation's compute was within %g of target %.2f; best is the closest, step %d at compute %.4f\n",
+			fmt.Fprintf(r.log, "training graph: no evaluation's compute was within %g of target %.2f; best is the closest, step %d at compute %.4f (hardening calibrates the delivered checkpoint)\n",
 				c.BudgetTol, c.Target, st.BestStep, st.BestCompute)
 		}
 	}
@@ -40,6 +40,11 @@ func (r *run) finish() (*Summary, error) {
 		sum.SparseCheckpoint = hr.SparseCheckpoint
 		if err := evaluateDelivered(c, r.ds, sum, r.log); err != nil {
 			return nil, err
+		}
+		met := sum.Compute != nil && r.bud.met(*sum.Compute)
+		sum.BudgetMet = &met
+		if !met {
+			fmt.Fprintf(r.log, "budget not met: the sparse checkpoint's compute on valid is not within %g of target %.2f\n", c.BudgetTol, c.Target)
 		}
 	}
 	if c.DenseRef != "" {

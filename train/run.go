@@ -39,10 +39,13 @@ type Summary struct {
 	DenseMetric     *float64 `json:"dense_metric,omitempty"`      // dense_reference's MetricName on valid
 	DenseTest       *float64 `json:"dense_test_metric,omitempty"` // and on test
 	StoppedEarly    bool     `json:"stopped_early,omitempty"`
-	// BudgetMet (sparse runs): whether the best checkpoint's measured
-	// compute is within budget_tol of the target; false when no
-	// evaluation was, and the checkpoint closest to the target was kept.
-	BudgetMet *bool `json:"budget_met,omitempty"`
+	// BudgetMet (sparse runs): whether what the run delivers, the sparse
+	// checkpoint, spends within budget_tol of the target on valid (its
+	// Compute). TrainBudgetMet: whether the best checkpoint's compute in
+	// the training graph was; false when no evaluation was, and the
+	// checkpoint closest to the target was kept.
+	BudgetMet      *bool `json:"budget_met,omitempty"`
+	TrainBudgetMet *bool `json:"train_budget_met,omitempty"`
 }
 
 // State is the trainer's position, saved in every checkpoint so that a
