@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/sparsetune/sparsetune/internal/corpus"
+
+	"github.com/sparsetune/sparsetune/internal/testmodel"
 )
 
 // bpeSample is a small English text with repeated words, some numbers,
@@ -207,7 +209,7 @@ func checkEncode(t *testing.T, tok Tokenizer, vocab map[string]int, merges [][2]
 // merges: applying them in order gives what the loader gives. It also checks
 // that TrainBPE numbers the byte tokens as GPT-2 does.
 func TestNaiveBPEMatchesGPT2(t *testing.T) {
-	dir := tokSharedDir(t, filepath.Join("tokenizers", "gpt2"))
+	dir := testmodel.SharedDir(t, filepath.Join("tokenizers", "gpt2"))
 	v := readGPT2Files(t, dir)
 	tok, err := LoadTokenizer(dir)
 	if err != nil {
@@ -258,7 +260,7 @@ func readGPT2Files(t *testing.T, dir string) *BPEVocab {
 // TestWriteGPT2FilesReproducesGPT2 writes GPT-2's own vocabulary and merges
 // and expects the very bytes of its vocab.json and merges.txt.
 func TestWriteGPT2FilesReproducesGPT2(t *testing.T) {
-	src := tokSharedDir(t, filepath.Join("tokenizers", "gpt2"))
+	src := testmodel.SharedDir(t, filepath.Join("tokenizers", "gpt2"))
 	v := readGPT2Files(t, src)
 	dst := t.TempDir()
 	if err := v.WriteGPT2Files(dst); err != nil {

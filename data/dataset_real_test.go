@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/sparsetune/sparsetune/internal/testmodel"
 )
 
 // These tests read the real data in shared/ beside the repository (see
@@ -20,7 +22,7 @@ func gpt2(t testing.TB) (Tokenizer, string) {
 	if _, isTest := t.(*testing.T); isTest && testing.Short() {
 		t.Skip("real-data test: tokenizes about 1 MB with GPT-2; run without -short")
 	}
-	dir := tokSharedDir(t, "tokenizers/gpt2")
+	dir := testmodel.SharedDir(t, "tokenizers/gpt2")
 	tok, err := LoadTokenizer(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -33,7 +35,7 @@ func gpt2(t testing.TB) (Tokenizer, string) {
 }
 
 func TestLoadSpamAssassin(t *testing.T) {
-	dir := tokSharedDir(t, "datasets/spamassassin")
+	dir := testmodel.SharedDir(t, "datasets/spamassassin")
 	tok, key := gpt2(t)
 	spec := Spec{
 		Task:     Classification,
@@ -98,7 +100,7 @@ func TestLoadSpamAssassin(t *testing.T) {
 }
 
 func TestLoadSOTU(t *testing.T) {
-	dir := tokSharedDir(t, "datasets/sotu")
+	dir := testmodel.SharedDir(t, "datasets/sotu")
 	tok, key := gpt2(t)
 	spec := Spec{
 		Task:   CausalLM,
@@ -164,7 +166,7 @@ func itoaFirstLine(t *testing.T, ds *Dataset) string {
 // is tokenized) with GPT-2: "cold" reads and tokenizes, "cached" hashes the
 // file and reads the dataset cache written by a first Load.
 func BenchmarkLoadSpamAssassin(b *testing.B) {
-	dir := tokSharedDir(b, "datasets/spamassassin")
+	dir := testmodel.SharedDir(b, "datasets/spamassassin")
 	tok, key := gpt2(b)
 	spec := Spec{Task: Classification, Train: filepath.Join(dir, "train.jsonl"), ID: DeriveIDs, SeqLen: 1024}
 	tokens := func(ds *Dataset) float64 { return float64(ds.Report.Train.Tokens + ds.Report.Valid.Tokens) }

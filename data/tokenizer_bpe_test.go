@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/sugarme/tokenizer/model/bpe"
+
+	"github.com/sparsetune/sparsetune/internal/testmodel"
 )
 
 // tinyBPE is a byte-level-free BPE over "a": merges a+a (rank 0) and aa+a
@@ -66,7 +68,7 @@ func TestLibraryBPETieBreakDefect(t *testing.T) {
 }
 
 func TestGPT2ExclamationRun(t *testing.T) {
-	tok, err := LoadTokenizer(tokSharedDir(t, filepath.Join("tokenizers", "gpt2")))
+	tok, err := LoadTokenizer(testmodel.SharedDir(t, filepath.Join("tokenizers", "gpt2")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +118,7 @@ func TestBPEByteFallback(t *testing.T) {
 }
 
 func TestMistralByteFallback(t *testing.T) {
-	tok, err := LoadTokenizer(tokSharedDir(t, filepath.Join("tokenizers", "mistral")))
+	tok, err := LoadTokenizer(testmodel.SharedDir(t, filepath.Join("tokenizers", "mistral")))
 	if err != nil {
 		t.Fatal(err)
 	}

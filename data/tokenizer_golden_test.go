@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/sparsetune/sparsetune/internal/testmodel"
 )
 
 // The golden sets are llama.cpp's tokenizer test vectors: inputs in
@@ -15,37 +17,6 @@ import (
 // Hugging Face tokenizers gave for tokenizer.encode(text,
 // add_special_tokens=False). They live in shared/tokenizers/golden beside the
 // repository, not in it.
-
-// tokSharedDir returns ../shared relative to the repository root (the
-// directory holding go.mod). When it is missing the test fails under CI=true
-// and is skipped, loudly, elsewhere.
-func tokSharedDir(t testing.TB, rel string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", rel)
-	if _, err := os.Stat(p); err != nil {
-		msg := "SKIPPED: shared test data " + p + " is missing (" + err.Error() +
-			"); it lives in shared/ beside the repository checkout"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return p
-}
 
 // goldenCase is one input of a golden set and the ids Hugging Face gave.
 type goldenCase struct {
@@ -60,7 +31,7 @@ type goldenCase struct {
 // ends with a separator, after which there is no further input.
 func readGolden(t testing.TB, name string) []goldenCase {
 	t.Helper()
-	dir := tokSharedDir(t, filepath.Join("tokenizers", "golden"))
+	dir := testmodel.SharedDir(t, filepath.Join("tokenizers", "golden"))
 	inp, err := os.ReadFile(filepath.Join(dir, "ggml-vocab-"+name+".gguf.inp"))
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +94,7 @@ func checkGolden(t *testing.T, name string, tok Tokenizer, cases []goldenCase) {
 
 func TestGoldenGPT2(t *testing.T) {
 	cases := readGolden(t, "gpt-2")
-	tok, err := LoadTokenizer(tokSharedDir(t, filepath.Join("tokenizers", "gpt2")))
+	tok, err := LoadTokenizer(testmodel.SharedDir(t, filepath.Join("tokenizers", "gpt2")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +135,7 @@ func TestGoldenLlamaBPE(t *testing.T) {
 
 func TestGoldenGPT2TokenizerJSON(t *testing.T) {
 	cases := readGolden(t, "gpt-2")
-	src := tokSharedDir(t, filepath.Join("tokenizers", "gpt2"))
+	src := testmodel.SharedDir(t, filepath.Join("tokenizers", "gpt2"))
 	vocab, err := os.ReadFile(filepath.Join(src, "vocab.json"))
 	if err != nil {
 		t.Fatal(err)

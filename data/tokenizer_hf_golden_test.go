@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/sparsetune/sparsetune/internal/testmodel"
 )
 
 // The Hugging Face golden sets are written by
@@ -202,7 +204,7 @@ func hfFullTokenizer(t *testing.T, fam hfFamily) Tokenizer {
 	t.Helper()
 	var dir string
 	if fam.name == "mistral" {
-		dir = tokSharedDir(t, filepath.Join("tokenizers", "mistral"))
+		dir = testmodel.SharedDir(t, filepath.Join("tokenizers", "mistral"))
 	} else {
 		dir = hfFullDir(t, fam.pkg)
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/sparsetune/sparsetune/internal/testmodel"
 )
 
 // copyTokFiles copies the named files from src into a new directory.
@@ -117,7 +119,7 @@ func TestSpecialsFromConfig(t *testing.T) {
 }
 
 func TestGPT2Specials(t *testing.T) {
-	tok, err := LoadTokenizer(tokSharedDir(t, filepath.Join("tokenizers", "gpt2")))
+	tok, err := LoadTokenizer(testmodel.SharedDir(t, filepath.Join("tokenizers", "gpt2")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +262,7 @@ func ExampleLoadTokenizer() {
 // BenchmarkEncode reports tokens/s on Moby-Dick's first chapters for each
 // family we have a full vocabulary for.
 func BenchmarkEncode(b *testing.B) {
-	raw, err := os.ReadFile(filepath.Join(tokSharedDir(b, "datasets"), "moby-dick", "chapters.jsonl"))
+	raw, err := os.ReadFile(filepath.Join(testmodel.SharedDir(b, "datasets"), "moby-dick", "chapters.jsonl"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -269,8 +271,8 @@ func BenchmarkEncode(b *testing.B) {
 		name string
 		dir  func(testing.TB) string
 	}{
-		{"gpt2", func(b testing.TB) string { return tokSharedDir(b, filepath.Join("tokenizers", "gpt2")) }},
-		{"mistral", func(b testing.TB) string { return tokSharedDir(b, filepath.Join("tokenizers", "mistral")) }},
+		{"gpt2", func(b testing.TB) string { return testmodel.SharedDir(b, filepath.Join("tokenizers", "gpt2")) }},
+		{"mistral", func(b testing.TB) string { return testmodel.SharedDir(b, filepath.Join("tokenizers", "mistral")) }},
 		{"bert", func(testing.TB) string { return filepath.Join("testdata", "tokenizer", "bert-base-uncased") }},
 		// The full Llama 3.1 and Qwen3 files, when gen_golden/gen.mjs has
 		// installed them (skipped otherwise).

@@ -2,7 +2,6 @@ package harden
 
 import (
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -13,37 +12,9 @@ import (
 	"github.com/sparsetune/sparsetune/infer"
 	"github.com/sparsetune/sparsetune/nn"
 	"github.com/sparsetune/sparsetune/router"
-)
 
-// sharedDir returns ../shared/rel relative to the repository root (the
-// directory holding go.mod). When it is missing the test fails under
-// CI=true and is skipped, loudly, elsewhere.
-func sharedDir(t *testing.T, rel string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", rel)
-	if _, err := os.Stat(p); err != nil {
-		msg := "SKIPPED: shared test data " + p + " is missing (" + err.Error() + "); it lives in shared/ beside the repository checkout"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return p
-}
+	"github.com/sparsetune/sparsetune/internal/testmodel"
+)
 
 // TestTopKComputeOnRealText: a top-k checkpoint of a random GPT-2 with
 // GPT-2's vocabulary, hardened on the State of the Union validation
@@ -55,8 +26,8 @@ func TestTopKComputeOnRealText(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-data test: tokenizes 1.6 MB with GPT-2; run without -short")
 	}
-	dir := sharedDir(t, "datasets/sotu")
-	tokDir := sharedDir(t, "tokenizers/gpt2")
+	dir := testmodel.SharedDir(t, "datasets/sotu")
+	tokDir := testmodel.SharedDir(t, "tokenizers/gpt2")
 	tok, err := data.LoadTokenizer(tokDir)
 	if err != nil {
 		t.Fatal(err)

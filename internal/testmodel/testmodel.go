@@ -1,7 +1,8 @@
 // Package testmodel writes the tiny model directory and data file that the
 // tests of several packages train on: a one-layer GPT-2 (d 16, 2 heads)
 // with a plain byte-level tokenizer, and a two-class topic task (a training
-// file and held-out splits). Tests only.
+// file and held-out splits); and SharedDir, which finds the real datasets
+// and tokenizers in shared/ beside the checkout. Tests only.
 package testmodel
 
 import (
