@@ -50,14 +50,7 @@ func TestHardenWritesWhatTheEngineMeasures(t *testing.T) {
 	in := tinyInput(t)
 	out := filepath.Join(t.TempDir(), "sparse")
 	var log strings.Builder
-	res, err := Harden(in, DefaultOptions(out), &log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp, err := checkpoints.ReadSparse(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, sp := hardenRead(t, in, DefaultOptions(out), &log)
 	e, err := infer.New(sp)
 	if err != nil {
 		t.Fatal(err)
@@ -91,14 +84,7 @@ func TestPruneBelowZeroMeansZero(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "zero")
 	o := DefaultOptions(out)
 	o.PruneBelow = 0
-	res, err := Harden(in, o, &strings.Builder{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp, err := checkpoints.ReadSparse(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, sp := hardenRead(t, in, o, &strings.Builder{})
 	if got := sp.Manifest.Calibration.PruneBelow; got != 0 {
 		t.Fatalf("manifest prune_below %g, want 0", got)
 	}
@@ -139,14 +125,7 @@ func TestManifestRecordsTheCalibration(t *testing.T) {
 	in := tinyInput(t)
 	in.Reference = Sequences{Name: "train", Seqs: infer.RandomTokens(in.Model.Config.Vocab, 10, 16, 8)}
 	out := filepath.Join(t.TempDir(), "sparse")
-	res, err := Harden(in, DefaultOptions(out), &strings.Builder{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp, err := checkpoints.ReadSparse(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, sp := hardenRead(t, in, DefaultOptions(out), &strings.Builder{})
 	cal := sp.Manifest.Calibration
 	mean := 0.0
 	for _, c := range cal.LayerCompute {
@@ -249,4 +228,19 @@ func TestHardenTopKDType(t *testing.T) {
 	if c != sp.Manifest.Compute || c != res.Compute {
 		t.Fatalf("engine measures %.6f on the calibration set, manifest says %.6f, result %.6f", c, sp.Manifest.Compute, res.Compute)
 	}
+}
+
+// hardenRead hardens in with o, logging to w, and reads the written sparse
+// checkpoint back; t fails on an error.
+func hardenRead(t *testing.T, in Input, o Options, w io.Writer) (*Result, *checkpoints.Sparse) {
+	t.Helper()
+	res, err := Harden(in, o, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := checkpoints.ReadSparse(o.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, sp
 }

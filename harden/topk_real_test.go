@@ -7,7 +7,6 @@ import (
 
 	"gorgonia.org/tensor"
 
-	"github.com/sparsetune/sparsetune/checkpoints"
 	"github.com/sparsetune/sparsetune/data"
 	"github.com/sparsetune/sparsetune/infer"
 	"github.com/sparsetune/sparsetune/nn"
@@ -66,14 +65,7 @@ func TestTopKComputeOnRealText(t *testing.T) {
 	in := Input{Model: m, Routers: set.Params(), Router: rc, Target: target, Seed: 1, SeqLen: T,
 		Calib: Sequences{Name: "sotu valid", Seqs: valid}, HeldOut: Sequences{Name: "sotu test", Seqs: test}}
 	out := filepath.Join(t.TempDir(), "sparse")
-	res, err := Harden(in, DefaultOptions(out), &testLog{t})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp, err := checkpoints.ReadSparse(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, sp := hardenRead(t, in, DefaultOptions(out), &testLog{t})
 	e, err := infer.New(sp)
 	if err != nil {
 		t.Fatal(err)

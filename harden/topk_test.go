@@ -38,14 +38,7 @@ func TestHardenTopK(t *testing.T) {
 	ch, _ := chooseK(in, in.Target)
 	out := filepath.Join(t.TempDir(), "sparse")
 	var log strings.Builder
-	res, err := Harden(in, DefaultOptions(out), &log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp, err := checkpoints.ReadSparse(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, sp := hardenRead(t, in, DefaultOptions(out), &log)
 	man := sp.Manifest
 	if man.Version != 3 || man.Routing != checkpoints.RoutingTopK || res.Routing != "topk" {
 		t.Fatalf("version %d routing %q (result %q), want 3 and topk", man.Version, man.Routing, res.Routing)
