@@ -8,10 +8,7 @@ import (
 
 	"gorgonia.org/tensor"
 
-	"github.com/sparsetune/sparsetune/checkpoints"
 	"github.com/sparsetune/sparsetune/data"
-	"github.com/sparsetune/sparsetune/harden"
-	"github.com/sparsetune/sparsetune/infer"
 	"github.com/sparsetune/sparsetune/nn"
 	"github.com/sparsetune/sparsetune/router"
 	"github.com/sparsetune/sparsetune/train"
@@ -184,36 +181,9 @@ func (f *frontier) point(target float64, steps int) (*FrontierPoint, error) {
 }
 
 // calibrate sets the routers' τ so that the hard masks spend target on the
-// calibration sequences as the inference engine measures them (bisection on
-// τ, harden.CalibrateTau, as the hardening of a run does first), and returns it.
-// The soft calibration a run does at its stage switch reads the gate
-// probabilities of a pass in which every unit runs a little; after stage 2
-// the model is adapted to hard masks and those probabilities no longer
-// predict what the masks spend once earlier layers' masks change later
-// layers' inputs (at target 0.2, a SpamAssassin run trained for 0.5 kept no
-// unit at all), so the frontier measures the masks themselves. A static
-// router's gates do not depend on the input, and the soft calibration is
-// exact for it.
+// calibration sequences as the inference engine measures them, as the
+// stage switch and the hardening of a run do (harden.CalibrateRouters),
+// and returns it.
 func (f *frontier) calibrate(target float64) (float64, error) {
-	r := f.run
-	rc := r.RouterConfig()
-	if rc.Kind == router.Static {
-		return r.CalibrateSoft(target)
-	}
-	man := checkpoints.SparseManifest{Router: string(rc.Kind), GroupSize: rc.GroupSize, Shift: rc.ProbShift(), Target: target,
-		Layers: harden.AllUnits(r.Model.Config, rc.GroupSize, rc.Tau)}
-	sp, err := harden.Prune(r.Model, r.Routers(), man)
-	if err != nil {
-		return 0, err
-	}
-	e, err := infer.New(sp)
-	if err != nil {
-		return 0, err
-	}
-	if _, err := harden.CalibrateTau(e, f.calib, target, 0); err != nil {
-		return 0, err
-	}
-	tau := e.Manifest.Layers[0].Tau
-	r.SetTau(tau)
-	return tau, nil
+	return f.run.Calibrate(f.calib, target)
 }

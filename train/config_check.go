@@ -41,7 +41,7 @@ func (c *Config) checkFinite() error {
 func jsonKey(f reflect.StructField) string { return strings.Split(f.Tag.Get("json"), ",")[0] }
 
 // sparseOnly are the settings a dense run (target 0) makes no use of.
-var sparseOnly = []string{"router", "group_size", "tau", "budget_tol", "calibrate_on", "stage2_steps", "target_warmup", "lambda_lr", "router_lr",
+var sparseOnly = []string{"router", "group_size", "tau", "budget_tol", "calibrate_on", "stage2_steps", "target_warmup", "stage2_calibrations", "lambda_lr", "router_lr",
 	"penalty_weight", "sep_weight", "distill", "distill_temp", "trainable"}
 
 // Unused reports the first setting among given (the JSON keys a user set,

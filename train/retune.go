@@ -28,12 +28,11 @@ func (r *LoadedRun) Tau() float64 { return r.sp.set.Config.Tau }
 // SetTau sets the routers' hardening threshold (every layer's).
 func (r *LoadedRun) SetTau(tau float64) { r.sp.set.Config.Tau = tau }
 
-// CalibrateSoft sets τ so that the soft gates of the run's calibration
-// batches (those of its own stage switch) spend target, and returns it: the
-// calibration a run does at its stage switch, exact for static routers,
-// whose gates do not depend on the input.
-func (r *LoadedRun) CalibrateSoft(target float64) (float64, error) {
-	return r.sp.calibrate(r.Model, calibrationBatches(r.Data.Train, r.Config, r.Model.Config, r.Tokenizer), target)
+// Calibrate sets τ so that the hard masks spend target on seqs, as the
+// run's stage switch does (harden.CalibrateRouters), and returns τ.
+func (r *LoadedRun) Calibrate(seqs [][]int, target float64) (float64, error) {
+	tau, _, err := r.sp.calibrate(r.Model, seqs, target)
+	return tau, err
 }
 
 // EvaluateHard evaluates the model with hard masks at the current τ in the

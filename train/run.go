@@ -84,9 +84,10 @@ func Run(cfg Config, log io.Writer, hooks ...Hooks) (*Summary, error) {
 	}
 	for r.st.Step < r.cfg.Steps {
 		// Stage 2 of a sparse run starts by calibrating τ and hardening
-		// the gates into masks (step.go).
-		if r.sp != nil && r.st.Step == r.sp.switchStep() {
-			if err := r.enterStage2(); err != nil {
+		// the gates into masks, and calibrates τ again a few times as the
+		// model adapts to them (step.go).
+		if r.sp != nil {
+			if err := r.maskSteps(); err != nil {
 				return nil, err
 			}
 		}

@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"sort"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"github.com/sparsetune/sparsetune/data"
+	"github.com/sparsetune/sparsetune/harden"
 	"github.com/sparsetune/sparsetune/internal/ops"
 	"github.com/sparsetune/sparsetune/loss"
 	"github.com/sparsetune/sparsetune/nn"
@@ -108,6 +108,22 @@ func (s *sparsity) params() []*nn.Param { return s.set.Params() }
 // switchStep is the number of steps done when stage 2 starts: stage 1 is
 // steps 1 to switchStep, stage 2 the stage2_steps after.
 func (s *sparsity) switchStep() int { return s.cfg.Steps - s.cfg.Stage2Steps }
+
+// recalibrates reports whether τ is calibrated again before step (steps
+// done): at the cfg.Recalibrate evenly spaced points of stage 2 after the
+// switch, under threshold routing. Three (the default) follow the drift
+// of the masks while the learning rate is high, and the calibrations (a
+// few engine passes over the calibration sequences each) stay a small
+// part of the run.
+func (s *sparsity) recalibrates(step int) bool {
+	n, times := s.cfg.Stage2Steps, s.cfg.Recalibrate
+	if s.stage != 2 || s.topK() || times == 0 || n < times+1 {
+		return false
+	}
+	every := (n + times) / (times + 1)
+	k := step - s.switchStep()
+	return k > 0 && k%every == 0 && k/every <= times
+}
 
 // target is the compute target at step: 1 ramping linearly to cfg.Target
 // (cfg.Target throughout under top-k routing, whose compute is fixed).
@@ -261,68 +277,23 @@ func (s *sparsity) nearTau() float64 {
 	return float64(near) / float64(all)
 }
 
-// calibrate picks the hardening threshold τ so that the hard masks spend
-// target (a fraction of the dense compute) on the calibration batches: every (token, unit) pair's
-// on-probability under the stage-1 routers, sorted from most to least
-// confident, is kept while the kept FLOPs (plus the routers') stay within
-// target × the dense FLOPs of the routed blocks; τ falls just below the
-// last kept probability. One global τ lets layers differ in how much they
-// keep, as the routers learned. It sets the routers' τ and returns it
-// (under top-k routing it returns τ unchanged: there is none to fit).
-func (s *sparsity) calibrate(m *nn.Model, batches []*nn.Batch, target float64) (float64, error) {
-	if s.topK() { // top-k has no threshold: τ stays as trained
-		return s.set.Config.Tau, nil
+// calibrate sets the routers' threshold τ so that the hard masks spend
+// target (a fraction of the dense compute) on seqs, measured on the masks
+// themselves by the inference engine (harden.CalibrateRouters: the
+// calibration the hardening of the run does, so that stage 2 adapts the
+// model to the masks the sparse checkpoint keeps), and returns τ and that
+// compute. One global τ lets layers differ in how much they keep, as the
+// routers learned. Under top-k routing it returns τ unchanged: there is
+// none to fit.
+func (s *sparsity) calibrate(m *nn.Model, seqs [][]int, target float64) (tau, compute float64, err error) {
+	if s.topK() {
+		return s.set.Config.Tau, target, nil
 	}
-	gr, err := m.Build(nn.BuildOptions{B: s.cfg.Batch, T: s.cfg.SeqLen, Gates: s.set.GateFunc(router.Soft)})
-	if err != nil {
-		return 0, err
+	if tau, compute, err = harden.CalibrateRouters(m, s.params(), s.set.Config, seqs, target); err != nil {
+		return 0, 0, err
 	}
-	head, ffn := s.set.Probs()
-	run, err := gr.Compile(false)
-	if err != nil {
-		return 0, err
-	}
-	defer run.Close()
-	type unit struct{ p, cost float64 }
-	var units []unit
-	var dense, fixed float64
-	for _, b := range batches {
-		if err := gr.Feed(b); err != nil {
-			return 0, err
-		}
-		if err := run.Run(); err != nil {
-			return 0, err
-		}
-		s.eachUnit(head, ffn, b.Mask, func(l, kind, u int, routed bool, p float32, cost float64) {
-			dense += cost
-			if routed {
-				units = append(units, unit{float64(p), cost})
-			} else {
-				fixed += cost // an unrouted part always runs
-			}
-		})
-		for _, real := range b.Mask {
-			if real != 0 {
-				fixed += s.costs[0].Router
-			}
-		}
-	}
-	if len(units) == 0 {
-		return 0, fmt.Errorf("calibration: no routed units on the calibration batches")
-	}
-	sort.Slice(units, func(i, j int) bool { return units[i].p > units[j].p })
-	budget, kept := target*dense-fixed, 0.0
-	tau := units[0].p + 1e-6 // keep nothing if even the first unit overruns
-	for _, u := range units {
-		if kept+u.cost > budget {
-			break
-		}
-		kept += u.cost
-		tau = u.p - 1e-6
-	}
-	tau = math.Min(math.Max(tau, 1e-6), 1-1e-6)
 	s.set.Config.Tau = tau
-	return tau, nil
+	return tau, compute, nil
 }
 
 // eachUnit calls f for every real token of a batch (mask (B*T)) and every
@@ -358,13 +329,14 @@ func (s *sparsity) eachUnit(head, ffn []*G.Node, mask []int, f func(l, kind, u i
 	}
 }
 
-// calibrationBatches are up to 32 training batches in a fixed order of their
-// own, so calibration does not move the run's position in the data.
-func calibrationBatches(split *data.Split, cfg *Config, mc *nn.Config, tok data.Tokenizer) []*nn.Batch {
+// calibrationSeqs are the sequences the stage switch calibrates τ on: up
+// to harden.DefaultSequences training sequences, picked in a fixed order of
+// their own (the run's position in the data does not move).
+func calibrationSeqs(split *data.Split, cfg *Config) [][]int {
 	order := data.Shuffle(len(split.Seqs), cfg.Seed, 1<<30)
-	var out []*nn.Batch
-	for lo := 0; lo+cfg.Batch <= len(order) && len(out) < 32; lo += cfg.Batch {
-		out = append(out, makeBatch(split, order[lo:lo+cfg.Batch], cfg.Batch, cfg.SeqLen, mc, tok))
+	out := make([][]int, 0, min(len(order), harden.DefaultSequences))
+	for _, i := range order[:min(len(order), harden.DefaultSequences)] {
+		out = append(out, split.Seqs[i])
 	}
 	return out
 }
