@@ -3,10 +3,12 @@ package train
 import (
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/sparsetune/sparsetune/internal/testmodel"
+	"github.com/sparsetune/sparsetune/router"
 )
 
 func sparseRun(t *testing.T, dir string) Config {
@@ -176,5 +178,76 @@ func TestSparseResumeAtTheStageSwitch(t *testing.T) {
 	}
 	if *csum.Compute != *fsum.Compute {
 		t.Errorf("resumed at the switch: compute %.4f, uninterrupted %.4f", *csum.Compute, *fsum.Compute)
+	}
+}
+
+// TestRecalibrationSchedule: stage 2 calibrates τ again at evenly spaced
+// steps after the switch, never at the switch itself (enterStage2
+// calibrates there), never under top-k routing or with none asked for.
+func TestRecalibrationSchedule(t *testing.T) {
+	for _, tc := range []struct {
+		steps, stage2, times int
+		topk                 bool
+		want                 []int
+	}{
+		{250, 83, 3, false, []int{188, 209, 230}},
+		{300, 100, 3, false, []int{225, 250, 275}},
+		{24, 6, 3, false, []int{20, 22}}, // the third would fall on the last step: no step left to train
+		{24, 6, 0, false, nil},
+		{24, 3, 3, false, nil}, // too short a stage 2 to share
+		{300, 100, 3, true, nil},
+	} {
+		cfg := &Config{Steps: tc.steps, Stage2Steps: tc.stage2, Recalibrate: tc.times}
+		s := &sparsity{cfg: cfg, stage: 2, set: &router.Set{}}
+		if tc.topk {
+			s.set.Config.Routing = router.TopK
+		}
+		var got []int
+		for step := 0; step < tc.steps; step++ {
+			if s.recalibrates(step) {
+				got = append(got, step)
+			}
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%d steps, stage 2 %d, %d calibrations, top-k %v: at %v, want %v", tc.steps, tc.stage2, tc.times, tc.topk, got, tc.want)
+		}
+	}
+}
+
+// TestSparseResumeInStage2 interrupts a sparse run between two of stage
+// 2's calibrations: the resumed run calibrates where the uninterrupted one
+// did and ends with the same losses, τ and compute.
+func TestSparseResumeInStage2(t *testing.T) {
+	dir := t.TempDir()
+	full := sparseRun(t, dir)
+	full.SaveEvery = 3 // a checkpoint at step 21, between the calibrations before steps 21 and 23
+	var flog strings.Builder
+	fsum, err := Run(full, &flog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(flog.String(), "τ recalibrated"); n != 2 {
+		t.Fatalf("stage 2 calibrated again %d times, want 2:\n%s", n, flog.String())
+	}
+	cut := full
+	cut.OutDir = filepath.Join(dir, "cut")
+	runCut(t, cut, 21)
+	cut.Resume = true
+	var log strings.Builder
+	csum, err := Run(cut, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(log.String(), "τ recalibrated"); n != 1 {
+		t.Errorf("the run resumed at step 21 calibrated again %d times, want 1 (before step 23):\n%s", n, log.String())
+	}
+	a, b := readLosses(t, full.OutDir), readLosses(t, cut.OutDir)
+	for s := 1; s <= full.Steps; s++ {
+		if math.Abs(a[s]-b[s]) > 1e-5 {
+			t.Errorf("step %d: resumed loss %.7f, uninterrupted %.7f", s, b[s], a[s])
+		}
+	}
+	if *csum.Compute != *fsum.Compute {
+		t.Errorf("resumed in stage 2: compute %.4f, uninterrupted %.4f", *csum.Compute, *fsum.Compute)
 	}
 }
