@@ -26,7 +26,10 @@
 // λ1(ĉ−t) + λ2(ĉ−t)² (package loss), the target t ramping from 1 to the goal
 // and λ rising by explicit gradient ascent; stage 2 hardens the gates into
 // masks (package router), freezes the routers and fine-tunes the model to
-// adapt. Evaluations then measure the compute the masks actually spend;
+// adapt. τ is calibrated on the masks themselves, through the inference
+// engine as hardening does (harden.CalibrateRouters), at the switch and
+// stage2_calibrations times more during stage 2, so that the model adapts
+// to the masks its sparse checkpoint keeps (step.go). Evaluations then measure the compute the masks actually spend;
 // only stage-2 evaluations within budget_tol of the target compete for the
 // best checkpoint (when none is, the closest is kept and the summary says
 // train_budget_met false; budget_met is about the delivered sparse
