@@ -102,7 +102,8 @@ func loadFrontier(fc FrontierConfig, log io.Writer) (*frontier, *FrontierCurve, 
 		}
 	}
 	f := &frontier{run: r, log: log,
-		saved: r.Model.Params.Convert(tensor.Float32), // the checkpoint's weights, restored before each point
+		saved: r.Model.Params.Convert(tensor.Float32), // the checkpoint's weights and τ, restored before each point
+		tau:   r.Tau(),
 		calib: frontierCalibration(r.Data.Train, r.Config.Seed)}
 	curve := &FrontierCurve{Run: fc.Run, Checkpoint: ckpt, MetricName: r.MetricName(),
 		SourceTarget: r.Config.Target, SourceTau: r.State.Tau}
@@ -115,6 +116,7 @@ type frontier struct {
 	run   *train.LoadedRun
 	log   io.Writer
 	saved *nn.Params
+	tau   float64 // the checkpoint's τ: where each point's calibration starts
 	calib [][]int // calibration sequences (hard-mask calibration on the engine)
 }
 
@@ -142,6 +144,7 @@ func (f *frontier) point(target float64, steps int) (*FrontierPoint, error) {
 	for i, p := range r.Model.Params.List {
 		copy(p.Value.Data().([]float32), f.saved.List[i].Value.Data().([]float32))
 	}
+	r.SetTau(f.tau) // a point's calibration starts from the checkpoint's τ, not the last point's
 	var ks router.TopKChoice
 	tau, err := r.Tau(), error(nil)
 	if r.RouterConfig().Routing == router.TopK { // no τ: the k for target
