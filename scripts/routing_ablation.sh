@@ -17,13 +17,9 @@
 # line of the grid (the lines are below); JOBS=N runs N at once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-work=${1:-/tmp/sparsetune-real}
-base=$work/pretrain/best
-spam=../shared/datasets/spamassassin
+source scripts/real_base.sh "${1:-}"
 out=$work/routing
-for f in "$spam/train.jsonl" "$base/config.json" ../shared/datasets/sotu/train.jsonl; do
-  [[ -f $f ]] || { echo "missing $f (the base model comes from scripts/real_data.sh)" >&2; exit 1; }
-done
+[[ -f ../shared/datasets/sotu/train.jsonl ]] || { echo "missing ../shared/datasets/sotu/train.jsonl" >&2; exit 1; }
 mkdir -p "$out"
 go build -o "$work/sparsetune" ./cmd/sparsetune
 [[ -f $out/sotu-era/test.jsonl ]] || go run ./scripts/sotu_party -label era ../shared/datasets/sotu "$out/sotu-era" >&2

@@ -15,12 +15,8 @@
 #   scripts/sweep_emit_check.sh [WORKDIR]   (default /tmp/sparsetune-real; a few minutes on one core)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-work=${1:-/tmp/sparsetune-real}
-ds=../shared/datasets/spamassassin
-base=$work/pretrain/best
-for f in "$ds/train.jsonl" "$base/config.json"; do
-  [[ -f $f ]] || { echo "missing $f (the base model comes from scripts/real_data.sh)" >&2; exit 1; }
-done
+source scripts/real_base.sh "${1:-}"
+ds=$spam
 root=$work/sweep-emit
 rm -rf "$root"
 mkdir -p "$root"

@@ -13,13 +13,9 @@
 # batch 16, evaluation and checkpoint every 50 steps.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-work=${1:-/tmp/sparsetune-real}
+source scripts/real_base.sh "${1:-}"
 steps=${2:-250}
-ds=../shared/datasets/spamassassin
-base=$work/pretrain/best
-for f in "$ds/train.jsonl" "$ds/valid.jsonl" "$ds/test.jsonl" "$base/config.json"; do
-  [[ -f $f ]] || { echo "missing $f (the base model comes from scripts/real_data.sh)" >&2; exit 1; }
-done
+ds=$spam
 mkdir -p "$work"
 go build -o "$work/sparsetune" ./cmd/sparsetune
 export SPARSETUNE_THREADS=1 GOMAXPROCS=2
