@@ -4,13 +4,13 @@
 # task (scripts/sotu_party -label era), dense and at targets 0.5 and 0.25
 # with contextual threshold routing, static routers and top-k routing,
 # seeds 1-3; then the defaults each changed alone: lambda_lr 0.5 and no
-# stage-2 calibrations on SpamAssassin at 0.5, sep_weight 0 and
-# distillation on both tasks at 0.25. Every figure is the sparse
+# stage-2 calibrations on SpamAssassin at 0.5, sep_weight 0 on both
+# tasks at both targets, distillation on both tasks at 0.25. Every figure is the sparse
 # checkpoint's, measured by the engine on the test split. Prints the table
 # (scripts/routing_table.py).
 #
-#   scripts/routing_ablation.sh [WORKDIR]     (default /tmp/sparsetune-real; about 90 min
-#                                             on 2 cores: 57 runs, two at a time, one core each)
+#   scripts/routing_ablation.sh [WORKDIR]     (default /tmp/sparsetune-real; about 100 min
+#                                             on 2 cores: 63 runs, two at a time, one core each)
 #
 # Recipe of every run: seq-len 128, batch 16, 250 steps, lr 1e-3, warmup 25,
 # dropout 0.1, evaluation every 50 steps. ONLY="spam 1 thr-0.5" runs one
@@ -36,6 +36,7 @@ grid() {
     echo "spam $seed thr-0.5-lambda0.5 --target 0.5 --lambda-lr 0.5"
     echo "spam $seed thr-0.5-nocal --target 0.5 --stage2-calibrations 0"
     for task in spam sotu; do
+      echo "$task $seed thr-0.5-sep0 --target 0.5 --sep-weight 0"
       echo "$task $seed thr-0.25-sep0 --target 0.25 --sep-weight 0"
       echo "$task $seed thr-0.25-distill --target 0.25 --distill 1"
     done
