@@ -35,6 +35,16 @@ def label(name):
     return text, target
 
 
+def order(name):
+    """Dense first, then by target (highest first): the default routers of
+    ORDER, then the variants of the threshold routers."""
+    if name == "dense":
+        return (0, 0, 0, "")
+    what, target = label(name)
+    base = name if name in ORDER else None
+    return (1, -float(target) if target != "?" else 0, ORDER.index(base) if base else len(ORDER), name)
+
+
 def main(d):
     runs = {}
     for f in sorted(os.listdir(d)):
@@ -55,7 +65,7 @@ def main(d):
     print("| task | routers | target | seeds | test accuracy (mean, min–max) | vs dense (points, mean) | test compute (min–max) | max \\|compute − target\\| |")
     print("|---|---|---|---|---|---|---|---|")
     for task in sorted(runs):
-        names = sorted(runs[task], key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
+        names = sorted(runs[task], key=order)
         dense = runs[task].get("dense", {})
         for name in names:
             by_seed = runs[task][name]
