@@ -67,24 +67,24 @@ type Config struct {
 	Resume      bool   `json:"resume"`       // continue from out_dir's latest checkpoint
 	// Sparse fine-tuning (routers and the compute-cost objective). A
 	// target of 0 is plain dense fine-tuning.
-	Target        float64           `json:"target"`              // compute target: fraction of the dense cost of the routed blocks, in (0, 1]
-	Router        router.Kind       `json:"router"`              // gate kind: "sigmoid" (LTE), "hard-concrete" (L0) or "static" (input-independent baseline)
-	Routing       string            `json:"routing"`             // "threshold" (a unit runs when its gate passes τ) or "topk" (each token runs the k units with the largest logits: fixed compute)
-	GroupSize     int               `json:"group_size"`          // FFN neurons per routed group (LTE's experts: 32)
-	Tau           float64           `json:"tau"`                 // hardening threshold on a gate's on-probability, in (0, 1)
-	BudgetTol     float64           `json:"budget_tol"`          // an evaluation competes for best only when its measured compute is within this of target
-	CalibrateOn   string            `json:"calibrate_on"`        // data the sparse checkpoint's τ is calibrated on: valid (held out), train or a data file
-	DType         checkpoints.DType `json:"dtype,omitempty"`     // the sparse checkpoint's weight matrices: f32, bf16 or int8 (harden.Options.DType); "": f32. A dense run (a sweep's dense point) writes none
-	Stage2Steps   int               `json:"stage2_steps"`        // final steps with hard masks and frozen routers; 0: a third of steps
-	TargetWarmup  int               `json:"target_warmup"`       // steps over which the target ramps from 1 down to target; 0: half of stage 1
-	Recalibrate   int               `json:"stage2_calibrations"` // times stage 2 calibrates τ again after the switch, evenly spaced (threshold routing); 0: never
-	LambdaLR      float64           `json:"lambda_lr"`           // ascent rate of the Lagrange multipliers λ1, λ2
-	RouterLR      float64           `json:"router_lr"`           // peak learning rate of the router parameters, same schedule; 0: lr
-	PenaltyWeight float64           `json:"penalty_weight"`      // > 0: fixed-weight penalty w·ĉ (LTE-style) instead of the Lagrangian
-	SepWeight     float64           `json:"sep_weight"`          // weight of the separability term that pushes gates away from τ
-	Distill       float64           `json:"distill"`             // weight of distillation from the dense model (0: off; < 0: 1 with trainable routers, else off)
-	DistillTemp   float64           `json:"distill_temp"`        // distillation temperature τ (Hinton et al. 2015)
-	DenseRef      string            `json:"dense_reference"`     // a dense fine-tuned model evaluated on the same valid/test data: the summary's dense_metric
+	Target             float64           `json:"target"`              // compute target: fraction of the dense cost of the routed blocks, in (0, 1]
+	Router             router.Kind       `json:"router"`              // gate kind: "sigmoid" (LTE), "hard-concrete" (L0) or "static" (input-independent baseline)
+	Routing            string            `json:"routing"`             // "threshold" (a unit runs when its gate passes τ) or "topk" (each token runs the k units with the largest logits: fixed compute)
+	GroupSize          int               `json:"group_size"`          // FFN neurons per routed group (LTE's experts: 32)
+	Tau                float64           `json:"tau"`                 // hardening threshold on a gate's on-probability, in (0, 1)
+	BudgetTol          float64           `json:"budget_tol"`          // an evaluation competes for best only when its measured compute is within this of target
+	CalibrateOn        string            `json:"calibrate_on"`        // data the sparse checkpoint's τ is calibrated on: valid (held out), train or a data file
+	DType              checkpoints.DType `json:"dtype,omitempty"`     // the sparse checkpoint's weight matrices: f32, bf16 or int8 (harden.Options.DType); "": f32. A dense run (a sweep's dense point) writes none
+	Stage2Steps        int               `json:"stage2_steps"`        // final steps with hard masks and frozen routers; 0: a third of steps
+	TargetWarmup       int               `json:"target_warmup"`       // steps over which the target ramps from 1 down to target; 0: half of stage 1
+	Stage2Calibrations int               `json:"stage2_calibrations"` // times stage 2 calibrates τ again after the switch, evenly spaced (threshold routing); 0: never
+	LambdaLR           float64           `json:"lambda_lr"`           // ascent rate of the Lagrange multipliers λ1, λ2
+	RouterLR           float64           `json:"router_lr"`           // peak learning rate of the router parameters, same schedule; 0: lr
+	PenaltyWeight      float64           `json:"penalty_weight"`      // > 0: fixed-weight penalty w·ĉ (LTE-style) instead of the Lagrangian
+	SepWeight          float64           `json:"sep_weight"`          // weight of the separability term that pushes gates away from τ
+	Distill            float64           `json:"distill"`             // weight of distillation from the dense model (0: off; < 0: 1 with trainable routers, else off)
+	DistillTemp        float64           `json:"distill_temp"`        // distillation temperature τ (Hinton et al. 2015)
+	DenseRef           string            `json:"dense_reference"`     // a dense fine-tuned model evaluated on the same valid/test data: the summary's dense_metric
 	// Trainable is what a sparse run trains: "all" (the model and the
 	// routers) or "routers" (the routers and a new task head; the base
 	// weights stay frozen: no gradients, no optimizer state, Deja Vu's
@@ -127,7 +127,7 @@ func DefaultConfig() Config {
 		LR: 3e-4, MinLRRatio: 0.1, Warmup: 30, Schedule: Cosine, // the nanoGPT fine-tuning recipe
 		WeightDecay: 0.01, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1,
 		EvalEvery: 100, SaveEvery: 100, LogEvery: 10, Seed: 1,
-		Router: router.Sigmoid, Routing: string(router.Threshold), GroupSize: 32, Tau: 0.5, BudgetTol: 0.02, CalibrateOn: CalibrateValid, LambdaLR: 0.05, Recalibrate: 3, SepWeight: 0.1, DistillTemp: 2,
+		Router: router.Sigmoid, Routing: string(router.Threshold), GroupSize: 32, Tau: 0.5, BudgetTol: 0.02, CalibrateOn: CalibrateValid, LambdaLR: 0.05, Stage2Calibrations: 3, SepWeight: 0.1, DistillTemp: 2,
 		Distill:   -1,    // distil from the dense model when only the routers train (DistillWeight)
 		Trainable: "all", // full fine-tuning; "routers" freezes the base weights
 	}
@@ -265,8 +265,8 @@ func (c *Config) checkSparsity() error {
 		return settingf("routing", "topk takes sigmoid or static routers (its straight-through gradient is the sigmoid's), not hard-concrete")
 	case !in(c.RouterLR, 0, 1):
 		return settingf("router_lr", "must be in [0, 1] (0: lr), got %g", c.RouterLR)
-	case c.Recalibrate < 0:
-		return settingf("stage2_calibrations", "must be ≥ 0, got %d", c.Recalibrate)
+	case c.Stage2Calibrations < 0:
+		return settingf("stage2_calibrations", "must be ≥ 0, got %d", c.Stage2Calibrations)
 	case !(c.LambdaLR >= 0) || !(c.PenaltyWeight >= 0) || !(c.SepWeight >= 0):
 		return fmt.Errorf("lambda_lr, penalty_weight and sep_weight must be ≥ 0, got %g, %g and %g", c.LambdaLR, c.PenaltyWeight, c.SepWeight)
 	}

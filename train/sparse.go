@@ -110,13 +110,13 @@ func (s *sparsity) params() []*nn.Param { return s.set.Params() }
 func (s *sparsity) switchStep() int { return s.cfg.Steps - s.cfg.Stage2Steps }
 
 // recalibrates reports whether τ is calibrated again before step (steps
-// done): at the cfg.Recalibrate evenly spaced points of stage 2 after the
+// done): at the cfg.Stage2Calibrations evenly spaced points of stage 2 after the
 // switch, under threshold routing. Three (the default) follow the drift
 // of the masks while the learning rate is high, and the calibrations (a
 // few engine passes over the calibration sequences each) stay a small
 // part of the run.
 func (s *sparsity) recalibrates(step int) bool {
-	n, times := s.cfg.Stage2Steps, s.cfg.Recalibrate
+	n, times := s.cfg.Stage2Steps, s.cfg.Stage2Calibrations
 	if s.stage != 2 || s.topK() || times == 0 || n < times+1 {
 		return false
 	}

@@ -197,7 +197,7 @@ func TestRecalibrationSchedule(t *testing.T) {
 		{24, 3, 3, false, nil}, // too short a stage 2 to share
 		{300, 100, 3, true, nil},
 	} {
-		cfg := &Config{Steps: tc.steps, Stage2Steps: tc.stage2, Recalibrate: tc.times}
+		cfg := &Config{Steps: tc.steps, Stage2Steps: tc.stage2, Stage2Calibrations: tc.times}
 		s := &sparsity{cfg: cfg, stage: 2, set: &router.Set{}}
 		if tc.topk {
 			s.set.Config.Routing = router.TopK
