@@ -103,6 +103,9 @@ func summaryRow(j Job, s *train.Summary, lat Latency) Row {
 	if s.Compute != nil {
 		row.Compute = *s.Compute
 	}
+	if s.TestCompute != nil {
+		row.TestCompute = *s.TestCompute
+	}
 	switch {
 	case s.TrainCompute != nil && s.Compute != nil: // compute is the sparse checkpoint's
 		row.SparseCompute = *s.Compute

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sparsetune/sparsetune/checkpoints"
+	"github.com/sparsetune/sparsetune/train"
 )
 
 // TestSweepRunsResumesAndCollects runs a two-target sweep two jobs at a
@@ -164,4 +165,23 @@ func TestMeasuredLatencyReachesTheTable(t *testing.T) {
 		t.Fatalf("results.csv lacks the measured latency:\n%s", csv)
 	}
 	checkPNG(t, filepath.Join(dir, LatencyPlot))
+}
+
+// TestTablesShowTestCompute: a retrained run's summary gives its sparse
+// checkpoint's compute on test, and the tables show it beside the valid
+// compute (results.md's test compute column, results.csv's test_compute).
+func TestTablesShowTestCompute(t *testing.T) {
+	valid, test, acc := 0.4992, 0.5074, 0.97
+	s := &train.Summary{Metric: acc, TestMetric: &acc, Compute: &valid, TestCompute: &test, TrainCompute: &valid}
+	row := summaryRow(Job{Name: "target-0.50", Target: 0.5}, s, Latency{})
+	if row.TestCompute != test || row.SparseCompute != valid {
+		t.Fatalf("row %+v: want test compute %g and sparse checkpoint compute %g", row, test, valid)
+	}
+	tab := &Table{MetricName: "accuracy", Rows: []Row{row}}
+	if md := string(tab.Markdown()); !strings.Contains(md, "| 0.4992 | 0.4992 | 0.5074 | not measured |") {
+		t.Errorf("results.md lacks the test compute:\n%s", md)
+	}
+	if csv := string(tab.CSV()); !strings.HasSuffix(strings.TrimSpace(csv), ",0.507400") {
+		t.Errorf("results.csv does not end its row with test_compute:\n%s", csv)
+	}
 }

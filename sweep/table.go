@@ -36,6 +36,9 @@ type Row struct {
 	// SparseCompute is the compute of the hardened sparse checkpoint
 	// (retrained points), as the engine measured it on valid.
 	SparseCompute float64
+	// TestCompute is the sparse checkpoint's compute on test, measured by
+	// the engine (retrained points of runs with test data); 0 when absent.
+	TestCompute float64
 	Steps         int     // training steps of the run
 	WallS         float64 // training wall time
 }
@@ -114,11 +117,11 @@ func (t *Table) CSV() []byte {
 	w := csv.NewWriter(&b)
 	m := t.MetricName
 	header := []string{"kind", "job", "target", "valid_" + m, "test_" + m, "test_delta_vs_dense", "compute", "tau", "adapt_steps",
-		"sparse_checkpoint_compute", "score_ms", "score_speedup", "decode_ms", "decode_speedup"}
+		"sparse_checkpoint_compute", "score_ms", "score_speedup", "decode_ms", "decode_speedup", "test_compute"}
 	w.Write(t.withRatio(header, "ratio"))
 	dense := t.Dense()
 	for _, r := range t.Rows {
-		rec := []string{r.Kind, r.Job, num(r.Target, 2), num(r.Metric, 6), optNum(r.TestMetric, 6), "", num(r.Compute, 6), "", "", optZero(r.SparseCompute, 6), "", "", "", ""}
+		rec := []string{r.Kind, r.Job, num(r.Target, 2), num(r.Metric, 6), optNum(r.TestMetric, 6), "", num(r.Compute, 6), "", "", optZero(r.SparseCompute, 6), "", "", "", "", optZero(r.TestCompute, 6)}
 		if dense != nil && dense.TestMetric != nil && r.TestMetric != nil {
 			rec[5] = num(*r.TestMetric-*dense.TestMetric, 6)
 		}
@@ -207,8 +210,8 @@ func (t *Table) Markdown() []byte {
 	if t.Ratios {
 		ratioHead, ratioRule = " data ratio |", "---:|"
 	}
-	fmt.Fprintf(&b, "| run | target |%s valid %s | test %s | Δ test vs dense | measured compute | sparse checkpoint compute | scoring latency (ms) | speedup |\n", ratioHead, mh, mh)
-	fmt.Fprintf(&b, "|---|---:|%s---:|---:|---:|---:|---:|---:|---:|\n", ratioRule)
+	fmt.Fprintf(&b, "| run | target |%s valid %s | test %s | Δ test vs dense | measured compute | sparse checkpoint compute | test compute | scoring latency (ms) | speedup |\n", ratioHead, mh, mh)
+	fmt.Fprintf(&b, "|---|---:|%s---:|---:|---:|---:|---:|---:|---:|---:|\n", ratioRule)
 	for _, r := range t.Rows {
 		if r.Kind != KindDense && r.Kind != KindRun && r.Kind != KindSubset {
 			continue
@@ -228,8 +231,12 @@ func (t *Table) Markdown() []byte {
 		if r.SparseCompute > 0 {
 			spc = fmt.Sprintf("%.4f", r.SparseCompute)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.4f | %s | %s | %s |\n", r.Job, target, t.fmtMetric(r.Metric), t.fmtOptMetric(r.TestMetric),
-			t.fmtDelta(r.TestMetric, denseTest), r.Compute, spc, lat, speed)
+		tc := "—"
+		if r.TestCompute > 0 {
+			tc = fmt.Sprintf("%.4f", r.TestCompute)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.4f | %s | %s | %s | %s |\n", r.Job, target, t.fmtMetric(r.Metric), t.fmtOptMetric(r.TestMetric),
+			t.fmtDelta(r.TestMetric, denseTest), r.Compute, spc, tc, lat, speed)
 	}
 	if t.Frontier != nil {
 		b.WriteString("\n")
