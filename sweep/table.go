@@ -39,8 +39,8 @@ type Row struct {
 	// TestCompute is the sparse checkpoint's compute on test, measured by
 	// the engine (retrained points of runs with test data); 0 when absent.
 	TestCompute float64
-	Steps         int     // training steps of the run
-	WallS         float64 // training wall time
+	Steps       int     // training steps of the run
+	WallS       float64 // training wall time
 }
 
 // Quality is the row's metric on test, else on valid.
