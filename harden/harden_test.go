@@ -51,15 +51,11 @@ func TestHardenWritesWhatTheEngineMeasures(t *testing.T) {
 	in := tinyInput(t)
 	out := filepath.Join(t.TempDir(), "sparse")
 	var log strings.Builder
-	res, sp := hardenRead(t, in, DefaultOptions(out), &log)
-	e, err := infer.New(sp)
+	res, err := Harden(in, DefaultOptions(out), &log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := e.MeasureCompute(in.Calib.Seqs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp, c := readMeasured(t, out, in.Calib.Seqs)
 	if c != sp.Manifest.Compute || c != res.Compute {
 		t.Fatalf("engine measures %.6f on the calibration set, manifest says %.6f, result %.6f", c, sp.Manifest.Compute, res.Compute)
 	}
@@ -272,18 +268,15 @@ func TestHardenStaticSpendsTheTarget(t *testing.T) {
 	}
 	in := Input{Model: m, Routers: set.Params(), Router: rc, Target: 0.5, Seed: 1, SeqLen: 16,
 		Calib: Sequences{Name: "calib", Seqs: infer.RandomTokens(mc.Vocab, 8, 16, 5)}}
-	res, sp := hardenRead(t, in, DefaultOptions(filepath.Join(t.TempDir(), "sparse")), io.Discard)
+	o := DefaultOptions(filepath.Join(t.TempDir(), "sparse"))
+	res, err := Harden(in, o, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if res.Routed != 0 {
 		t.Fatalf("a static router hardened into %d routed units", res.Routed)
 	}
-	e, err := infer.New(sp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := e.MeasureCompute(in.Calib.Seqs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, c := readMeasured(t, o.Out, in.Calib.Seqs)
 	if c != res.Compute {
 		t.Fatalf("engine measures %.4f, result %.4f", c, res.Compute)
 	}

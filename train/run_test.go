@@ -184,8 +184,15 @@ func resumeMatches(t *testing.T, full, cut Config) {
 	if _, err := Run(cut, &strings.Builder{}); err != nil {
 		t.Fatal(err)
 	}
-	a, b := readLosses(t, full.OutDir), readLosses(t, cut.OutDir)
-	for s := 1; s <= full.Steps; s++ {
+	sameLosses(t, full.OutDir, cut.OutDir, full.Steps)
+}
+
+// sameLosses checks that the run in cut, resumed, logged every step's loss
+// of the uninterrupted run in full, to 1e-5.
+func sameLosses(t *testing.T, full, cut string, steps int) {
+	t.Helper()
+	a, b := readLosses(t, full), readLosses(t, cut)
+	for s := 1; s <= steps; s++ {
 		if math.Abs(a[s]-b[s]) > 1e-5 || a[s] == 0 {
 			t.Errorf("step %d: resumed loss %.7f, uninterrupted %.7f", s, b[s], a[s])
 		}

@@ -72,12 +72,7 @@ func TestSparseResumeContinuesExactly(t *testing.T) {
 	if _, err := Run(cut, &strings.Builder{}); err != nil {
 		t.Fatal(err)
 	}
-	a, b := readLosses(t, full.OutDir), readLosses(t, cut.OutDir)
-	for s := 1; s <= full.Steps; s++ {
-		if math.Abs(a[s]-b[s]) > 1e-5 {
-			t.Errorf("step %d: resumed loss %.7f, uninterrupted %.7f", s, b[s], a[s])
-		}
-	}
+	sameLosses(t, full.OutDir, cut.OutDir, full.Steps)
 }
 
 // TestSparseConfigErrors: bad sparse settings fail before training.
@@ -170,12 +165,7 @@ func TestSparseResumeAtTheStageSwitch(t *testing.T) {
 	if !strings.Contains(log.String(), "calibrated τ") {
 		t.Errorf("the run resumed at the stage switch did not calibrate:\n%s", log.String())
 	}
-	a, b := readLosses(t, full.OutDir), readLosses(t, cut.OutDir)
-	for s := 1; s <= full.Steps; s++ {
-		if math.Abs(a[s]-b[s]) > 1e-5 {
-			t.Errorf("step %d: resumed loss %.7f, uninterrupted %.7f", s, b[s], a[s])
-		}
-	}
+	sameLosses(t, full.OutDir, cut.OutDir, full.Steps)
 	if *csum.Compute != *fsum.Compute {
 		t.Errorf("resumed at the switch: compute %.4f, uninterrupted %.4f", *csum.Compute, *fsum.Compute)
 	}
@@ -241,12 +231,7 @@ func TestSparseResumeInStage2(t *testing.T) {
 	if n := strings.Count(log.String(), "τ recalibrated"); n != 1 {
 		t.Errorf("the run resumed at step 21 calibrated again %d times, want 1 (before step 23):\n%s", n, log.String())
 	}
-	a, b := readLosses(t, full.OutDir), readLosses(t, cut.OutDir)
-	for s := 1; s <= full.Steps; s++ {
-		if math.Abs(a[s]-b[s]) > 1e-5 {
-			t.Errorf("step %d: resumed loss %.7f, uninterrupted %.7f", s, b[s], a[s])
-		}
-	}
+	sameLosses(t, full.OutDir, cut.OutDir, full.Steps)
 	if *csum.Compute != *fsum.Compute {
 		t.Errorf("resumed in stage 2: compute %.4f, uninterrupted %.4f", *csum.Compute, *fsum.Compute)
 	}
