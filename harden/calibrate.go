@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/sparsetune/sparsetune/checkpoints"
 	"github.com/sparsetune/sparsetune/infer"
 	"github.com/sparsetune/sparsetune/nn"
 	"github.com/sparsetune/sparsetune/router"
@@ -49,11 +48,8 @@ func CalibrateRouters(m *nn.Model, routers []*nn.Param, rc router.Config, seqs [
 	if len(seqs) == 0 {
 		return 0, 0, ErrNoSequences
 	}
-	man := checkpoints.SparseManifest{Router: string(rc.Kind), GroupSize: rc.GroupSize, Shift: rc.ProbShift(), Target: target,
-		Layers: AllUnits(m.Config, rc.GroupSize, rc.Tau)}
-	if rc.Kind == router.Static {
-		man.Router, routers = string(router.Sigmoid), StaticAsContextual(routers, m.Config.D)
-	}
+	in := Input{Model: m, Routers: routers, Router: rc}
+	routers, man := in.calibrationRouters(in.manifest(target, Options{}))
 	full, err := Prune(m, routers, man)
 	if err != nil {
 		return 0, 0, err
