@@ -57,10 +57,7 @@ func hardenTopK(in Input, o Options, target float64, seqs [][]int, log io.Writer
 	man := in.manifest(target, o)
 	man.Calibration.Sequences = len(seqs)
 	topKLayers(&man, ch)
-	routers, calibMan := in.Routers, man
-	if rc.Kind == router.Static {
-		routers, calibMan.Router = StaticAsContextual(in.Routers, in.Model.Config.D), string(router.Sigmoid)
-	}
+	routers, calibMan := in.calibrationRouters(man)
 	full, err := Prune(in.Model, routers, calibMan)
 	if err != nil {
 		return nil, err
