@@ -21,16 +21,20 @@ func TestBudgetTolUsage(t *testing.T) {
 		{"zero", []string{"--target", "0.5", "--budget-tol", "0"}, "--budget-tol must be in (0, 1)"},
 		{"one", []string{"--target", "0.5", "--budget-tol", "1"}, "--budget-tol must be in (0, 1)"},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			var out, errb bytes.Buffer
-			code := run(append(append([]string{}, base...), c.args...), &out, &errb)
-			if code != 2 {
-				t.Fatalf("exit %d, want 2; stderr %q", code, errb.String())
-			}
-			msg := strings.TrimRight(errb.String(), "\n")
-			if strings.Contains(msg, "\n") || !strings.Contains(msg, c.want) {
-				t.Errorf("stderr %q, want one line saying %q", msg, c.want)
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { wantUsage(t, append(append([]string{}, base...), c.args...), c.want) })
+	}
+}
+
+// wantUsage runs the command line args and checks that it is refused as a
+// usage error: exit code 2 and one line on stderr that says want.
+func wantUsage(t *testing.T, args []string, want string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if code := run(args, &out, &errb); code != 2 {
+		t.Fatalf("exit %d, want 2; stderr %q", code, errb.String())
+	}
+	msg := strings.TrimRight(errb.String(), "\n")
+	if strings.Contains(msg, "\n") || !strings.Contains(msg, want) {
+		t.Errorf("stderr %q, want one line saying %q", msg, want)
 	}
 }
