@@ -1,7 +1,6 @@
 package harden
 
 import (
-	"errors"
 	"fmt"
 	"math"
 
@@ -18,10 +17,10 @@ const calibTol = 0.001
 
 // CalibrateTau sets one threshold for every layer of e so that the
 // measured compute on seqs is within calibTol of target, or as close as
-// bisection over τ gets in 20 halvings (τ to 1e-6), and returns that
-// compute. start, a guess in (0, 1) such as the threshold the model was
-// trained with (0: none), is tried first and brackets the search: most
-// calibrations then take a few forward passes instead of twenty.
+// the search over τ gets (bisect: τ's logit to about 1e-6), and returns
+// that compute. start, a guess in (0, 1) such as the threshold the model
+// was trained with (0: none), is tried first and the search steps out from
+// it: most calibrations then take a few forward passes.
 func CalibrateTau(e *infer.Engine, seqs [][]int, target, start float64) (float64, error) {
 	return bisect(func(tau float64) (float64, error) {
 		for l := range e.Manifest.Layers {
@@ -65,47 +64,108 @@ func CalibrateRouters(m *nn.Model, routers []*nn.Param, rc router.Config, seqs [
 }
 
 // bisect finds the τ in (0, 1) at which measure (a compute that falls as τ
-// rises) comes within calibTol of target, or the closest of 20 halvings;
-// it leaves measure's last call at that τ and returns its value. start, in
-// (0, 1), is tried first with start ± 0.02 (0: none).
+// rises) comes within calibTol of target, or the closest it gets; it leaves
+// measure's last call at that τ and returns its value.
+//
+// It searches the gate's logit u = ln(τ/(1−τ)), over |u| ≤ logitLim: a
+// trained router's τ is as often 0.002 as 0.5 (saturated gates), and a
+// step of a fixed size in u moves the odds of the gate by a fixed factor
+// wherever τ lies. start, in (0, 1) (0: none), is tried first; the search
+// then steps away from it by logitStep, four times further each time,
+// until the target is bracketed, and closes the bracket by false position
+// (the Illinois variant, which halves the weight of an end that stays put,
+// so it never stalls) with a bisection whenever an end is still
+// unmeasured. A recalibration whose τ has barely moved takes a few passes.
 func bisect(measure func(tau float64) (float64, error), target, start float64) (float64, error) {
-	lo, hi := 0.0, 1.0 // compute falls as τ rises
-	best, bestGap := 0.5, math.Inf(1)
-	try := func(tau float64) (bool, error) {
-		c, err := measure(tau)
+	lo, hi := -logitLim, logitLim // compute falls as u rises
+	var flo, fhi float64          // compute − target at lo and hi, once measured
+	haveLo, haveHi := false, false
+	best, bestGap := 0.0, math.Inf(1)
+	// try measures at u and narrows the bracket; above reports that the
+	// compute there is above target (τ must rise).
+	try := func(u float64) (done, above bool, err error) {
+		c, err := measure(sigmoid(u))
 		if err != nil {
-			return false, err
+			return false, false, err
 		}
 		if gap := math.Abs(c - target); gap < bestGap {
-			best, bestGap = tau, gap
+			best, bestGap = u, gap
 		}
-		if c > target {
-			lo = max(lo, tau)
+		if above = c > target; above {
+			lo, flo, haveLo = max(lo, u), c-target, true
 		} else {
-			hi = min(hi, tau)
+			hi, fhi, haveHi = min(hi, u), c-target, true
 		}
-		return bestGap < calibTol, nil
+		return bestGap < calibTol, above, nil
+	}
+	finish := func(err error) (float64, error) {
+		if err != nil {
+			return 0, err
+		}
+		return measure(sigmoid(best))
 	}
 	if start > 0 && start < 1 {
-		for _, tau := range []float64{start, start - 0.02, start + 0.02} {
-			if tau <= lo || tau >= hi {
-				continue
+		u := math.Max(-logitLim, math.Min(logitLim, math.Log(start/(1-start))))
+		done, above, err := try(u)
+		if err != nil || done {
+			return finish(err)
+		}
+		for step := logitStep; ; step *= 4 { // bracket: step away until the side changes
+			if above {
+				u += step
+			} else {
+				u -= step
 			}
-			if done, err := try(tau); err != nil || done {
-				c, err2 := measure(best)
-				return c, errors.Join(err, err2)
+			if u <= lo || u >= hi {
+				break // past the other end of the bracket
+			}
+			var now bool
+			if done, now, err = try(u); err != nil || done {
+				return finish(err)
+			}
+			if now != above {
+				break
 			}
 		}
 	}
-	for range 20 {
-		if done, err := try((lo + hi) / 2); err != nil {
-			return 0, err
-		} else if done {
+	side := 0 // the end false position moved last: -1 lo, +1 hi
+	for range 30 {
+		u := (lo + hi) / 2
+		if haveLo && haveHi && flo != fhi {
+			u = lo + (hi-lo)*flo/(flo-fhi)
+		}
+		if !(u > lo && u < hi) { // rounding at a collapsed bracket
 			break
 		}
+		done, above, err := try(u)
+		if err != nil || done {
+			return finish(err)
+		}
+		// Illinois: an end that stays put twice in a row counts half.
+		switch {
+		case above && side == -1:
+			fhi /= 2
+		case !above && side == 1:
+			flo /= 2
+		}
+		if above {
+			side = -1
+		} else {
+			side = 1
+		}
 	}
-	return measure(best)
+	return finish(nil)
 }
+
+// logitLim bounds the gate logit that bisect searches (τ within 1.1e-7 of 0
+// or 1), and logitStep is its first step away from a starting τ (the odds
+// of the gate by 2%).
+const (
+	logitLim  = 16.0
+	logitStep = 0.02
+)
+
+func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 
 // layerTol is how far a layer's compute on the calibration set may drift
 // from its learned allocation before its τ is corrected: the default budget

@@ -157,3 +157,47 @@ func TestCalibrateLayersRestoresTheAllocation(t *testing.T) {
 		t.Errorf("total compute %.4f after the corrections, target %g", after.Compute, target)
 	}
 }
+
+// TestBisect drives the τ search with a smooth compute curve whose answer
+// lies at a saturated τ (0.002), in the middle (0.5) and near 1 (0.94):
+// from no start and from a start off by 0.3% (a recalibration), it lands within
+// calibTol, leaves the last measurement at the τ it returns, and from the
+// near start takes a handful of passes. A curve that jumps over the target
+// gives the closer side.
+func TestBisect(t *testing.T) {
+	for _, want := range []float64{0.002, 0.5, 0.94} {
+		w := math.Log(want / (1 - want))
+		// compute(τ) = 1 − σ(logit τ − w + logit 0.5) · ... : falls with τ,
+		// 0.5 at τ = want.
+		curve := func(tau float64) float64 { return 1 - sigmoid(2*(math.Log(tau/(1-tau))-w)) }
+		for _, start := range []float64{0, want * 1.003, 0.5} {
+			calls, last := 0, 0.0
+			c, err := bisect(func(tau float64) (float64, error) {
+				calls++
+				last = tau
+				return curve(tau), nil
+			}, 0.5, start)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(c-0.5) > calibTol || curve(last) != c {
+				t.Fatalf("τ %g from start %g: compute %.5f at last τ %g (curve there %.5f), want 0.5 ± %g", want, start, c, last, curve(last), calibTol)
+			}
+			if start == want*1.003 && calls > 8 {
+				t.Errorf("τ %g from start %g: %d passes, want at most 8", want, start, calls)
+			}
+			if calls > 30 {
+				t.Errorf("τ %g from start %g: %d passes", want, start, calls)
+			}
+		}
+	}
+	step := func(tau float64) (float64, error) { // 0.8 below τ 0.3, 0.45 from there
+		if tau < 0.3 {
+			return 0.8, nil
+		}
+		return 0.45, nil
+	}
+	if c, err := bisect(step, 0.5, 0.9); err != nil || c != 0.45 {
+		t.Fatalf("step curve: %v, %v; want the closer side 0.45", c, err)
+	}
+}

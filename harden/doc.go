@@ -4,8 +4,9 @@
 // It owns the four steps of hardening, one file each:
 //
 //   - calibration (calibrate.go, measure.go): the hardening threshold τ is
-//     set by bisection so that the compute the inference engine measures on
-//     the calibration sequences (held-out data: a run's valid split by
+//     set by a search over its logit (stepped out from the trained τ,
+//     then false position) so that the compute the inference engine
+//     measures on the calibration sequences (held-out data: a run's valid split by
 //     default) is the target (CalibrateTau). Then each layer's compute
 //     there is compared with its allocation: its compute on the data the
 //     routers were trained on (the reference), scaled to the target. A

@@ -40,7 +40,7 @@ type Sequences struct {
 type Input struct {
 	Model   *nn.Model
 	Routers []*nn.Param   // router.Set.Params(): contextual weights and biases, or static logits
-	Router  router.Config // kind, group size and the trained τ (the bisection's first guess)
+	Router  router.Config // kind, group size and the trained τ (the calibration search's first guess)
 	// Target is the run's compute target, used when Options.Target is 0.
 	Target float64
 	// Calib are the calibration sequences (at most Options.Sequences of
@@ -161,7 +161,7 @@ func (o *Options) quantize(s *checkpoints.Sparse) error {
 // Harden turns a model and its trained routers into a sparse checkpoint
 // (under top-k routing, topk.go says how instead):
 //
-//  1. one global threshold τ is calibrated (bisection, starting from the
+//  1. one global threshold τ is calibrated (a search over its logit, starting from the
 //     trained τ) so that the engine's measured compute on the calibration
 //     sequences is the target;
 //  2. with that τ, units on for at most PruneBelow of the calibration tokens

@@ -101,7 +101,7 @@ func SyntheticModelConfig(c SyntheticConfig) (*nn.Config, error) {
 
 // Synthetic builds a random model (SyntheticModelConfig) with random
 // contextual sigmoid routers over every head and group, the threshold
-// calibrated (one global τ, by bisection) so that the engine's measured
+// calibrated (one global τ, CalibrateTau) so that the engine's measured
 // compute on random token sequences is the target.
 func Synthetic(c SyntheticConfig) (*infer.Engine, error) {
 	c.defaults()
