@@ -10,19 +10,19 @@ import (
 )
 
 // calibTol is how close to the target the measured compute of a
-// calibration must come before the bisection stops: a tenth of the
+// calibration must come before the search stops: a tenth of the
 // smallest budget tolerance a run is held to (0.01), so that the
 // calibration error is negligible beside the spread between data sets.
 const calibTol = 0.001
 
 // CalibrateTau sets one threshold for every layer of e so that the
 // measured compute on seqs is within calibTol of target, or as close as
-// the search over τ gets (bisect: τ's logit to about 1e-6), and returns
+// the search over τ gets (solveTau: τ's logit to 1e-4), and returns
 // that compute. start, a guess in (0, 1) such as the threshold the model
 // was trained with (0: none), is tried first and the search steps out from
 // it: most calibrations then take a few forward passes.
 func CalibrateTau(e *infer.Engine, seqs [][]int, target, start float64) (float64, error) {
-	return bisect(func(tau float64) (float64, error) {
+	return solveTau(func(tau float64) (float64, error) {
 		for l := range e.Manifest.Layers {
 			e.SetTau(l, tau)
 		}
@@ -63,7 +63,7 @@ func CalibrateRouters(m *nn.Model, routers []*nn.Param, rc router.Config, seqs [
 	return e.Manifest.Layers[0].Tau, compute, nil
 }
 
-// bisect finds the τ in (0, 1) at which measure (a compute that falls as τ
+// solveTau finds the τ in (0, 1) at which measure (a compute that falls as τ
 // rises) comes within calibTol of target, or the closest it gets; it leaves
 // measure's last call at that τ and returns its value.
 //
@@ -73,10 +73,12 @@ func CalibrateRouters(m *nn.Model, routers []*nn.Param, rc router.Config, seqs [
 // wherever τ lies. start, in (0, 1) (0: none), is tried first; the search
 // then steps away from it by logitStep, four times further each time,
 // until the target is bracketed, and closes the bracket by false position
-// (the Illinois variant, which halves the weight of an end that stays put,
-// so it never stalls) with a bisection whenever an end is still
-// unmeasured. A recalibration whose τ has barely moved takes a few passes.
-func bisect(measure func(tau float64) (float64, error), target, start float64) (float64, error) {
+// (the Illinois variant, which halves the weight of an end that stays put),
+// bisecting instead while an end is unmeasured and after a step that did
+// not halve the bracket (a jump in the compute: routers with whole units).
+// It stops within calibTol or once the bracket is narrower than logitRes.
+// A recalibration whose τ has barely moved takes a few passes.
+func solveTau(measure func(tau float64) (float64, error), target, start float64) (float64, error) {
 	lo, hi := -logitLim, logitLim // compute falls as u rises
 	var flo, fhi float64          // compute − target at lo and hi, once measured
 	haveLo, haveHi := false, false
@@ -128,19 +130,25 @@ func bisect(measure func(tau float64) (float64, error), target, start float64) (
 			}
 		}
 	}
+	// Close the bracket by false position; a step that fails to halve it
+	// (a jump in the compute, or a curved end) is followed by a bisection.
 	side := 0 // the end false position moved last: -1 lo, +1 hi
+	falsePos := true
 	for range 30 {
+		width := hi - lo
 		u := (lo + hi) / 2
-		if haveLo && haveHi && flo != fhi {
-			u = lo + (hi-lo)*flo/(flo-fhi)
+		fp := falsePos && haveLo && haveHi && flo != fhi
+		if fp {
+			u = lo + width*flo/(flo-fhi)
 		}
-		if !(u > lo && u < hi) { // rounding at a collapsed bracket
+		if width < logitRes || !(u > lo && u < hi) { // a jump in the compute (whole units): the closer side stands
 			break
 		}
 		done, above, err := try(u)
 		if err != nil || done {
 			return finish(err)
 		}
+		falsePos = !fp || hi-lo <= width/2
 		// Illinois: an end that stays put twice in a row counts half.
 		switch {
 		case above && side == -1:
@@ -157,12 +165,13 @@ func bisect(measure func(tau float64) (float64, error), target, start float64) (
 	return finish(nil)
 }
 
-// logitLim bounds the gate logit that bisect searches (τ within 1.1e-7 of 0
+// logitLim bounds the gate logit that solveTau searches (τ within 1.1e-7 of 0
 // or 1), and logitStep is its first step away from a starting τ (the odds
 // of the gate by 2%).
 const (
 	logitLim  = 16.0
 	logitStep = 0.02
+	logitRes  = 1e-4 // the bracket's width at which the search stops: the odds of the gate to 0.01%
 )
 
 func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
@@ -223,7 +232,7 @@ func CalibrateLayers(e *infer.Engine, calib, ref [][]int, target float64) ([]int
 		}
 	}
 	for _, l := range drift {
-		if _, err := bisect(func(t float64) (float64, error) {
+		if _, err := solveTau(func(t float64) (float64, error) {
 			e.SetTau(l, t)
 			return layerCompute(e, calib, l)
 		}, alloc[l], tau); err != nil {
@@ -238,7 +247,7 @@ func CalibrateLayers(e *infer.Engine, calib, ref [][]int, target float64) ([]int
 	return drift, nil
 }
 
-// Refit calibrates the one τ that layers share again (bisection from
+// Refit calibrates the one τ that layers share again (solveTau from
 // their current τ, the first's) so that e's compute on seqs is target,
 // leaving the other layers' τ as they are. It returns that compute; with
 // no layers it only measures.
@@ -246,7 +255,7 @@ func Refit(e *infer.Engine, seqs [][]int, target float64, layers []int) (float64
 	if len(layers) == 0 {
 		return e.MeasureCompute(seqs)
 	}
-	return bisect(func(t float64) (float64, error) {
+	return solveTau(func(t float64) (float64, error) {
 		for _, l := range layers {
 			e.SetTau(l, t)
 		}

@@ -158,13 +158,13 @@ func TestCalibrateLayersRestoresTheAllocation(t *testing.T) {
 	}
 }
 
-// TestBisect drives the τ search with a smooth compute curve whose answer
+// TestSolveTau drives the τ search with a smooth compute curve whose answer
 // lies at a saturated τ (0.002), in the middle (0.5) and near 1 (0.94):
 // from no start and from a start off by 0.3% (a recalibration), it lands within
 // calibTol, leaves the last measurement at the τ it returns, and from the
 // near start takes a handful of passes. A curve that jumps over the target
 // gives the closer side.
-func TestBisect(t *testing.T) {
+func TestSolveTau(t *testing.T) {
 	for _, want := range []float64{0.002, 0.5, 0.94} {
 		w := math.Log(want / (1 - want))
 		// compute(τ) = 1 − σ(logit τ − w + logit 0.5) · ... : falls with τ,
@@ -172,7 +172,7 @@ func TestBisect(t *testing.T) {
 		curve := func(tau float64) float64 { return 1 - sigmoid(2*(math.Log(tau/(1-tau))-w)) }
 		for _, start := range []float64{0, want * 1.003, 0.5} {
 			calls, last := 0, 0.0
-			c, err := bisect(func(tau float64) (float64, error) {
+			c, err := solveTau(func(tau float64) (float64, error) {
 				calls++
 				last = tau
 				return curve(tau), nil
@@ -197,7 +197,28 @@ func TestBisect(t *testing.T) {
 		}
 		return 0.45, nil
 	}
-	if c, err := bisect(step, 0.5, 0.9); err != nil || c != 0.45 {
+	if c, err := solveTau(step, 0.5, 0.9); err != nil || c != 0.45 {
 		t.Fatalf("step curve: %v, %v; want the closer side 0.45", c, err)
+	}
+	// Whole units (static routers): 80 gates with on-probabilities spread
+	// over [0.93, 0.95]; 0.253 lies between two levels, so the search runs
+	// until the bracket is closed, and from the trained τ in a dozen passes.
+	ps := make([]float64, 80)
+	for i := range ps {
+		ps[i] = 0.93 + 0.02*float64(i)/79
+	}
+	calls := 0
+	stairs := func(tau float64) (float64, error) {
+		calls++
+		n := 0
+		for _, p := range ps {
+			if p > tau {
+				n++
+			}
+		}
+		return float64(n) / 80, nil
+	}
+	if c, err := solveTau(stairs, 0.253, 0.944); err != nil || c != 0.25 || calls > 14 {
+		t.Fatalf("stairs: compute %v (%v) in %d passes; want 0.25 in at most 14", c, err, calls)
 	}
 }
