@@ -3,14 +3,16 @@
 # real-data base (scripts/real_data.sh) on SpamAssassin and on the SOTU era
 # task (scripts/sotu_party -label era), dense and at targets 0.5 and 0.25
 # with contextual threshold routing, static routers and top-k routing,
-# seeds 1-3; then the defaults each changed alone: lambda_lr 0.5 and no
-# stage-2 calibrations on SpamAssassin at 0.5, sep_weight 0 on both
-# tasks at both targets, distillation on both tasks at 0.25. Every figure is the sparse
+# seeds 1-3; then the defaults each changed alone: the target ramp over
+# half of stage 1 (both routers, both tasks and targets, and SpamAssassin
+# at 0.25 with seeds 4 and 5), lambda_lr 0.5 and no stage-2 calibrations
+# on SpamAssassin at 0.5, sep_weight 0 on both tasks at both targets,
+# distillation on both tasks at 0.25. Every figure is the sparse
 # checkpoint's, measured by the engine on the test split. Prints the table
 # (scripts/routing_table.py).
 #
-#   scripts/routing_ablation.sh [WORKDIR]     (default /tmp/sparsetune-real; about 100 min
-#                                             on 2 cores: 63 runs, two at a time, one core each)
+#   scripts/routing_ablation.sh [WORKDIR]     (default /tmp/sparsetune-real; about 160 min
+#                                             on 2 cores: 98 runs, two at a time, one core each)
 #
 # Recipe of every run: seq-len 128, batch 16, 250 steps, lr 1e-3, warmup 25,
 # dropout 0.1, evaluation every 50 steps. ONLY="spam 1 thr-0.5" runs one
@@ -32,6 +34,20 @@ grid() {
     echo "$task $seed thr-0.25 --target 0.25"; echo "$task $seed static-0.25 --target 0.25 --router static"
     echo "$task $seed topk-0.5 --target 0.5 --routing topk"; echo "$task $seed topk-0.25 --target 0.25 --routing topk"
   done; done
+  # The target ramp over half of stage 1 (target_warmup 83 here), the
+  # default before December 8, for both routers; SpamAssassin at 0.25 with
+  # seeds 4 and 5 too.
+  for seed in 1 2 3; do for task in spam sotu; do for t in 0.5 0.25; do
+    echo "$task $seed thr-$t-ramphalf --target $t --target-warmup 83"
+    echo "$task $seed static-$t-ramphalf --target $t --router static --target-warmup 83"
+  done; done; done
+  for seed in 4 5; do
+    echo "spam $seed thr-0.25 --target 0.25"; echo "spam $seed static-0.25 --target 0.25 --router static"
+    echo "spam $seed thr-0.25-ramphalf --target 0.25 --target-warmup 83"
+    echo "spam $seed static-0.25-ramphalf --target 0.25 --router static --target-warmup 83"
+  done
+  # Each default changed alone (measured, in docs/results.md, with the
+  # ramp over half of stage 1: add --target-warmup 83 to repeat them).
   for seed in 1 2 3; do
     echo "spam $seed thr-0.5-lambda0.5 --target 0.5 --lambda-lr 0.5"
     echo "spam $seed thr-0.5-nocal --target 0.5 --stage2-calibrations 0"

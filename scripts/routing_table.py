@@ -4,12 +4,15 @@
     python3 scripts/routing_table.py DIR
 
 DIR holds TASK-sSEED-NAME.json, each the summary a `sparsetune train` run
-printed. For every task and configuration: the test accuracy (mean over the
-seeds present and its spread), the difference from the dense run of the
-same seed in points (mean), and the test compute of the sparse checkpoint
-measured by the engine (min and max over seeds, and the largest distance
-from the target). A configuration missing a seed's dense run is compared
-over the seeds that have one. Writes markdown to stdout.
+printed. For every task and configuration: the valid accuracy (mean over
+the seeds present), the test accuracy (mean and spread), the difference
+from the dense run of the same seed in points (mean), and the test compute
+of the sparse checkpoint measured by the engine (min and max over seeds,
+and the largest distance from the target). A configuration missing a
+seed's dense run is compared over the seeds that have one. Then contextual
+threshold routing against static routers (thr-T[-V] against static-T[-V])
+seed by seed: the mean difference in points on valid and on test, with its
+standard error. Writes markdown to stdout.
 """
 import json
 import os
@@ -62,8 +65,8 @@ def main(d):
         runs.setdefault(m["task"], {}).setdefault(m["name"], {})[int(m["seed"])] = s
     if not runs:
         sys.exit("no finished runs in %s" % d)
-    print("| task | routers | target | seeds | test accuracy (mean, min–max) | vs dense (points, mean) | test compute (min–max) | max \\|compute − target\\| |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| task | routers | target | seeds | valid accuracy (mean) | test accuracy (mean, min–max) | vs dense (points, mean) | test compute (min–max) | max \\|compute − target\\| |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for task in sorted(runs):
         names = sorted(runs[task], key=order)
         dense = runs[task].get("dense", {})
@@ -71,6 +74,7 @@ def main(d):
             by_seed = runs[task][name]
             seeds = sorted(by_seed)
             acc = [by_seed[s]["test_metric"] for s in seeds]
+            valid = statistics.mean(by_seed[s]["metric"] for s in seeds)
             what, target = label(name)
             deltas = [100 * (by_seed[s]["test_metric"] - dense[s]["test_metric"]) for s in seeds if s in dense]
             delta = "%+.2f" % statistics.mean(deltas) if deltas and name != "dense" else "—"
@@ -80,8 +84,42 @@ def main(d):
             else:
                 cr = "%.4f–%.4f" % (min(comp), max(comp))
                 gap = "%.4f" % max(abs(c - float(target)) for c in comp)
-            print("| %s | %s | %s | %s | %.4f (%.4f–%.4f) | %s | %s | %s |" % (
-                task, what, target, ",".join(map(str, seeds)), statistics.mean(acc), min(acc), max(acc), delta, cr, gap))
+            print("| %s | %s | %s | %s | %.4f | %.4f (%.4f–%.4f) | %s | %s | %s |" % (
+                task, what, target, ",".join(map(str, seeds)), valid, statistics.mean(acc), min(acc), max(acc), delta, cr, gap))
+
+    pairs(runs)
+
+
+def pairs(runs):
+    """Contextual minus static, paired by seed, for every task, target and
+    variant that has both."""
+    rows = []
+    for task in sorted(runs):
+        for name in sorted(runs[task], key=order):
+            if not name.startswith("thr-"):
+                continue
+            other = "static-" + name[len("thr-"):]
+            a, b = runs[task][name], runs[task].get(other, {})
+            seeds = sorted(set(a) & set(b))
+            if not seeds:
+                continue
+            dv = [100 * (a[s]["metric"] - b[s]["metric"]) for s in seeds]
+            dt = [100 * (a[s]["test_metric"] - b[s]["test_metric"]) for s in seeds]
+            rows.append((task, name, other, seeds, dv, dt))
+    if not rows:
+        return
+    print()
+    print("| task | contextual | static | seeds | valid: contextual − static (points) | test: contextual − static (points) |")
+    print("|---|---|---|---|---|---|")
+    for task, name, other, seeds, dv, dt in rows:
+        print("| %s | %s | %s | %s | %s | %s |" % (task, name, other, ",".join(map(str, seeds)), meanSE(dv), meanSE(dt)))
+
+
+def meanSE(xs):
+    """Mean ± standard error (the mean alone for one value)."""
+    if len(xs) < 2:
+        return "%+.2f" % xs[0]
+    return "%+.2f ± %.2f" % (statistics.mean(xs), statistics.stdev(xs) / len(xs) ** 0.5)
 
 
 if __name__ == "__main__":

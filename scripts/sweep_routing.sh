@@ -10,7 +10,8 @@
 #                                                  about 40 minutes on 2 cores)
 #
 # Budget: two runs at once (--parallel 2), one core each, seq-len 128,
-# batch 16, evaluation and checkpoint every 50 steps.
+# batch 16, evaluation and checkpoint every 50 steps. ROUTINGS=threshold
+# (or topk) runs one of the two sweeps.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/real_base.sh "${1:-}"
@@ -19,7 +20,7 @@ ds=$spam
 mkdir -p "$work"
 go build -o "$work/sparsetune" ./cmd/sparsetune
 export SPARSETUNE_THREADS=1 GOMAXPROCS=2
-for routing in threshold topk; do
+for routing in ${ROUTINGS:-threshold topk}; do
   out=$work/sweep-routing-$routing
   rm -rf "$out"
   echo "== $routing routing → $out" >&2

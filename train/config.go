@@ -76,7 +76,7 @@ type Config struct {
 	CalibrateOn        string            `json:"calibrate_on"`        // data the sparse checkpoint's τ is calibrated on: valid (held out), train or a data file
 	DType              checkpoints.DType `json:"dtype,omitempty"`     // the sparse checkpoint's weight matrices: f32, bf16 or int8 (harden.Options.DType); "": f32. A dense run (a sweep's dense point) writes none
 	Stage2Steps        int               `json:"stage2_steps"`        // final steps with hard masks and frozen routers; 0: a third of steps
-	TargetWarmup       int               `json:"target_warmup"`       // steps over which the target ramps from 1 down to target; 0: half of stage 1
+	TargetWarmup       int               `json:"target_warmup"`       // steps over which the target ramps from 1 down to target; 0: nine tenths of stage 1
 	Stage2Calibrations int               `json:"stage2_calibrations"` // times stage 2 calibrates τ again after the switch, evenly spaced (threshold routing); 0: never
 	LambdaLR           float64           `json:"lambda_lr"`           // ascent rate of the Lagrange multipliers λ1, λ2
 	RouterLR           float64           `json:"router_lr"`           // peak learning rate of the router parameters, same schedule; 0: lr

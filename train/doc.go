@@ -21,25 +21,25 @@
 // what is written or reported (steps of a dense run, eval_every, ...).
 //
 // With a compute target (Config.Target > 0) the same loop trains sparsely,
-// in two stages after LTE (Zheng et al. 2024, §3.3): stage 1 trains model and
-// routers with soft gates under task loss + the compute penalty
-// λ1(ĉ−t) + λ2(ĉ−t)² (package loss), the target t ramping from 1 to the goal
-// and λ rising by explicit gradient ascent; stage 2 hardens the gates into
-// masks (package router), freezes the routers and fine-tunes the model to
-// adapt. τ is calibrated on the masks themselves, through the inference
-// engine as hardening does (harden.CalibrateRouters), at the switch and
-// stage2_calibrations times more during stage 2, so that the model adapts
-// to the masks its sparse checkpoint keeps (step.go). Evaluations then measure the compute the masks actually spend;
-// only stage-2 evaluations within budget_tol of the target compete for the
-// best checkpoint (when none is, the closest is kept and the summary says
+// in two stages after LTE (Zheng et al. 2024, §3.3): stage 1 trains model
+// and routers with soft gates under task loss + the compute penalty λ1(ĉ−t)
+// + λ2(ĉ−t)² (package loss), the target t ramping from 1 to the goal over
+// nine tenths of stage 1 and λ rising by explicit gradient ascent; stage 2
+// hardens the gates into masks (package router), freezes the routers and
+// fine-tunes the model to adapt. τ is calibrated on the masks themselves,
+// through the inference engine as hardening does (harden.CalibrateRouters),
+// at the switch and stage2_calibrations times more during stage 2, so that
+// the model adapts to the masks its sparse checkpoint keeps (step.go).
+// Evaluations then measure the compute the masks actually spend; only
+// stage-2 evaluations within budget_tol of the target compete for the best
+// checkpoint (when none is, the closest is kept and the summary says
 // train_budget_met false; budget_met is about the delivered sparse
-// checkpoint). The run ends by hardening the best checkpoint into a
-// sparse checkpoint (its weight matrices stored as the dtype setting
-// says), whose metric and compute, measured by the inference engine on
-// valid and test, are the summary's (budget.go, evaluate.go; the hardening
-// itself is package harden). OpenRun loads a sparse run's
-// checkpoint for the commands above train (harden, the one-run frontier of
-// package sweep).
+// checkpoint). The run ends by hardening the best checkpoint into a sparse
+// checkpoint (its weight matrices stored as the dtype setting says), whose
+// metric and compute, measured by the inference engine on valid and test,
+// are the summary's (budget.go, evaluate.go; the hardening itself is package
+// harden). OpenRun loads a sparse run's checkpoint for the commands above
+// train (harden, the one-run frontier of package sweep).
 // With routing "topk" (Config.Routing; sparse_topk.go) every token runs
 // each layer's k heads and k groups instead: the routers train through the
 // straight-through top-k mask, the compute is fixed, so the multipliers

@@ -135,7 +135,12 @@ func (c *Config) resolveStages() {
 		c.Stage2Steps = max(1, c.Steps/3) // at least one: only stage-2 evaluations compete for best; SpamAssassin at target 0.5: a third (with 32-batch calibration) came within 0.35 points of dense
 	}
 	if c.TargetWarmup == 0 {
-		c.TargetWarmup = (c.Steps - c.Stage2Steps) / 2
+		// Nine tenths of stage 1. A ramp over half of it let the routers
+		// of the later layers, which learn fastest, take the whole cut
+		// within a few dozen steps (SpamAssassin at 0.25: layers 1–3 ran
+		// for a few tokens a sequence and layer 0 kept 0.94); a slower
+		// ramp leaves the task loss time to spread it (docs/results.md).
+		c.TargetWarmup = (c.Steps - c.Stage2Steps) * 9 / 10
 	}
 }
 

@@ -81,7 +81,7 @@ func TestConfigResolvedBeforePrinted(t *testing.T) {
 	if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "config: ")), &printed); err != nil {
 		t.Fatal(err)
 	}
-	if printed.SeqLen == 0 || printed.Stage2Steps != c.Steps/3 || printed.TargetWarmup != (c.Steps-c.Stage2Steps-c.Steps/3)/2 || printed.CacheDir == "" {
+	if printed.SeqLen == 0 || printed.Stage2Steps != c.Steps/3 || printed.TargetWarmup != (c.Steps-c.Steps/3)*9/10 || printed.CacheDir == "" {
 		t.Errorf("printed config not resolved: seq_len %d, stage2_steps %d, target_warmup %d, cache_dir %q",
 			printed.SeqLen, printed.Stage2Steps, printed.TargetWarmup, printed.CacheDir)
 	}

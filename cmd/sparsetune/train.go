@@ -60,7 +60,7 @@ var trainHelp = map[string]string{
 	"calibrate_on":        "data the sparse checkpoint's threshold is calibrated on: valid (held out), train, or a data file",
 	"dtype":               "store the sparse checkpoint's weight matrices as f32, bf16 or int8; its τ and compute are measured on them (sparse runs)",
 	"stage2_steps":        "final steps with hard masks and frozen routers (0: a third of --steps)",
-	"target_warmup":       "steps over which the target ramps from 1 down to --target (0: half of stage 1)",
+	"target_warmup":       "steps over which the target ramps from 1 down to --target (0: nine tenths of stage 1)",
 	"stage2_calibrations": "times stage 2 calibrates the threshold again as the model adapts to its masks, evenly spaced (0: never)",
 	"lambda_lr":           "ascent rate of the Lagrange multipliers",
 	"penalty_weight":      "fixed penalty weight w (penalty w·ĉ) instead of the Lagrangian controller",
