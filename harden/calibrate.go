@@ -83,6 +83,7 @@ func solveTau(measure func(tau float64) (float64, error), target, start float64)
 	var flo, fhi float64          // compute − target at lo and hi, once measured
 	haveLo, haveHi := false, false
 	best, bestGap := 0.0, math.Inf(1)
+	last, lastC := math.NaN(), 0.0 // measure's last call
 	// try measures at u and narrows the bracket; above reports that the
 	// compute there is above target (τ must rise).
 	try := func(u float64) (done, above bool, err error) {
@@ -90,6 +91,7 @@ func solveTau(measure func(tau float64) (float64, error), target, start float64)
 		if err != nil {
 			return false, false, err
 		}
+		last, lastC = u, c
 		if gap := math.Abs(c - target); gap < bestGap {
 			best, bestGap = u, gap
 		}
@@ -101,8 +103,11 @@ func solveTau(measure func(tau float64) (float64, error), target, start float64)
 		return bestGap < calibTol, above, nil
 	}
 	finish := func(err error) (float64, error) {
-		if err != nil {
+		switch {
+		case err != nil:
 			return 0, err
+		case last == best: // measure is already at the best τ
+			return lastC, nil
 		}
 		return measure(sigmoid(best))
 	}
