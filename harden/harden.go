@@ -181,7 +181,7 @@ func Harden(in Input, o Options, log io.Writer) (*Result, error) {
 	if target == 0 {
 		target = in.Target
 	}
-	seqs := pick(in.Calib.Seqs, o.Sequences, in.Seed)
+	seqs := Pick(in.Calib.Seqs, o.Sequences, in.Seed)
 	if len(seqs) == 0 {
 		return nil, ErrNoSequences
 	}
@@ -335,7 +335,7 @@ func calibrate(e *infer.Engine, in Input, seqs [][]int, target float64, o Option
 		whose = " (the run's)"
 	}
 	fmt.Fprintf(log, "harden: τ %.4f calibrated for target %g%s on %d sequences (%s) in %.1f s\n", res.Tau, target, whose, len(seqs), in.Calib.Name, time.Since(start).Seconds())
-	ref := pick(in.Reference.Seqs, o.Sequences, in.Seed)
+	ref := Pick(in.Reference.Seqs, o.Sequences, in.Seed)
 	if len(ref) == 0 {
 		return nil
 	}
@@ -390,9 +390,11 @@ func (in Input) manifest(target float64, o Options) checkpoints.SparseManifest {
 		Calibration: checkpoints.SparseCalib{Source: in.Calib.Name, SeqLen: in.SeqLen, PruneBelow: o.PruneBelow, DenseAbove: o.DenseAbove}}
 }
 
-// pick returns n of seqs in a shuffled order fixed by seed, or all of
-// them (in their order) when there are no more than n.
-func pick(seqs [][]int, n int, seed uint64) [][]int {
+// Pick returns n of seqs in a shuffled order fixed by seed, or all of
+// them (in their order) when there are no more than n: the sequences
+// Harden calibrates on (Options.Sequences of Input.Calib, Input.Seed), and
+// those the one-run frontier of package sweep calibrates each point on.
+func Pick(seqs [][]int, n int, seed uint64) [][]int {
 	if len(seqs) <= n {
 		return seqs
 	}

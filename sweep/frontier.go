@@ -8,7 +8,7 @@ import (
 
 	"gorgonia.org/tensor"
 
-	"github.com/sparsetune/sparsetune/data"
+	"github.com/sparsetune/sparsetune/harden"
 	"github.com/sparsetune/sparsetune/nn"
 	"github.com/sparsetune/sparsetune/router"
 	"github.com/sparsetune/sparsetune/train"
@@ -51,8 +51,9 @@ type FrontierCurve struct {
 
 // Frontier loads a finished sparse run's best checkpoint with its routers and,
 // for each target, calibrates τ so that the hard masks spend the target on
-// the run's calibration sequences, then evaluates the hard-masked model on
-// valid and test. With AdaptSteps > 0 each point is evaluated again after that many
+// the sequences the run's sparse checkpoint was calibrated on (its
+// calibrate_on, held-out valid by default), then evaluates the hard-masked
+// model on valid and test. With AdaptSteps > 0 each point is evaluated again after that many
 // stage-2 steps (hard masks, frozen routers) started from the checkpoint, with
 // the learning rates of the run's own stage 2 compressed into AdaptSteps
 // steps. Every point starts from the same checkpoint, so the points are
@@ -101,10 +102,14 @@ func loadFrontier(fc FrontierConfig, log io.Writer) (*frontier, *FrontierCurve, 
 			return nil, nil, fmt.Errorf("frontier: target %g is outside (%.3f, 1]: the routers alone cost %.3f of the dense routed compute", t, floor, floor)
 		}
 	}
+	calib, err := r.CalibrationSplit(r.Config.CalibrateOn)
+	if err != nil {
+		return nil, nil, fmt.Errorf("frontier: %w", err)
+	}
 	f := &frontier{run: r, log: log,
 		saved: r.Model.Params.Convert(tensor.Float32), // the checkpoint's weights and τ, restored before each point
 		tau:   r.Tau(),
-		calib: frontierCalibration(r.Data.Train, r.Config.Seed)}
+		calib: harden.Pick(calib.Seqs, harden.DefaultSequences, r.Config.Seed)}
 	curve := &FrontierCurve{Run: fc.Run, Checkpoint: ckpt, MetricName: r.MetricName(),
 		SourceTarget: r.Config.Target, SourceTau: r.State.Tau}
 	return f, curve, nil
@@ -117,24 +122,7 @@ type frontier struct {
 	log   io.Writer
 	saved *nn.Params
 	tau   float64 // the checkpoint's τ: where each point's calibration starts
-	calib [][]int // calibration sequences (hard-mask calibration on the engine)
-}
-
-// frontierCalibSeqs is how many training sequences a frontier point's τ is
-// calibrated on: as many as the hardening of a run's sparse checkpoint used
-// before it calibrated on held-out data (harden.DefaultSequences), so that
-// frontiers stay comparable with the ones computed then.
-const frontierCalibSeqs = 128
-
-// frontierCalibration takes frontierCalibSeqs training sequences in the
-// fixed order of the run's own calibration batches.
-func frontierCalibration(split *data.Split, seed uint64) [][]int {
-	order := data.Shuffle(len(split.Seqs), seed, 1<<30)
-	out := make([][]int, 0, frontierCalibSeqs)
-	for _, i := range order[:min(len(order), frontierCalibSeqs)] {
-		out = append(out, split.Seqs[i])
-	}
-	return out
+	calib [][]int // the sequences the run's hardening calibrates on (calibrate_on, harden.Pick)
 }
 
 // point restores the checkpoint's weights, calibrates τ for target, adapts

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sparsetune/sparsetune/checkpoints"
 	"github.com/sparsetune/sparsetune/router"
 	"github.com/sparsetune/sparsetune/train"
 )
@@ -88,6 +89,37 @@ func testFrontierNested(t *testing.T, kind string) {
 				t.Errorf("target %.2f after %.2f: τ %.4f → %.4f, compute %.4f → %.4f; want τ down, compute up", q.Target, p.Target, q.Tau, p.Tau, q.Compute, p.Compute)
 			}
 		}
+	}
+}
+
+// TestFrontierCalibratesAsTheHardening: the frontier calibrates each point
+// on the sequences the run's sparse checkpoint was calibrated on (the
+// valid split by default, up to harden.DefaultSequences of them), as its
+// manifest records them: so many sequences, so many tokens, each one of
+// the valid split's.
+func TestFrontierCalibratesAsTheHardening(t *testing.T) {
+	c, sum := frontierRun(t, false)
+	f, _, err := loadFrontier(FrontierConfig{Run: c.OutDir}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := checkpoints.ReadSparse(sum.SparseCheckpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid := map[*int]bool{}
+	for _, s := range f.run.Data.Valid.Seqs {
+		valid[&s[0]] = true
+	}
+	tokens := 0
+	for _, s := range f.calib {
+		tokens += len(s)
+		if !valid[&s[0]] {
+			t.Fatalf("a calibration sequence of %d tokens is not one of the valid split's", len(s))
+		}
+	}
+	if cal := sp.Manifest.Calibration; len(f.calib) != cal.Sequences || tokens != cal.Tokens {
+		t.Fatalf("frontier calibrates on %d sequences, %d tokens; the sparse checkpoint on %d, %d (%s)", len(f.calib), tokens, cal.Sequences, cal.Tokens, cal.Source)
 	}
 }
 
