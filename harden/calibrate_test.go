@@ -160,15 +160,16 @@ func TestCalibrateLayersRestoresTheAllocation(t *testing.T) {
 
 // TestSolveTau drives the τ search with a smooth compute curve whose answer
 // lies at a saturated τ (0.002), in the middle (0.5) and near 1 (0.94):
-// from no start and from a start off by 0.3% (a recalibration), it lands within
-// calibTol, leaves the last measurement at the τ it returns, and from the
-// near start takes a handful of passes. A curve that jumps over the target
-// gives the closer side.
+// from no start, from the middle and from a start off by 0.3% (a
+// recalibration), it lands within calibTol and leaves the last measurement
+// at the τ it returns; from the near start it takes at most 8 passes (the
+// bisection in τ took 9 or 10). A curve that jumps over the target gives
+// the closer side.
 func TestSolveTau(t *testing.T) {
 	for _, want := range []float64{0.002, 0.5, 0.94} {
 		w := math.Log(want / (1 - want))
-		// compute(τ) = 1 − σ(logit τ − w + logit 0.5) · ... : falls with τ,
-		// 0.5 at τ = want.
+		// compute(τ) = 1 − σ(2(logit τ − logit want)): falls with τ, 0.5 at
+		// τ = want.
 		curve := func(tau float64) float64 { return 1 - sigmoid(2*(math.Log(tau/(1-tau))-w)) }
 		for _, start := range []float64{0, want * 1.003, 0.5} {
 			calls, last := 0, 0.0

@@ -161,9 +161,9 @@ func (o *Options) quantize(s *checkpoints.Sparse) error {
 // Harden turns a model and its trained routers into a sparse checkpoint
 // (under top-k routing, topk.go says how instead):
 //
-//  1. one global threshold τ is calibrated (a search over its logit, starting from the
-//     trained τ) so that the engine's measured compute on the calibration
-//     sequences is the target;
+//  1. one global threshold τ is calibrated (a search over its logit,
+//     starting from the trained τ) so that the engine's measured compute
+//     on the calibration sequences is the target;
 //  2. with that τ, units on for at most PruneBelow of the calibration tokens
 //     are removed physically and units on for at least DenseAbove of them
 //     become dense (no routing);
